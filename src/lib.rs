@@ -1,0 +1,6 @@
+//! agent-os-kernel: an operating-system kernel for AI agents.
+
+pub mod agent;
+pub mod scheduler;
+
+pub use agent::Pid;

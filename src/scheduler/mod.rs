@@ -1,0 +1,5 @@
+//! The scheduler: grants time-slice tokens for LLM work (the LLM is the CPU).
+
+pub mod token;
+
+pub use token::{SliceToken, TokenId};

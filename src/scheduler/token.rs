@@ -1,0 +1,118 @@
+//! Slice tokens: the scheduler's grant to run LLM work ("CPU time").
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use crate::agent::Pid;
+
+/// Identifier of one grant.
+pub type TokenId = u64;
+
+/// A grant from the scheduler to run LLM work for one agent.
+///
+/// Cheap to clone (one `Arc`); every clone observes the same revocation. Whoever executes the
+/// work (a provider actor) must check [`SliceToken::is_valid`] before starting and
+/// [`SliceToken::is_revoked`] between streamed chunks: an expired or revoked token is refused.
+#[derive(Clone, Debug)]
+pub struct SliceToken {
+    inner: Arc<TokenInner>,
+}
+
+#[derive(Debug)]
+struct TokenInner {
+    id: TokenId,
+    pid: Pid,
+    provider: Option<Arc<str>>,
+    priority: u8,
+    quantum_tokens: u64,
+    granted_at: Instant,
+    deadline: Instant,
+    revoked: AtomicBool,
+    revoked_notify: Notify,
+}
+
+impl SliceToken {
+    /// Creates a token. Only the scheduler mints tokens that providers accept in the running
+    /// kernel; this constructor is crate-private for that reason.
+    pub(crate) fn new(
+        id: TokenId,
+        pid: Pid,
+        provider: Option<Arc<str>>,
+        priority: u8,
+        quantum_tokens: u64,
+        deadline: Instant,
+    ) -> Self {
+        SliceToken {
+            inner: Arc::new(TokenInner {
+                id,
+                pid,
+                provider,
+                priority,
+                quantum_tokens,
+                granted_at: Instant::now(),
+                deadline,
+                revoked: AtomicBool::new(false),
+                revoked_notify: Notify::new(),
+            }),
+        }
+    }
+
+    /// The grant's id.
+    pub fn id(&self) -> TokenId {
+        self.inner.id
+    }
+    /// The agent the slice was granted to.
+    pub fn pid(&self) -> Pid {
+        self.inner.pid
+    }
+    /// The provider (backend) the slice was granted on, if any was named.
+    pub fn provider(&self) -> Option<&str> {
+        self.inner.provider.as_deref()
+    }
+    /// Priority of the request that obtained the slice (0 most urgent … 100).
+    pub fn priority(&self) -> u8 {
+        self.inner.priority
+    }
+    /// Tokens the holder may use in this slice.
+    pub fn quantum_tokens(&self) -> u64 {
+        self.inner.quantum_tokens
+    }
+    /// When the slice was granted.
+    pub fn granted_at(&self) -> Instant {
+        self.inner.granted_at
+    }
+    /// When the slice expires.
+    pub fn deadline(&self) -> Instant {
+        self.inner.deadline
+    }
+    /// True while the slice is neither revoked nor past its deadline. One atomic load and one
+    /// clock read.
+    pub fn is_valid(&self) -> bool {
+        !self.is_revoked() && Instant::now() < self.inner.deadline
+    }
+    /// True once the scheduler has revoked (preempted) the slice.
+    pub fn is_revoked(&self) -> bool {
+        self.inner.revoked.load(Ordering::Acquire)
+    }
+    /// Resolves when the slice is revoked. Use in a `select!` beside a streamed generation.
+    pub async fn revoked(&self) {
+        loop {
+            let notified = self.inner.revoked_notify.notified();
+            if self.is_revoked() {
+                return;
+            }
+            notified.await;
+        }
+    }
+    /// Revokes the slice; every clone observes it. Returns false if it was already revoked.
+    pub(crate) fn revoke(&self) -> bool {
+        let first = !self.inner.revoked.swap(true, Ordering::AcqRel);
+        if first {
+            self.inner.revoked_notify.notify_waiters();
+        }
+        first
+    }
+}
