@@ -1,6 +1,73 @@
-//! agent-os-kernel: an operating-system kernel for AI agents.
+//! # agent-os-kernel
+//!
+//! An operating-system kernel for AI agents, as an actor-model runtime on actix. Every agent
+//! is a supervised actor with a bounded mailbox (IPC); supervisors restart crashed agents
+//! under the same [`Pid`] with their queued messages kept; the scheduler grants time-slice
+//! tokens for LLM work (the LLM is the CPU); storage (SQLite by default, PostgreSQL +
+//! pgvector in production) holds the registry, checkpoints, memories, coordination and the
+//! audit log.
+//!
+//! Start with [`Kernel::builder`], implement [`Agent`], [`Kernel::spawn`] it, and talk to it
+//! with [`Kernel::send`] / [`Kernel::ask`]. The runtime contract is in `docs/semantics.md`.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use agent_os_kernel::prelude::*;
+//!
+//! struct Greeter;
+//!
+//! impl Agent for Greeter {
+//!     type Msg = String;
+//!     type Reply = String;
+//!     async fn handle(&mut self, name: String, _ctx: &mut AgentContext) -> Result<String, AgentError> {
+//!         Ok(format!("hello, {name}"))
+//!     }
+//! }
+//!
+//! #[actix::main]
+//! async fn main() -> Result<(), KernelError> {
+//!     let kernel = Kernel::builder().build().await?;
+//!     let pid = kernel.spawn(|| Greeter, SpawnOptions::new("greeter")).await?;
+//!     let reply: String = kernel.ask(pid, "ada".to_string(), Duration::from_secs(1)).await?;
+//!     println!("{reply}");
+//!     kernel.shutdown().await;
+//!     Ok(())
+//! }
+//! ```
 
 pub mod agent;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod ipc;
+mod kernel;
+mod pid;
 pub mod scheduler;
+pub mod supervisor;
 
-pub use agent::Pid;
+pub use agent::{Agent, AgentContext, AgentState, OverflowPolicy, SpawnOptions, WaitReason};
+pub use config::{ConfigError, KernelConfig};
+pub use error::{AgentError, IpcError, KernelError, SpawnError};
+pub use events::{EventStream, KernelEvent};
+pub use ipc::MessageEnvelope;
+pub use kernel::{AgentInfo, Kernel, KernelBuilder};
+pub use pid::{ParsePidError, Pid};
+pub use supervisor::{ExitReason, RestartType, Strategy, SupervisorId, SupervisorSpec};
+
+/// Everything a typical agent or embedding application needs.
+pub mod prelude {
+    pub use crate::{
+        Agent, AgentContext, AgentError, AgentInfo, AgentState, ExitReason, IpcError, Kernel,
+        KernelError, KernelEvent, OverflowPolicy, Pid, RestartType, SpawnError, SpawnOptions,
+        Strategy, SupervisorId, SupervisorSpec,
+    };
+}
+
+/// Installs the process-wide rustls crypto provider once. Two backends get linked (ring via
+/// sqlx, aws-lc via reqwest); without an explicit choice rustls can panic on first use.
+pub(crate) fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

@@ -1,5 +1,18 @@
-//! Agents: the user-facing [`Agent`] trait, the process actor that runs one, and pids.
+//! Agents: the user-facing [`Agent`] trait, the [`AgentContext`] syscalls, spawn options,
+//! lifecycle states, and the process actor that runs one agent.
 
-mod pid;
+pub(crate) mod codec;
+mod context;
+pub(crate) mod control;
+pub(crate) mod messages;
+mod options;
+pub(crate) mod process;
+pub(crate) mod run_loop;
+pub(crate) mod state;
+mod traits;
 
-pub use pid::{ParsePidError, Pid};
+pub use crate::pid::{ParsePidError, Pid};
+pub use context::AgentContext;
+pub use options::{OverflowPolicy, SpawnOptions};
+pub use state::{AgentState, WaitReason};
+pub use traits::Agent;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use crate::agent::Pid;
+use crate::pid::Pid;
 
 /// Identifier of one grant.
 pub type TokenId = u64;

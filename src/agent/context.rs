@@ -1,0 +1,155 @@
+//! [`AgentContext`]: the syscalls an agent makes from inside its handlers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::agent::state::ProcessShared;
+use crate::agent::{Agent, AgentState, SpawnOptions, WaitReason};
+use crate::error::{IpcError, SpawnError};
+use crate::events::KernelEvent;
+use crate::kernel::Kernel;
+use crate::pid::Pid;
+
+/// The agent's window onto the kernel, passed to every handler and hook.
+///
+/// Messages sent through the context carry the agent's pid as their sender
+/// ([`AgentContext::sender`] on the receiving side).
+pub struct AgentContext {
+    pid: Pid,
+    name: Arc<str>,
+    kernel: Kernel,
+    shared: Arc<ProcessShared>,
+    sender: Option<Pid>,
+    topic: Option<Arc<str>>,
+    stop: bool,
+}
+
+impl AgentContext {
+    pub(crate) fn new(pid: Pid, name: Arc<str>, kernel: Kernel, shared: Arc<ProcessShared>) -> Self {
+        AgentContext {
+            pid,
+            name,
+            kernel,
+            shared,
+            sender: None,
+            topic: None,
+            stop: false,
+        }
+    }
+
+    /// This agent's pid.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// This agent's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The kernel handle (to spawn unrelated agents, read status, …).
+    pub fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
+    /// The pid of the agent that sent the message being handled (`None` when it came from
+    /// outside any agent: user code, the HTTP API, the CLI).
+    pub fn sender(&self) -> Option<Pid> {
+        self.sender
+    }
+
+    /// The topic the message being handled was published on, if any.
+    pub fn topic(&self) -> Option<&str> {
+        self.topic.as_deref()
+    }
+
+    /// How many times this agent has been restarted by its supervisor.
+    pub fn restarts(&self) -> u32 {
+        self.shared.restarts()
+    }
+
+    /// Sends a message to another agent (fire and forget). Errors if the target does not
+    /// exist, its mailbox is full (under `Reject`), or the message has the wrong type.
+    pub async fn send<M: Send + 'static>(&self, to: Pid, msg: M) -> Result<(), IpcError> {
+        self.kernel.send_from(Some(self.pid), to, msg).await
+    }
+
+    /// Sends a message and waits up to `timeout` for the reply. The agent's state is
+    /// `Waiting(reply)` meanwhile; its own mailbox keeps queueing (no interleaving).
+    pub async fn ask<R: Send + 'static, M: Send + 'static>(
+        &self,
+        to: Pid,
+        msg: M,
+        timeout: Duration,
+    ) -> Result<R, IpcError> {
+        self.set_state(AgentState::Waiting(WaitReason::Reply));
+        let r = self.kernel.ask_from(Some(self.pid), to, msg, timeout).await;
+        self.set_state(AgentState::Running);
+        r
+    }
+
+    /// Publishes a message on a topic: every subscriber gets one copy. Returns how many
+    /// subscribers it was delivered to; subscribers that could not take it (full mailbox,
+    /// wrong type, gone) are logged and skipped.
+    pub async fn publish<M: Clone + Send + 'static>(&self, topic: &str, msg: M) -> usize {
+        self.kernel.publish_from(Some(self.pid), topic, msg).await
+    }
+
+    /// Subscribes this agent to a topic (idempotent: one copy per publish however often it
+    /// subscribes).
+    pub fn subscribe(&self, topic: &str) {
+        self.kernel.subscribe(self.pid, topic);
+    }
+
+    /// Unsubscribes this agent from a topic.
+    pub fn unsubscribe(&self, topic: &str) {
+        self.kernel.unsubscribe(self.pid, topic);
+    }
+
+    /// Spawns a child agent. It is placed under `opts`' supervisor if given, else under this
+    /// agent's supervisor (after its existing children), and it is stopped when this agent
+    /// terminates for good.
+    pub async fn spawn_child<A, F>(&self, factory: F, opts: SpawnOptions) -> Result<Pid, SpawnError>
+    where
+        A: Agent,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        self.kernel.spawn_linked(factory, opts, Some(self.pid)).await
+    }
+
+    /// Asks the kernel to stop this agent normally once the current handler returns
+    /// (`on_stop` runs, exit reason `Normal`; a `Permanent` agent is then restarted).
+    pub fn stop(&mut self) {
+        self.stop = true;
+    }
+
+    /// Serialises a value to JSON (a convenience for [`Agent::snapshot`]).
+    pub fn to_state<T: Serialize>(value: &T) -> Result<serde_json::Value, crate::AgentError> {
+        serde_json::to_value(value).map_err(|e| crate::AgentError::failed(e.to_string()))
+    }
+
+    pub(crate) fn begin(&mut self, sender: Option<Pid>, topic: Option<Arc<str>>) {
+        self.sender = sender;
+        self.topic = topic;
+    }
+
+    pub(crate) fn shared(&self) -> &ProcessShared {
+        &self.shared
+    }
+
+    pub(crate) fn take_stop(&mut self) -> bool {
+        std::mem::take(&mut self.stop)
+    }
+
+    pub(crate) fn set_state(&self, to: AgentState) {
+        let from = self.shared.swap_state(to);
+        if from != to {
+            let pid = self.pid;
+            self.kernel
+                .events_bus()
+                .emit_with(|| KernelEvent::StateChanged { pid, from, to });
+        }
+    }
+}

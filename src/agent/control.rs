@@ -1,0 +1,80 @@
+//! State shared between a process actor and its run loop: stop requests, between-message
+//! requests, and the reply slot of the message being handled.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use tokio::sync::{Notify, oneshot};
+
+use crate::error::IpcError;
+use crate::ipc::envelope::ReplyTx;
+
+/// A request the run loop serves between two messages.
+pub(crate) enum LoopRequest {
+    Snapshot(oneshot::Sender<Result<Option<serde_json::Value>, IpcError>>),
+}
+
+/// Shared by the actor (control lane) and the run loop (data lane). The run loop checks
+/// `attention` (one atomic load) before taking each message.
+#[derive(Default)]
+pub(crate) struct LoopControl {
+    attention: AtomicBool,
+    stop: AtomicBool,
+    requests: Mutex<Vec<LoopRequest>>,
+    wake: Notify,
+    in_flight: Mutex<Option<ReplyTx>>,
+}
+
+impl LoopControl {
+    #[inline]
+    pub(crate) fn needs_attention(&self) -> bool {
+        self.attention.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.attention.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn push(&self, req: LoopRequest) {
+        self.requests.lock().push(req);
+        self.attention.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Takes pending requests and whether a stop was requested; clears the attention flag.
+    pub(crate) fn take(&self) -> (Vec<LoopRequest>, bool) {
+        self.attention.store(false, Ordering::Release);
+        let reqs = std::mem::take(&mut *self.requests.lock());
+        (reqs, self.stop.load(Ordering::Acquire))
+    }
+
+    /// Forget a stop request (a fresh incarnation after a restart starts clean).
+    pub(crate) fn reset_stop(&self) {
+        self.stop.store(false, Ordering::Release);
+    }
+
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await
+    }
+
+    pub(crate) fn set_in_flight(&self, tx: Option<ReplyTx>) {
+        *self.in_flight.lock() = tx;
+    }
+
+    pub(crate) fn take_in_flight(&self) -> Option<ReplyTx> {
+        self.in_flight.lock().take()
+    }
+
+    /// Fails every queued between-message request (the loop is gone).
+    pub(crate) fn fail_requests(&self, err: impl Fn() -> IpcError) {
+        for req in std::mem::take(&mut *self.requests.lock()) {
+            match req {
+                LoopRequest::Snapshot(tx) => {
+                    let _ = tx.send(Err(err()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Options for spawning an agent.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::supervisor::{RestartType, SupervisorId};
+
+/// What happens when a message arrives at a full mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowPolicy {
+    /// The sender gets [`crate::IpcError::MailboxFull`] at once; nothing is dropped silently.
+    #[default]
+    Reject,
+    /// The sender waits until there is room (backpressure).
+    Backpressure,
+}
+
+/// How to spawn an agent: name, priority, mailbox, supervision.
+///
+/// ```
+/// use agent_os_kernel::prelude::*;
+/// let opts = SpawnOptions::new("worker-1")
+///     .priority(10)
+///     .mailbox(256)
+///     .restart(RestartType::Permanent);
+/// assert_eq!(opts.priority_value(), 10);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SpawnOptions {
+    pub(crate) name: String,
+    pub(crate) priority: u8,
+    pub(crate) mailbox: Option<usize>,
+    pub(crate) overflow: Option<OverflowPolicy>,
+    pub(crate) restart: RestartType,
+    pub(crate) supervisor: Option<SupervisorId>,
+    pub(crate) stop_timeout: Option<Duration>,
+}
+
+impl SpawnOptions {
+    /// Options with a name and defaults: priority 50, the configured mailbox capacity and
+    /// overflow policy, restart type `Transient`, the root supervisor.
+    pub fn new(name: impl Into<String>) -> Self {
+        SpawnOptions {
+            name: name.into(),
+            priority: 50,
+            mailbox: None,
+            overflow: None,
+            restart: RestartType::Transient,
+            supervisor: None,
+            stop_timeout: None,
+        }
+    }
+
+    /// Priority 0 (most urgent) … 100; default 50. Used by the scheduler for LLM slices.
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Mailbox capacity (messages queued, not counting the one being handled).
+    pub fn mailbox(mut self, capacity: usize) -> Self {
+        self.mailbox = Some(capacity);
+        self
+    }
+
+    /// Overflow policy for a full mailbox.
+    pub fn overflow(mut self, policy: OverflowPolicy) -> Self {
+        self.overflow = Some(policy);
+        self
+    }
+
+    /// Restart type under the supervisor (default `Transient`).
+    pub fn restart(mut self, restart: RestartType) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// Places the agent under this supervisor instead of the root supervisor.
+    pub fn supervisor(mut self, id: SupervisorId) -> Self {
+        self.supervisor = Some(id);
+        self
+    }
+
+    /// Deadline for a graceful stop of this agent (default from config).
+    pub fn stop_timeout(mut self, deadline: Duration) -> Self {
+        self.stop_timeout = Some(deadline);
+        self
+    }
+
+    /// The name.
+    pub fn name_value(&self) -> &str {
+        &self.name
+    }
+
+    /// The priority.
+    pub fn priority_value(&self) -> u8 {
+        self.priority
+    }
+}

@@ -1,0 +1,291 @@
+//! [`AgentProcess`]: the actix actor that runs one agent.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Recipient, SpawnHandle,
+    WrapFuture,
+};
+use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::agent::control::{LoopControl, LoopRequest};
+use crate::agent::messages::ProcessCommand;
+use crate::agent::run_loop::{LoopExit, panic_message, run_loop};
+use crate::agent::state::ProcessShared;
+use crate::agent::{Agent, AgentContext, AgentState};
+use crate::error::IpcError;
+use crate::events::KernelEvent;
+use crate::ipc::envelope::Envelope;
+use crate::kernel::Kernel;
+use crate::pid::Pid;
+use crate::supervisor::ExitReason;
+use crate::supervisor::messages::{ChildCommand, ChildExited, ChildKey};
+
+/// Builds a fresh agent (used for restarts).
+pub(crate) type Factory<A> = Arc<dyn Fn() -> A + Send + Sync>;
+
+/// One agent process. Its actix mailbox is the **control lane** (stop, kill, supervisor
+/// commands, snapshots): those are handled at once, even while a message is being handled.
+/// Data messages travel in a separate bounded mailbox read by the run loop, one at a time.
+pub(crate) struct AgentProcess<A: Agent> {
+    pid: Pid,
+    name: Arc<str>,
+    kernel: Kernel,
+    factory: Factory<A>,
+    shared: Arc<ProcessShared>,
+    ctl: Arc<LoopControl>,
+    mailbox: Arc<AsyncMutex<mpsc::Receiver<Envelope>>>,
+    supervisor: Recipient<ChildExited>,
+    first: Option<Box<(A, oneshot::Receiver<()>)>>,
+    loop_handle: Option<SpawnHandle>,
+    stop_reason: Option<ExitReason>,
+    finished: bool,
+}
+
+/// Everything a process needs at start.
+pub(crate) struct ProcessParts<A: Agent> {
+    pub(crate) pid: Pid,
+    pub(crate) name: Arc<str>,
+    pub(crate) kernel: Kernel,
+    pub(crate) factory: Factory<A>,
+    pub(crate) agent: A,
+    pub(crate) shared: Arc<ProcessShared>,
+    pub(crate) rx: mpsc::Receiver<Envelope>,
+    pub(crate) supervisor: Recipient<ChildExited>,
+    pub(crate) gate: oneshot::Receiver<()>,
+}
+
+impl<A: Agent> AgentProcess<A> {
+    pub(crate) fn new(parts: ProcessParts<A>) -> Self {
+        AgentProcess {
+            pid: parts.pid,
+            name: parts.name,
+            kernel: parts.kernel,
+            factory: parts.factory,
+            shared: parts.shared,
+            ctl: Arc::new(LoopControl::default()),
+            mailbox: Arc::new(AsyncMutex::new(parts.rx)),
+            supervisor: parts.supervisor,
+            first: Some(Box::new((parts.agent, parts.gate))),
+            loop_handle: None,
+            stop_reason: None,
+            finished: false,
+        }
+    }
+
+    fn set_state(&self, to: AgentState) {
+        let from = self.shared.swap_state(to);
+        if from != to {
+            let pid = self.pid;
+            self.kernel
+                .events_bus()
+                .emit_with(|| KernelEvent::StateChanged { pid, from, to });
+        }
+    }
+
+    fn start_loop(&mut self, agent: A, gate: Option<oneshot::Receiver<()>>, ctx: &mut Context<Self>) {
+        self.ctl.reset_stop();
+        let actx = AgentContext::new(
+            self.pid,
+            self.name.clone(),
+            self.kernel.clone(),
+            self.shared.clone(),
+        );
+        let fut = run_loop(agent, self.mailbox.clone(), actx, self.ctl.clone(), gate);
+        let handle = ctx.spawn(fut.into_actor(self).map(|exit, act, ctx| {
+            act.loop_handle = None;
+            act.on_loop_exit(exit, ctx);
+        }));
+        self.loop_handle = Some(handle);
+    }
+
+    /// Cancels the running incarnation; the message it was handling gets `Interrupted`.
+    fn abort_loop(&mut self, why: &'static str, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.loop_handle.take() {
+            ctx.cancel_future(handle);
+            if let Some(tx) = self.ctl.take_in_flight() {
+                let _ = tx.send(Err(IpcError::Interrupted { pid: self.pid, why }));
+            }
+            let pid = self.pid;
+            self.ctl
+                .fail_requests(|| IpcError::Interrupted { pid, why });
+        }
+    }
+
+    fn on_loop_exit(&mut self, exit: LoopExit, ctx: &mut Context<Self>) {
+        match exit {
+            LoopExit::Stopped | LoopExit::MailboxClosed => {
+                let reason = self.stop_reason.take().unwrap_or(ExitReason::Shutdown);
+                self.finalize(reason, ctx);
+            }
+            LoopExit::SelfStopped => self.report(ExitReason::Normal),
+            LoopExit::Crashed(reason) => {
+                warn!(pid = %self.pid, name = %self.name, %reason, "agent crashed");
+                self.emit_crash(&reason);
+                self.report(ExitReason::Crashed(reason));
+            }
+            LoopExit::StartFailed(reason) => {
+                warn!(pid = %self.pid, name = %self.name, %reason, "agent failed to start");
+                self.emit_crash(&reason);
+                self.report(ExitReason::StartFailed(reason));
+            }
+        }
+    }
+
+    fn emit_crash(&self, reason: &str) {
+        let pid = self.pid;
+        self.kernel.events_bus().emit_with(|| KernelEvent::Crashed {
+            pid,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Suspends and lets the supervisor decide (restart or terminate).
+    fn report(&mut self, reason: ExitReason) {
+        self.set_state(AgentState::Suspended);
+        self.supervisor.do_send(ChildExited {
+            key: ChildKey::Agent(self.pid),
+            reason,
+        });
+    }
+
+    /// Terminates for good: deregisters, fails what is still queued, tells the supervisor,
+    /// records the exit, stops linked children, stops the actor.
+    fn finalize(&mut self, reason: ExitReason, ctx: &mut Context<Self>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.kernel.deregister(self.pid);
+        let pid = self.pid;
+        self.ctl.fail_requests(|| IpcError::Terminated(pid));
+        self.supervisor.do_send(ChildExited {
+            key: ChildKey::Agent(pid),
+            reason: reason.clone(),
+        });
+        let mailbox = self.mailbox.clone();
+        let drain = async move {
+            // Waits until a cancelled incarnation has really been dropped.
+            let mut rx = mailbox.lock_owned().await;
+            rx.close();
+            let mut dropped = 0usize;
+            while let Ok(env) = rx.try_recv() {
+                dropped += 1;
+                if let Some(tx) = env.reply {
+                    let _ = tx.send(Err(IpcError::Terminated(pid)));
+                }
+            }
+            dropped
+        };
+        ctx.spawn(drain.into_actor(self).map(move |dropped, act, ctx| {
+            if dropped > 0 {
+                warn!(pid = %pid, dropped, "agent terminated with messages still queued");
+                act.kernel
+                    .events_bus()
+                    .emit_with(|| KernelEvent::MessagesDropped { pid, count: dropped });
+            }
+            act.set_state(AgentState::Terminated);
+            info!(pid = %pid, name = %act.name, %reason, "agent exited");
+            act.kernel.agent_exited(pid, &act.name, &act.shared, &reason);
+            act.shared.set_exit(reason);
+            ctx.stop();
+        }));
+    }
+}
+
+impl<A: Agent> Actor for AgentProcess<A> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(first) = self.first.take() {
+            let (agent, gate) = *first;
+            self.start_loop(agent, Some(gate), ctx);
+        }
+    }
+}
+
+impl<A: Agent> Handler<ProcessCommand> for AgentProcess<A> {
+    type Result = ();
+
+    fn handle(&mut self, cmd: ProcessCommand, ctx: &mut Context<Self>) {
+        if self.finished {
+            if let ProcessCommand::Snapshot(tx) = cmd {
+                let _ = tx.send(Err(IpcError::Terminated(self.pid)));
+            }
+            return;
+        }
+        match cmd {
+            ProcessCommand::Stop { deadline, reason } => {
+                if self.loop_handle.is_none() {
+                    self.finalize(reason, ctx);
+                    return;
+                }
+                self.stop_reason = Some(reason);
+                self.ctl.request_stop();
+                ctx.run_later(deadline, |act, ctx| {
+                    if !act.finished && act.loop_handle.is_some() && act.stop_reason.is_some() {
+                        act.abort_loop("stop deadline expired", ctx);
+                        act.finalize(ExitReason::StopTimeout, ctx);
+                    }
+                });
+            }
+            ProcessCommand::Kill => {
+                self.abort_loop("killed", ctx);
+                self.finalize(ExitReason::Killed, ctx);
+            }
+            ProcessCommand::Snapshot(tx) => {
+                if self.loop_handle.is_some() {
+                    self.ctl.push(LoopRequest::Snapshot(tx));
+                } else {
+                    let _ = tx.send(Err(IpcError::Interrupted {
+                        pid: self.pid,
+                        why: "agent is suspended",
+                    }));
+                }
+            }
+        }
+    }
+}
+
+impl<A: Agent> Handler<ChildCommand> for AgentProcess<A> {
+    type Result = ();
+
+    fn handle(&mut self, cmd: ChildCommand, ctx: &mut Context<Self>) {
+        if self.finished {
+            return;
+        }
+        match cmd {
+            ChildCommand::Restart => {
+                self.abort_loop("restarted by its supervisor", ctx);
+                self.stop_reason = None;
+                let factory = self.factory.clone();
+                match std::panic::catch_unwind(AssertUnwindSafe(|| factory())) {
+                    Ok(agent) => {
+                        let restarts = self.shared.add_restart();
+                        info!(pid = %self.pid, name = %self.name, restarts, "agent restarted");
+                        let pid = self.pid;
+                        self.kernel
+                            .events_bus()
+                            .emit_with(|| KernelEvent::Restarted { pid, restarts });
+                        self.start_loop(agent, None, ctx);
+                    }
+                    Err(p) => {
+                        let reason = panic_message(&*p);
+                        self.emit_crash(&reason);
+                        self.report(ExitReason::StartFailed(reason));
+                    }
+                }
+            }
+            ChildCommand::Halt => {
+                self.abort_loop("halted by its supervisor", ctx);
+                self.set_state(AgentState::Suspended);
+            }
+            ChildCommand::Terminate(reason) => {
+                self.abort_loop("terminated by its supervisor", ctx);
+                self.finalize(reason, ctx);
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! [`Kernel`]: the handle user code holds. It starts the system actors and owns the registry.
+
+mod builder;
+mod info;
+mod messaging;
+mod registry;
+mod spawn;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix::{Actor, Addr, Arbiter, ArbiterHandle};
+use futures::future::join_all;
+use tracing::info;
+
+use crate::agent::messages::ProcessCommand;
+use crate::agent::state::ProcessShared;
+use crate::config::KernelConfig;
+use crate::error::{IpcError, SpawnError};
+use crate::events::{EventBus, EventStream};
+use crate::ipc::topics::Topics;
+use crate::pid::Pid;
+use crate::supervisor::messages::{AddChild, ChildKey};
+use crate::supervisor::{ExitReason, SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
+
+pub use builder::KernelBuilder;
+pub use info::AgentInfo;
+pub(crate) use registry::AgentEntry;
+
+/// The kernel handle. Cheap to clone (one `Arc`); every clone is the same kernel.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use agent_os_kernel::prelude::*;
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Default)] struct Echo;
+/// # impl Agent for Echo {
+/// #     type Msg = String; type Reply = String;
+/// #     async fn handle(&mut self, m: String, _: &mut AgentContext) -> Result<String, AgentError> { Ok(m) }
+/// # }
+/// #[actix::main]
+/// async fn main() -> Result<(), KernelError> {
+///     let kernel = Kernel::builder().build().await?;
+///     let pid = kernel.spawn(Echo::default, SpawnOptions::new("echo")).await?;
+///     let reply: String = kernel.ask(pid, "hi".to_string(), Duration::from_secs(1)).await?;
+///     assert_eq!(reply, "hi");
+///     kernel.shutdown().await;
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Kernel {
+    inner: Arc<KernelInner>,
+}
+
+pub(crate) struct KernelInner {
+    config: KernelConfig,
+    registry: registry::Registry,
+    topics: Topics,
+    arbiters: Vec<Arbiter>,
+    arbiter_handles: Vec<ArbiterHandle>,
+    next_arbiter: AtomicUsize,
+    supervisors: SupervisorMap,
+    next_supervisor: AtomicU64,
+    events: EventBus,
+    shutting_down: AtomicBool,
+}
+
+impl Kernel {
+    /// Starts configuring a kernel.
+    pub fn builder() -> KernelBuilder {
+        KernelBuilder::default()
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &KernelConfig {
+        &self.inner.config
+    }
+
+    /// Subscribes to the kernel's events (lifecycle transitions, crashes, restarts, exits,
+    /// escalations).
+    pub fn events(&self) -> EventStream {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn events_bus(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    fn next_arbiter(&self) -> &ArbiterHandle {
+        let n = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
+        &self.inner.arbiter_handles[n % self.inner.arbiter_handles.len()]
+    }
+
+    /// Creates a supervisor (under the root, or under `spec.parent`). Agents are placed under
+    /// it with [`crate::SpawnOptions::supervisor`].
+    pub async fn supervisor(&self, spec: SupervisorSpec) -> Result<SupervisorId, SpawnError> {
+        if self.inner.shutting_down.load(Ordering::Acquire) {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let parent_id = spec.parent.unwrap_or(SupervisorId::ROOT);
+        let parent = self
+            .inner
+            .supervisors
+            .get(&parent_id)
+            .map(|a| a.clone())
+            .ok_or(SpawnError::NoSuchSupervisor(parent_id))?;
+        let id = SupervisorId(self.inner.next_supervisor.fetch_add(1, Ordering::Relaxed));
+        let restart = spec.restart;
+        let actor = SupervisorActor::new(
+            id,
+            spec,
+            Some(parent.clone().recipient()),
+            self.inner.events.clone(),
+            self.inner.supervisors.clone(),
+        );
+        let addr = actor.start();
+        self.inner.supervisors.insert(id, addr.clone());
+        parent.do_send(AddChild {
+            key: ChildKey::Supervisor(id),
+            restart,
+            handle: addr.recipient(),
+        });
+        Ok(id)
+    }
+
+    pub(crate) fn supervisor_addr(&self, id: SupervisorId) -> Option<Addr<SupervisorActor>> {
+        self.inner.supervisors.get(&id).map(|a| a.clone())
+    }
+
+    /// Stops an agent gracefully: it finishes the message it is handling, runs `on_stop` and
+    /// terminates; messages still queued are failed back to their askers. If the handler does
+    /// not finish within the agent's stop deadline it is aborted (`StopTimeout`). Resolves
+    /// with the exit reason. A stopped agent is never restarted.
+    pub async fn stop(&self, pid: Pid) -> Result<ExitReason, IpcError> {
+        let entry = self.inner.registry.entry(pid)?;
+        let deadline = entry.stop_timeout;
+        self.stop_within(pid, deadline).await
+    }
+
+    /// [`Kernel::stop`] with an explicit deadline.
+    pub async fn stop_within(&self, pid: Pid, deadline: Duration) -> Result<ExitReason, IpcError> {
+        let entry = self.inner.registry.entry(pid)?;
+        entry.control.do_send(ProcessCommand::Stop {
+            deadline,
+            reason: ExitReason::Shutdown,
+        });
+        Ok(entry.shared.wait_exit().await)
+    }
+
+    /// Kills an agent: the message it is handling is aborted (its asker gets
+    /// `Interrupted`), `on_stop` does not run, queued messages are failed back. Never
+    /// restarted.
+    pub async fn kill(&self, pid: Pid) -> Result<ExitReason, IpcError> {
+        let entry = self.inner.registry.entry(pid)?;
+        entry.control.do_send(ProcessCommand::Kill);
+        Ok(entry.shared.wait_exit().await)
+    }
+
+    /// Waits until the agent terminates for good (restarts do not count) and returns why.
+    pub async fn wait(&self, pid: Pid) -> Result<ExitReason, IpcError> {
+        let shared = self.inner.registry.entry(pid)?.shared.clone();
+        Ok(shared.wait_exit().await)
+    }
+
+    /// The agent's state as produced by its [`crate::Agent::snapshot`], taken between two
+    /// messages (it waits for the message being handled, not for queued ones).
+    pub async fn snapshot(&self, pid: Pid) -> Result<Option<serde_json::Value>, IpcError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner
+            .registry
+            .entry(pid)?
+            .control
+            .do_send(ProcessCommand::Snapshot(tx));
+        rx.await.map_err(|_| IpcError::Terminated(pid))?
+    }
+
+    /// Stops every agent gracefully (each within its stop deadline), then the system actors
+    /// and the arbiters. New spawns and messages are refused from the first moment.
+    pub async fn shutdown(&self) {
+        if self.inner.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let entries = self.inner.registry.all();
+        info!(agents = entries.len(), "kernel shutting down");
+        let waits = entries.iter().map(|e| {
+            e.control.do_send(ProcessCommand::Stop {
+                deadline: e.stop_timeout,
+                reason: ExitReason::KernelShutdown,
+            });
+            let shared = e.shared.clone();
+            async move { shared.wait_exit().await }
+        });
+        join_all(waits).await;
+        for sup in self.inner.supervisors.iter() {
+            sup.value().do_send(crate::supervisor::messages::ChildCommand::Terminate(
+                ExitReason::KernelShutdown,
+            ));
+        }
+        for arbiter in &self.inner.arbiters {
+            arbiter.stop();
+        }
+    }
+
+    /// Removes a terminated agent from the registry and its topics.
+    pub(crate) fn deregister(&self, pid: Pid) {
+        if let Some(entry) = self.inner.registry.remove(pid) {
+            for topic in entry.topics.lock().drain(..) {
+                self.inner.topics.unsubscribe(&topic, pid);
+            }
+        }
+    }
+
+    /// Called by a process once it has terminated for good.
+    pub(crate) fn agent_exited(
+        &self,
+        pid: Pid,
+        name: &str,
+        shared: &ProcessShared,
+        reason: &ExitReason,
+    ) {
+        let _ = name;
+        self.inner
+            .events
+            .emit_with(|| crate::events::KernelEvent::Exited {
+                pid,
+                reason: reason.clone(),
+            });
+        for child in shared.take_children() {
+            if let Ok(entry) = self.inner.registry.entry(child) {
+                entry.control.do_send(ProcessCommand::Stop {
+                    deadline: entry.stop_timeout,
+                    reason: ExitReason::ParentExited,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! [`KernelBuilder`]: configuration in, running kernel out.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::time::Duration;
+
+use actix::{Actor, Arbiter};
+use dashmap::DashMap;
+use tracing::info;
+
+use crate::config::KernelConfig;
+use crate::error::KernelError;
+use crate::events::EventBus;
+use crate::ipc::topics::Topics;
+use crate::kernel::{Kernel, KernelInner, registry::Registry};
+use crate::supervisor::{SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
+
+/// Configures and starts a [`Kernel`].
+///
+/// Configuration comes from (later wins) the embedded defaults, an optional file, the
+/// `AOK__SECTION__KEY` environment variables, then the explicit setters on this builder.
+#[derive(Default)]
+pub struct KernelBuilder {
+    config: Option<KernelConfig>,
+    config_file: Option<PathBuf>,
+    storage_url: Option<String>,
+    arbiters: Option<usize>,
+}
+
+impl KernelBuilder {
+    /// Uses this configuration as is (no file, no environment).
+    pub fn config(mut self, config: KernelConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Reads this TOML or YAML file on top of the defaults (then the environment).
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    /// Overrides `storage.url`.
+    pub fn storage_url(mut self, url: impl Into<String>) -> Self {
+        self.storage_url = Some(url.into());
+        self
+    }
+
+    /// Overrides `kernel.arbiters` (0 = one per core).
+    pub fn arbiters(mut self, n: usize) -> Self {
+        self.arbiters = Some(n);
+        self
+    }
+
+    /// Starts the kernel: arbiters, root supervisor, storage (migrated). Must run inside an
+    /// actix system.
+    pub async fn build(self) -> Result<Kernel, KernelError> {
+        if actix::System::try_current().is_none() {
+            return Err(KernelError::NoActixSystem);
+        }
+        let mut config = match self.config {
+            Some(c) => c,
+            None => KernelConfig::load(self.config_file.as_deref())?,
+        };
+        if let Some(url) = self.storage_url {
+            config.storage.url = url;
+        }
+        if let Some(n) = self.arbiters {
+            config.kernel.arbiters = n;
+        }
+        crate::install_crypto_provider();
+
+        let n = match config.kernel.arbiters {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let arbiters: Vec<Arbiter> = (0..n).map(|_| Arbiter::new()).collect();
+        let arbiter_handles = arbiters.iter().map(|a| a.handle()).collect();
+
+        let events = EventBus::new(config.kernel.event_buffer);
+        let supervisors: SupervisorMap = Arc::new(DashMap::new());
+        let s = &config.supervisor;
+        let root_spec = SupervisorSpec::new("root")
+            .intensity(s.max_restarts, Duration::from_millis(s.period_ms))
+            .backoff(
+                Duration::from_millis(s.backoff_min_ms),
+                Duration::from_millis(s.backoff_max_ms),
+            );
+        let root = SupervisorActor::new(
+            SupervisorId::ROOT,
+            root_spec,
+            None,
+            events.clone(),
+            supervisors.clone(),
+        )
+        .start();
+        supervisors.insert(SupervisorId::ROOT, root);
+
+        info!(arbiters = n, storage = %config.storage.url, "kernel started");
+        Ok(Kernel {
+            inner: Arc::new(KernelInner {
+                config,
+                registry: Registry::default(),
+                topics: Topics::default(),
+                arbiters,
+                arbiter_handles,
+                next_arbiter: AtomicUsize::new(0),
+                supervisors,
+                next_supervisor: AtomicU64::new(1),
+                events,
+                shutting_down: AtomicBool::new(false),
+            }),
+        })
+    }
+}

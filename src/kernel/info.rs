@@ -1,0 +1,83 @@
+//! [`AgentInfo`]: what `status` and `list` report.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::agent::AgentState;
+use crate::kernel::{AgentEntry, Kernel};
+use crate::pid::Pid;
+use crate::supervisor::{RestartType, SupervisorId};
+use crate::error::IpcError;
+
+/// A live agent's status.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentInfo {
+    /// Its pid.
+    pub pid: Pid,
+    /// Its name.
+    pub name: String,
+    /// Its lifecycle state.
+    pub state: AgentState,
+    /// Its priority (0 most urgent … 100).
+    pub priority: u8,
+    /// Restarts so far.
+    pub restarts: u32,
+    /// Messages handled so far (across restarts).
+    pub handled: u64,
+    /// Messages queued now.
+    pub mailbox_len: usize,
+    /// Mailbox capacity.
+    pub mailbox_capacity: usize,
+    /// Its supervisor.
+    pub supervisor: SupervisorId,
+    /// The agent that spawned it with `spawn_child`, if any.
+    pub parent: Option<Pid>,
+    /// Its restart type.
+    pub restart: RestartType,
+    /// When it was spawned.
+    pub created_at: DateTime<Utc>,
+}
+
+impl AgentInfo {
+    pub(crate) fn of(pid: Pid, e: &AgentEntry) -> Self {
+        AgentInfo {
+            pid,
+            name: e.name.to_string(),
+            state: e.shared.state(),
+            priority: e.priority,
+            restarts: e.shared.restarts(),
+            handled: e.shared.handled(),
+            mailbox_len: e.capacity.saturating_sub(e.mailbox.capacity()),
+            mailbox_capacity: e.capacity,
+            supervisor: e.supervisor,
+            parent: e.parent,
+            restart: e.restart,
+            created_at: e.created_at,
+        }
+    }
+}
+
+impl Kernel {
+    /// Status of a live agent.
+    pub fn status(&self, pid: Pid) -> Result<AgentInfo, IpcError> {
+        self.inner.registry.with(pid, |e| Ok(AgentInfo::of(pid, e)))
+    }
+
+    /// Every live agent, sorted by pid (i.e. by spawn time).
+    pub fn list(&self) -> Vec<AgentInfo> {
+        let mut all: Vec<AgentInfo> = self
+            .inner
+            .registry
+            .snapshot()
+            .iter()
+            .map(|(pid, e)| AgentInfo::of(*pid, e))
+            .collect();
+        all.sort_by_key(|i| i.pid);
+        all
+    }
+
+    /// Number of live agents.
+    pub fn agent_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+}
