@@ -8,13 +8,27 @@ use crate::supervisor::{RestartType, SupervisorId};
 
 /// What happens when a message arrives at a full mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum OverflowPolicy {
     /// The sender gets [`crate::IpcError::MailboxFull`] at once; nothing is dropped silently.
     #[default]
     Reject,
     /// The sender waits until there is room (backpressure).
     Backpressure,
+}
+
+impl TryFrom<String> for OverflowPolicy {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "reject" => Ok(OverflowPolicy::Reject),
+            "backpressure" => Ok(OverflowPolicy::Backpressure),
+            other => Err(format!(
+                "unknown overflow policy `{other}`: use `reject` or `backpressure`"
+            )),
+        }
+    }
 }
 
 /// How to spawn an agent: name, priority, mailbox, supervision.

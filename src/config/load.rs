@@ -54,6 +54,14 @@ impl KernelConfig {
         })?;
 
         let mut errors = unknown_keys(&cfg)?;
+        if !errors.is_empty() {
+            // Typos first: deserialising would only repeat them less precisely.
+            return Err(if errors.len() == 1 {
+                errors.remove(0)
+            } else {
+                ConfigError::Many(errors)
+            });
+        }
         let parsed = match cfg.clone().try_deserialize::<KernelConfig>() {
             Ok(parsed) => Some(parsed),
             Err(e) => {
@@ -100,9 +108,18 @@ fn describe_origin(origin: Option<&str>, key: &str) -> String {
     }
 }
 
+/// The raw value at a dotted key, origin intact (`Config::get::<Value>` re-deserialises and
+/// loses it; `get_table` does not).
+fn raw_value(cfg: &Config, key: &str) -> Option<Value> {
+    match key.rsplit_once('.') {
+        Some((parent, leaf)) => cfg.get_table(parent).ok()?.remove(leaf),
+        None => cfg.get::<Value>(key).ok(),
+    }
+}
+
 fn origin_of(cfg: &Config, key: &str) -> String {
-    let origin = cfg.get::<Value>(key).ok();
-    describe_origin(origin.as_ref().and_then(|v| v.origin()), key)
+    let value = raw_value(cfg, key);
+    describe_origin(value.as_ref().and_then(|v| v.origin()), key)
 }
 
 /// Flattens a table into dotted key paths with their values.
@@ -132,10 +149,12 @@ fn all_keys(cfg: &Config) -> BTreeMap<String, Value> {
         .try_deserialize::<Map<String, Value>>()
         .unwrap_or_default();
     let mut root = Map::new();
-    for key in top.keys() {
-        if let Ok(v) = cfg.get::<Value>(key) {
-            root.insert(key.clone(), v);
-        }
+    for (key, value) in top {
+        let value = match cfg.get_table(&key) {
+            Ok(table) => Value::new(None, ValueKind::Table(table)),
+            Err(_) => value,
+        };
+        root.insert(key, value);
     }
     flatten("", &root, &mut out);
     out
@@ -204,6 +223,7 @@ fn from_config_error(cfg: &Config, e: config::ConfigError) -> ConfigError {
         }
         config::ConfigError::At { error, origin, key } => {
             let key = key.unwrap_or_default();
+            let origin = origin.or_else(|| raw_value(cfg, &key)?.origin().map(String::from));
             ConfigError::Invalid {
                 origin: describe_origin(origin.as_deref(), &key),
                 key,
