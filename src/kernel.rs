@@ -194,9 +194,10 @@ impl Kernel {
         });
         join_all(waits).await;
         for sup in self.inner.supervisors.iter() {
-            sup.value().do_send(crate::supervisor::messages::ChildCommand::Terminate(
-                ExitReason::KernelShutdown,
-            ));
+            sup.value()
+                .do_send(crate::supervisor::messages::ChildCommand::Terminate(
+                    ExitReason::KernelShutdown,
+                ));
         }
         for arbiter in &self.inner.arbiters {
             arbiter.stop();

@@ -14,10 +14,16 @@ const NO_ENV: [(&str, &str); 0] = [];
 
 #[test]
 fn defaults_then_file_then_environment() {
-    let f = file(".toml", "[kernel]\nmailbox_capacity = 64\nstop_timeout_ms = 700\n");
+    let f = file(
+        ".toml",
+        "[kernel]\nmailbox_capacity = 64\nstop_timeout_ms = 700\n",
+    );
     let c = KernelConfig::from_sources(
         Some(f.path()),
-        [("AOK__KERNEL__MAILBOX_CAPACITY", "128"), ("AOK__KERNEL__OVERFLOW", "backpressure")],
+        [
+            ("AOK__KERNEL__MAILBOX_CAPACITY", "128"),
+            ("AOK__KERNEL__OVERFLOW", "backpressure"),
+        ],
     )
     .unwrap();
     assert_eq!(c.kernel.mailbox_capacity, 128, "env wins over the file");
@@ -38,14 +44,18 @@ fn an_unknown_key_names_the_key_the_file_and_a_suggestion() {
     let f = file(".toml", "[kernel]\narbitrs = 4\n");
     let e = KernelConfig::from_sources(Some(f.path()), NO_ENV).unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, ConfigError::UnknownKey { ref key, .. } if key == "kernel.arbitrs"), "{msg}");
+    assert!(
+        matches!(e, ConfigError::UnknownKey { ref key, .. } if key == "kernel.arbitrs"),
+        "{msg}"
+    );
     assert!(msg.contains(&f.path().display().to_string()), "{msg}");
     assert!(msg.contains("did you mean `kernel.arbiters`"), "{msg}");
 }
 
 #[test]
 fn a_wrongly_typed_environment_value_names_the_variable() {
-    let e = KernelConfig::from_sources(None, [("AOK__KERNEL__MAILBOX_CAPACITY", "lots")]).unwrap_err();
+    let e =
+        KernelConfig::from_sources(None, [("AOK__KERNEL__MAILBOX_CAPACITY", "lots")]).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("kernel.mailbox_capacity"), "{msg}");
     assert!(msg.contains("AOK__KERNEL__MAILBOX_CAPACITY"), "{msg}");
@@ -53,9 +63,14 @@ fn a_wrongly_typed_environment_value_names_the_variable() {
 
 #[test]
 fn an_out_of_range_value_names_the_key_and_the_file() {
-    let f = file(".toml", "[kernel]\nmailbox_capacity = 0\n[storage]\nurl = \"mysql://x\"\n");
+    let f = file(
+        ".toml",
+        "[kernel]\nmailbox_capacity = 0\n[storage]\nurl = \"mysql://x\"\n",
+    );
     let e = KernelConfig::from_sources(Some(f.path()), NO_ENV).unwrap_err();
-    let ConfigError::Many(errors) = &e else { panic!("expected both errors: {e}") };
+    let ConfigError::Many(errors) = &e else {
+        panic!("expected both errors: {e}")
+    };
     assert_eq!(errors.len(), 2, "{e}");
     let msg = e.to_string();
     assert!(msg.contains("`kernel.mailbox_capacity`"), "{msg}");
@@ -73,7 +88,8 @@ fn a_bad_enum_value_names_the_key() {
 
 #[test]
 fn missing_and_unsupported_files_are_clear_errors() {
-    let e = KernelConfig::from_sources(Some(std::path::Path::new("/nope/aok.toml")), NO_ENV).unwrap_err();
+    let e = KernelConfig::from_sources(Some(std::path::Path::new("/nope/aok.toml")), NO_ENV)
+        .unwrap_err();
     assert!(matches!(e, ConfigError::File { .. }), "{e}");
     assert!(e.to_string().contains("/nope/aok.toml"));
     let f = file(".ini", "x=1");
@@ -85,5 +101,8 @@ fn missing_and_unsupported_files_are_clear_errors() {
 fn a_syntax_error_names_the_file() {
     let f = file(".toml", "[kernel\nmailbox_capacity = 1\n");
     let e = KernelConfig::from_sources(Some(f.path()), NO_ENV).unwrap_err();
-    assert!(e.to_string().contains(&f.path().display().to_string()), "{e}");
+    assert!(
+        e.to_string().contains(&f.path().display().to_string()),
+        "{e}"
+    );
 }

@@ -13,7 +13,10 @@ use support::*;
 async fn messages_are_handled_in_order_one_at_a_time_across_awaits() {
     let k = kernel().await;
     let probe = Probe::new();
-    let pid = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("ordered")).await.unwrap();
+    let pid = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("ordered"))
+        .await
+        .unwrap();
     // Earlier messages sleep longer: any interleaving would reorder the log.
     for id in 0..40u32 {
         let ms = u64::from(40 - id) % 7;
@@ -21,7 +24,11 @@ async fn messages_are_handled_in_order_one_at_a_time_across_awaits() {
     }
     let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
     assert_eq!(reply.log, (0..40).collect::<Vec<_>>());
-    assert_eq!(probe.overlaps.load(Ordering::SeqCst), 0, "a second message interleaved");
+    assert_eq!(
+        probe.overlaps.load(Ordering::SeqCst),
+        0,
+        "a second message interleaved"
+    );
     k.shutdown().await;
 }
 
@@ -29,11 +36,21 @@ async fn messages_are_handled_in_order_one_at_a_time_across_awaits() {
 async fn ask_times_out_and_the_agent_keeps_working() {
     let k = kernel().await;
     let probe = Probe::new();
-    let pid = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("slow")).await.unwrap();
+    let pid = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("slow"))
+        .await
+        .unwrap();
     let r: Result<Reply, _> = k
-        .ask(pid, Cmd::SleepRecord { id: 1, ms: 400 }, Duration::from_millis(30))
+        .ask(
+            pid,
+            Cmd::SleepRecord { id: 1, ms: 400 },
+            Duration::from_millis(30),
+        )
         .await;
-    assert!(matches!(r, Err(IpcError::Timeout { pid: p, .. }) if p == pid), "{r:?}");
+    assert!(
+        matches!(r, Err(IpcError::Timeout { pid: p, .. }) if p == pid),
+        "{r:?}"
+    );
     // The message is still handled; the next ask sees it.
     let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
     assert_eq!(reply.log, vec![1]);
@@ -45,7 +62,10 @@ async fn a_full_mailbox_rejects_with_mailbox_full_and_drops_nothing() {
     let k = kernel().await;
     let probe = Probe::new();
     let pid = k
-        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("tiny").mailbox(4))
+        .spawn(
+            ProbeAgent::factory(&probe),
+            SpawnOptions::new("tiny").mailbox(4),
+        )
         .await
         .unwrap();
     k.send(pid, Cmd::Gated(0)).await.unwrap();
@@ -55,11 +75,18 @@ async fn a_full_mailbox_rejects_with_mailbox_full_and_drops_nothing() {
         k.send(pid, Cmd::Gated(id)).await.unwrap();
     }
     let r = k.send(pid, Cmd::Gated(5)).await;
-    assert!(matches!(r, Err(IpcError::MailboxFull { capacity: 4, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(IpcError::MailboxFull { capacity: 4, .. })),
+        "{r:?}"
+    );
     assert_eq!(k.status(pid).unwrap().mailbox_len, 4);
     probe.open(5);
     let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
-    assert_eq!(reply.log, vec![0, 1, 2, 3, 4], "every accepted message handled");
+    assert_eq!(
+        reply.log,
+        vec![0, 1, 2, 3, 4],
+        "every accepted message handled"
+    );
     k.shutdown().await;
 }
 
@@ -70,7 +97,9 @@ async fn backpressure_makes_the_sender_wait_instead() {
     let pid = k
         .spawn(
             ProbeAgent::factory(&probe),
-            SpawnOptions::new("bp").mailbox(2).overflow(OverflowPolicy::Backpressure),
+            SpawnOptions::new("bp")
+                .mailbox(2)
+                .overflow(OverflowPolicy::Backpressure),
         )
         .await
         .unwrap();
@@ -86,7 +115,10 @@ async fn backpressure_makes_the_sender_wait_instead() {
 async fn stop_overtakes_queued_messages_and_fails_them_back() {
     let k = kernel().await;
     let probe = Probe::new();
-    let pid = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("s")).await.unwrap();
+    let pid = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("s"))
+        .await
+        .unwrap();
     k.send(pid, Cmd::Gated(0)).await.unwrap();
     assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
     let mut asks = Vec::new();
@@ -96,19 +128,32 @@ async fn stop_overtakes_queued_messages_and_fails_them_back() {
             k2.ask::<Reply, _>(pid, Cmd::Record(id), LONG).await
         }));
     }
-    assert!(eventually(LONG, || k.status(pid).map(|s| s.mailbox_len == 10).unwrap_or(false)).await);
+    assert!(
+        eventually(LONG, || k
+            .status(pid)
+            .map(|s| s.mailbox_len == 10)
+            .unwrap_or(false))
+        .await
+    );
     let k2 = k.clone();
     let stopping = tokio::spawn(async move { k2.stop(pid).await });
     tokio::time::sleep(Duration::from_millis(20)).await;
     probe.open(1); // let the in-flight message finish
     let reason = stopping.await.unwrap().unwrap();
     assert_eq!(reason, ExitReason::Shutdown);
-    assert_eq!(probe.log(), vec![0], "only the in-flight message was handled");
+    assert_eq!(
+        probe.log(),
+        vec![0],
+        "only the in-flight message was handled"
+    );
     assert_eq!(probe.stops(), 1, "on_stop ran");
     for a in asks {
         assert!(matches!(a.await.unwrap(), Err(IpcError::Terminated(p)) if p == pid));
     }
-    assert!(matches!(k.send(pid, Cmd::Record(99)).await, Err(IpcError::NoSuchAgent(_))));
+    assert!(matches!(
+        k.send(pid, Cmd::Record(99)).await,
+        Err(IpcError::NoSuchAgent(_))
+    ));
     k.shutdown().await;
 }
 
@@ -116,14 +161,20 @@ async fn stop_overtakes_queued_messages_and_fails_them_back() {
 async fn kill_aborts_the_running_handler_at_once() {
     let k = kernel().await;
     let probe = Probe::new();
-    let pid = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("k")).await.unwrap();
+    let pid = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("k"))
+        .await
+        .unwrap();
     let k2 = k.clone();
     let inflight = tokio::spawn(async move { k2.ask::<Reply, _>(pid, Cmd::Gated(0), LONG).await });
     assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
     k.send(pid, Cmd::Record(1)).await.unwrap();
     assert_eq!(k.kill(pid).await.unwrap(), ExitReason::Killed);
     let r = inflight.await.unwrap();
-    assert!(matches!(r, Err(IpcError::Interrupted { why: "killed", .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(IpcError::Interrupted { why: "killed", .. })),
+        "{r:?}"
+    );
     assert!(probe.log().is_empty());
     assert_eq!(probe.stops(), 0, "on_stop does not run on kill");
     k.shutdown().await;
@@ -133,7 +184,10 @@ async fn kill_aborts_the_running_handler_at_once() {
 async fn a_stop_deadline_aborts_a_handler_that_does_not_finish() {
     let k = kernel().await;
     let probe = Probe::new();
-    let pid = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("stuck")).await.unwrap();
+    let pid = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("stuck"))
+        .await
+        .unwrap();
     k.send(pid, Cmd::Gated(0)).await.unwrap();
     assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
     let reason = k.stop_within(pid, Duration::from_millis(50)).await.unwrap();
@@ -145,14 +199,25 @@ async fn a_stop_deadline_aborts_a_handler_that_does_not_finish() {
 async fn typed_and_json_messages_are_checked_before_enqueueing() {
     let k = kernel().await;
     let probe = Probe::new();
-    let pid = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("j")).await.unwrap();
+    let pid = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("j"))
+        .await
+        .unwrap();
     let r = k.send(pid, "not a Cmd".to_string()).await;
-    assert!(matches!(r, Err(IpcError::WrongMessageType { got, .. }) if got.contains("String")), "{r:?}");
+    assert!(
+        matches!(r, Err(IpcError::WrongMessageType { got, .. }) if got.contains("String")),
+        "{r:?}"
+    );
     let r = k.ask::<String, _>(pid, Cmd::Log, SEC).await;
     assert!(matches!(r, Err(IpcError::WrongReplyType { .. })), "{r:?}");
     let r = k.send_json(pid, serde_json::json!({"Nope": 1})).await;
-    assert!(matches!(&r, Err(IpcError::BadMessage { reason, .. }) if reason.contains("Nope")), "{r:?}");
-    k.send_json(pid, serde_json::json!({"Record": 7})).await.unwrap();
+    assert!(
+        matches!(&r, Err(IpcError::BadMessage { reason, .. }) if reason.contains("Nope")),
+        "{r:?}"
+    );
+    k.send_json(pid, serde_json::json!({"Record": 7}))
+        .await
+        .unwrap();
     let env: MessageEnvelope = serde_json::from_value(serde_json::json!({
         "to": pid, "body": "Log", "ask": true, "timeout_ms": 5000
     }))
@@ -160,7 +225,10 @@ async fn typed_and_json_messages_are_checked_before_enqueueing() {
     let reply = k.deliver(env).await.unwrap().unwrap();
     assert_eq!(reply["log"], serde_json::json!([7]));
     let r = k.ask::<Reply, _>(pid, Cmd::Fail("nope".into()), SEC).await;
-    assert!(matches!(r, Err(IpcError::Handler { error: AgentError::Failed(ref m), .. }) if m == "nope"), "{r:?}");
+    assert!(
+        matches!(r, Err(IpcError::Handler { error: AgentError::Failed(ref m), .. }) if m == "nope"),
+        "{r:?}"
+    );
     k.shutdown().await;
 }
 
@@ -170,16 +238,27 @@ async fn a_topic_delivers_once_per_subscriber() {
     let probes: Vec<_> = (0..3).map(|_| Probe::new()).collect();
     let mut pids = Vec::new();
     for (i, p) in probes.iter().enumerate() {
-        pids.push(k.spawn(ProbeAgent::factory(p), SpawnOptions::new(format!("sub{i}"))).await.unwrap());
+        pids.push(
+            k.spawn(ProbeAgent::factory(p), SpawnOptions::new(format!("sub{i}")))
+                .await
+                .unwrap(),
+        );
     }
     for pid in &pids {
         k.subscribe(*pid, "news");
     }
     k.subscribe(pids[0], "news"); // twice: still one copy
     let outsider = Probe::new();
-    let opid = k.spawn(ProbeAgent::factory(&outsider), SpawnOptions::new("out")).await.unwrap();
+    let opid = k
+        .spawn(ProbeAgent::factory(&outsider), SpawnOptions::new("out"))
+        .await
+        .unwrap();
     assert_eq!(k.publish("news", Cmd::Record(5)).await, 3);
-    assert_eq!(k.publish_json("news", serde_json::json!({"Record": 6})).await, 3);
+    assert_eq!(
+        k.publish_json("news", serde_json::json!({"Record": 6}))
+            .await,
+        3
+    );
     for pid in &pids {
         let reply: Reply = k.ask(*pid, Cmd::Log, LONG).await.unwrap();
         assert_eq!(reply.log, vec![5, 6]);
@@ -202,15 +281,25 @@ async fn agent_to_agent_messages_carry_the_sender() {
     impl Agent for Relay {
         type Msg = ();
         type Reply = Option<Pid>;
-        async fn handle(&mut self, _: (), ctx: &mut AgentContext) -> Result<Option<Pid>, AgentError> {
+        async fn handle(
+            &mut self,
+            _: (),
+            ctx: &mut AgentContext,
+        ) -> Result<Option<Pid>, AgentError> {
             let r: Reply = ctx.ask(self.target, Cmd::WhoSent, SEC).await?;
             Ok(r.sender)
         }
     }
     let k = kernel().await;
     let probe = Probe::new();
-    let target = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("t")).await.unwrap();
-    let relay = k.spawn(move || Relay { target }, SpawnOptions::new("relay")).await.unwrap();
+    let target = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("t"))
+        .await
+        .unwrap();
+    let relay = k
+        .spawn(move || Relay { target }, SpawnOptions::new("relay"))
+        .await
+        .unwrap();
     let seen: Option<Pid> = k.ask(relay, (), LONG).await.unwrap();
     assert_eq!(seen, Some(relay));
     let direct: Reply = k.ask(target, Cmd::WhoSent, LONG).await.unwrap();
@@ -234,19 +323,29 @@ async fn status_list_and_snapshot() {
         }
     }
     let k = kernel().await;
-    let a = k.spawn(Counter::default, SpawnOptions::new("a").priority(5)).await.unwrap();
-    let b = k.spawn(Counter::default, SpawnOptions::new("b")).await.unwrap();
+    let a = k
+        .spawn(Counter::default, SpawnOptions::new("a").priority(5))
+        .await
+        .unwrap();
+    let b = k
+        .spawn(Counter::default, SpawnOptions::new("b"))
+        .await
+        .unwrap();
     k.send(a, 2u64).await.unwrap();
     let total: u64 = k.ask(a, 3u64, LONG).await.unwrap();
     assert_eq!(total, 5);
     // A snapshot is a control-lane request: taken between messages, after the handled ones.
-    assert_eq!(k.snapshot(a).await.unwrap(), Some(serde_json::json!({"total": 5})));
+    assert_eq!(
+        k.snapshot(a).await.unwrap(),
+        Some(serde_json::json!({"total": 5}))
+    );
     let list = k.list();
     assert_eq!(list.iter().map(|i| i.pid).collect::<Vec<_>>(), vec![a, b]);
     assert_eq!(list[0].priority, 5);
     assert_eq!(list[0].handled, 2);
     assert!(matches!(
-        k.spawn(Counter::default, SpawnOptions::new("bad").priority(101)).await,
+        k.spawn(Counter::default, SpawnOptions::new("bad").priority(101))
+            .await,
         Err(SpawnError::InvalidPriority(101))
     ));
     k.shutdown().await;

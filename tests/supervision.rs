@@ -16,19 +16,28 @@ fn fast(name: &str) -> SupervisorSpec {
 async fn a_panic_restarts_the_agent_under_the_same_pid_keeping_queued_messages() {
     let k = kernel().await;
     let probe = Probe::new();
-    let pid = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("crashy")).await.unwrap();
+    let pid = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("crashy"))
+        .await
+        .unwrap();
     k.send(pid, Cmd::Gated(0)).await.unwrap();
     assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
     // Queue: the crashing ask, then three more messages.
     let k2 = k.clone();
-    let crashing = tokio::spawn(async move { k2.ask::<Reply, _>(pid, Cmd::Panic("boom".into()), LONG).await });
+    let crashing = tokio::spawn(async move {
+        k2.ask::<Reply, _>(pid, Cmd::Panic("boom".into()), LONG)
+            .await
+    });
     assert!(eventually(LONG, || k.status(pid).unwrap().mailbox_len == 1).await);
     for id in 1..=3 {
         k.send(pid, Cmd::Record(id)).await.unwrap();
     }
     probe.open(1);
     let r = crashing.await.unwrap();
-    assert!(matches!(&r, Err(IpcError::Crashed { reason, .. }) if reason == "boom"), "{r:?}");
+    assert!(
+        matches!(&r, Err(IpcError::Crashed { reason, .. }) if reason == "boom"),
+        "{r:?}"
+    );
     // Same pid, restarted once, the queued messages were kept and handled in order.
     let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
     assert_eq!(reply.log, vec![0, 1, 2, 3]);
@@ -40,11 +49,22 @@ async fn a_panic_restarts_the_agent_under_the_same_pid_keeping_queued_messages()
 
 #[actix_rt::test]
 async fn a_crash_never_takes_down_other_agents_or_the_arbiter() {
-    let k = Kernel::builder().config(KernelConfig::default()).arbiters(1).build().await.unwrap();
+    let k = Kernel::builder()
+        .config(KernelConfig::default())
+        .arbiters(1)
+        .build()
+        .await
+        .unwrap();
     let a = Probe::new();
     let b = Probe::new();
-    let pa = k.spawn(ProbeAgent::factory(&a), SpawnOptions::new("a")).await.unwrap();
-    let pb = k.spawn(ProbeAgent::factory(&b), SpawnOptions::new("b")).await.unwrap();
+    let pa = k
+        .spawn(ProbeAgent::factory(&a), SpawnOptions::new("a"))
+        .await
+        .unwrap();
+    let pb = k
+        .spawn(ProbeAgent::factory(&b), SpawnOptions::new("b"))
+        .await
+        .unwrap();
     for _ in 0..3 {
         let _ = k.ask::<Reply, _>(pa, Cmd::Panic("x".into()), LONG).await;
         k.send(pb, Cmd::Record(1)).await.unwrap();
@@ -58,15 +78,23 @@ async fn a_crash_never_takes_down_other_agents_or_the_arbiter() {
 #[actix_rt::test]
 async fn transient_permanent_and_temporary_restart_types() {
     let k = kernel().await;
-    let sup = k.supervisor(fast("types").intensity(10, LONG)).await.unwrap();
+    let sup = k
+        .supervisor(fast("types").intensity(10, LONG))
+        .await
+        .unwrap();
     let spawn = |restart: RestartType, probe: &std::sync::Arc<Probe>| {
         let k = k.clone();
         let f = ProbeAgent::factory(probe);
         async move {
             let f = f;
-            k.spawn(f, SpawnOptions::new(format!("{restart:?}")).supervisor(sup).restart(restart))
-                .await
-                .unwrap()
+            k.spawn(
+                f,
+                SpawnOptions::new(format!("{restart:?}"))
+                    .supervisor(sup)
+                    .restart(restart),
+            )
+            .await
+            .unwrap()
         }
     };
     let (pt, pp, ptmp) = (Probe::new(), Probe::new(), Probe::new());
@@ -82,40 +110,71 @@ async fn transient_permanent_and_temporary_restart_types() {
         k.wait(temporary).await.unwrap(),
         ExitReason::Crashed("x".into())
     );
-    assert!(eventually(LONG, || k.status(transient).map(|s| s.restarts == 1).unwrap_or(false)).await);
-    assert!(eventually(LONG, || k.status(permanent).map(|s| s.restarts == 1).unwrap_or(false)).await);
+    assert!(
+        eventually(LONG, || k
+            .status(transient)
+            .map(|s| s.restarts == 1)
+            .unwrap_or(false))
+        .await
+    );
+    assert!(
+        eventually(LONG, || k
+            .status(permanent)
+            .map(|s| s.restarts == 1)
+            .unwrap_or(false))
+        .await
+    );
 
     // Normal exit: transient terminates, permanent restarts.
     k.send(transient, Cmd::StopSelf).await.unwrap();
     assert_eq!(k.wait(transient).await.unwrap(), ExitReason::Normal);
     k.send(permanent, Cmd::StopSelf).await.unwrap();
-    assert!(eventually(LONG, || k.status(permanent).map(|s| s.restarts == 2).unwrap_or(false)).await);
+    assert!(
+        eventually(LONG, || k
+            .status(permanent)
+            .map(|s| s.restarts == 2)
+            .unwrap_or(false))
+        .await
+    );
     assert_eq!(pp.stops(), 1, "on_stop ran on the normal exit");
     k.shutdown().await;
 }
 
 async fn three_under(k: &Kernel, strategy: Strategy) -> (Vec<Pid>, Vec<std::sync::Arc<Probe>>) {
-    let sup = k.supervisor(fast("group").strategy(strategy).intensity(10, LONG)).await.unwrap();
+    let sup = k
+        .supervisor(fast("group").strategy(strategy).intensity(10, LONG))
+        .await
+        .unwrap();
     let probes: Vec<_> = (0..3).map(|_| Probe::new()).collect();
     let mut pids = Vec::new();
     for (i, p) in probes.iter().enumerate() {
         pids.push(
-            k.spawn(ProbeAgent::factory(p), SpawnOptions::new(format!("c{i}")).supervisor(sup))
-                .await
-                .unwrap(),
+            k.spawn(
+                ProbeAgent::factory(p),
+                SpawnOptions::new(format!("c{i}")).supervisor(sup),
+            )
+            .await
+            .unwrap(),
         );
     }
     (pids, probes)
 }
 
 async fn restarts_after_crashing(k: &Kernel, pids: &[Pid], crash: usize, expected: [u32; 3]) {
-    let _ = k.ask::<Reply, _>(pids[crash], Cmd::Panic("x".into()), LONG).await;
+    let _ = k
+        .ask::<Reply, _>(pids[crash], Cmd::Panic("x".into()), LONG)
+        .await;
     let ok = eventually(LONG, || {
-        pids.iter().map(|p| k.status(*p).map(|s| s.restarts).unwrap_or(99)).collect::<Vec<_>>()
+        pids.iter()
+            .map(|p| k.status(*p).map(|s| s.restarts).unwrap_or(99))
+            .collect::<Vec<_>>()
             == expected
     })
     .await;
-    let got: Vec<u32> = pids.iter().map(|p| k.status(*p).map(|s| s.restarts).unwrap_or(99)).collect();
+    let got: Vec<u32> = pids
+        .iter()
+        .map(|p| k.status(*p).map(|s| s.restarts).unwrap_or(99))
+        .collect();
     assert!(ok, "restarts {got:?}, expected {expected:?}");
     // Everyone works afterwards.
     for pid in pids {
@@ -153,10 +212,22 @@ async fn a_sibling_restart_keeps_the_siblings_queued_messages() {
     let k = kernel().await;
     let (pids, probes) = three_under(&k, Strategy::OneForAll).await;
     k.send(pids[2], Cmd::Gated(0)).await.unwrap();
-    assert!(eventually(LONG, || k.status(pids[2]).unwrap().state == AgentState::Running).await);
+    assert!(
+        eventually(LONG, || k.status(pids[2]).unwrap().state
+            == AgentState::Running)
+        .await
+    );
     k.send(pids[2], Cmd::Record(1)).await.unwrap();
-    let _ = k.ask::<Reply, _>(pids[0], Cmd::Panic("x".into()), LONG).await;
-    assert!(eventually(LONG, || k.status(pids[2]).map(|s| s.restarts == 1).unwrap_or(false)).await);
+    let _ = k
+        .ask::<Reply, _>(pids[0], Cmd::Panic("x".into()), LONG)
+        .await;
+    assert!(
+        eventually(LONG, || k
+            .status(pids[2])
+            .map(|s| s.restarts == 1)
+            .unwrap_or(false))
+        .await
+    );
     // Gated(0) was interrupted by the restart; Record(1) was queued and survives.
     let reply: Reply = k.ask(pids[2], Cmd::Log, LONG).await.unwrap();
     assert_eq!(reply.log, vec![1]);
@@ -168,14 +239,20 @@ async fn a_sibling_restart_keeps_the_siblings_queued_messages() {
 async fn exceeding_restart_intensity_escalates_to_the_parent_supervisor() {
     let k = kernel().await;
     let mut events = k.events();
-    let parent = k.supervisor(fast("parent").intensity(1, LONG)).await.unwrap();
+    let parent = k
+        .supervisor(fast("parent").intensity(1, LONG))
+        .await
+        .unwrap();
     let child = k
         .supervisor(fast("child").intensity(2, LONG).parent(parent))
         .await
         .unwrap();
     let probe = Probe::new();
     let pid = k
-        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("w").supervisor(child))
+        .spawn(
+            ProbeAgent::factory(&probe),
+            SpawnOptions::new("w").supervisor(child),
+        )
         .await
         .unwrap();
     let crash = |n: usize| {
@@ -186,7 +263,11 @@ async fn exceeding_restart_intensity_escalates_to_the_parent_supervisor() {
                 assert!(matches!(r, Err(IpcError::Crashed { .. })), "{r:?}");
                 // Wait for the restart before crashing again.
                 let before = probe_restarts(&k, pid);
-                assert!(eventually(LONG, || probe_restarts(&k, pid) > before || k.status(pid).is_err()).await);
+                assert!(
+                    eventually(LONG, || probe_restarts(&k, pid) > before
+                        || k.status(pid).is_err())
+                    .await
+                );
             }
         }
     };
@@ -233,11 +314,21 @@ async fn the_root_terminates_a_child_that_exceeds_its_intensity() {
     cfg.supervisor.max_restarts = 2;
     cfg.supervisor.backoff_min_ms = 1;
     cfg.supervisor.backoff_max_ms = 2;
-    let k = Kernel::builder().config(cfg).arbiters(2).build().await.unwrap();
+    let k = Kernel::builder()
+        .config(cfg)
+        .arbiters(2)
+        .build()
+        .await
+        .unwrap();
     let probe = Probe::new();
-    let pid = k.spawn(ProbeAgent::factory(&probe), SpawnOptions::new("r")).await.unwrap();
+    let pid = k
+        .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("r"))
+        .await
+        .unwrap();
     for i in 0..3 {
-        let _ = k.ask::<Reply, _>(pid, Cmd::Panic(format!("p{i}")), LONG).await;
+        let _ = k
+            .ask::<Reply, _>(pid, Cmd::Panic(format!("p{i}")), LONG)
+            .await;
         if i < 2 {
             assert!(eventually(LONG, || probe_restarts(&k, pid) == i + 1).await);
         }
@@ -255,13 +346,18 @@ async fn children_spawned_by_an_agent_stop_with_it() {
         type Msg = ();
         type Reply = Pid;
         async fn handle(&mut self, _: (), ctx: &mut AgentContext) -> Result<Pid, AgentError> {
-            Ok(ctx.spawn_child(ProbeAgent::factory(&self.probe), SpawnOptions::new("kid")).await?)
+            Ok(ctx
+                .spawn_child(ProbeAgent::factory(&self.probe), SpawnOptions::new("kid"))
+                .await?)
         }
     }
     let k = kernel().await;
     let probe = Probe::new();
     let p2 = probe.clone();
-    let parent = k.spawn(move || Parent { probe: p2.clone() }, SpawnOptions::new("p")).await.unwrap();
+    let parent = k
+        .spawn(move || Parent { probe: p2.clone() }, SpawnOptions::new("p"))
+        .await
+        .unwrap();
     let kid: Pid = k.ask(parent, (), LONG).await.unwrap();
     assert_eq!(k.status(kid).unwrap().parent, Some(parent));
     let k2 = k.clone();

@@ -1,1 +1,17 @@
+//! Ready-made agents for `agent-os-kernel`, built only on its public API.
+//!
+//! - [`FnWorker`]: applies a function to each job (a JSON value) and replies with the result.
+//! - [`Reducer`]: folds the values sent to it into one accumulator; snapshot/restore aware.
+//! - [`Coordinator`]: fans a list of jobs out to workers, retries jobs whose worker crashed
+//!   or timed out (the supervisor restarts the worker under the same pid), and feeds the
+//!   results to a reducer.
+//!
+//! Together they make a map/reduce pipeline; see `examples/quickstart.rs` in the kernel.
 
+mod coordinator;
+mod reducer;
+mod worker;
+
+pub use coordinator::{Coordinator, FanOut, FanOutReport};
+pub use reducer::{Reducer, ReducerMsg};
+pub use worker::FnWorker;

@@ -27,7 +27,12 @@ pub struct AgentContext {
 }
 
 impl AgentContext {
-    pub(crate) fn new(pid: Pid, name: Arc<str>, kernel: Kernel, shared: Arc<ProcessShared>) -> Self {
+    pub(crate) fn new(
+        pid: Pid,
+        name: Arc<str>,
+        kernel: Kernel,
+        shared: Arc<ProcessShared>,
+    ) -> Self {
         AgentContext {
             pid,
             name,
@@ -116,7 +121,9 @@ impl AgentContext {
         A: Agent,
         F: Fn() -> A + Send + Sync + 'static,
     {
-        self.kernel.spawn_linked(factory, opts, Some(self.pid)).await
+        self.kernel
+            .spawn_linked(factory, opts, Some(self.pid))
+            .await
     }
 
     /// Asks the kernel to stop this agent normally once the current handler returns

@@ -3,8 +3,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::task::Waker;
+
+use futures::task::AtomicWaker;
 use parking_lot::Mutex;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::IpcError;
 use crate::ipc::envelope::ReplyTx;
@@ -21,7 +24,7 @@ pub(crate) struct LoopControl {
     attention: AtomicBool,
     stop: AtomicBool,
     requests: Mutex<Vec<LoopRequest>>,
-    wake: Notify,
+    waker: AtomicWaker,
     in_flight: Mutex<Option<ReplyTx>>,
 }
 
@@ -34,13 +37,13 @@ impl LoopControl {
     pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.attention.store(true, Ordering::Release);
-        self.wake.notify_one();
+        self.waker.wake();
     }
 
     pub(crate) fn push(&self, req: LoopRequest) {
         self.requests.lock().push(req);
         self.attention.store(true, Ordering::Release);
-        self.wake.notify_one();
+        self.waker.wake();
     }
 
     /// Takes pending requests and whether a stop was requested; clears the attention flag.
@@ -55,8 +58,9 @@ impl LoopControl {
         self.stop.store(false, Ordering::Release);
     }
 
-    pub(crate) async fn woken(&self) {
-        self.wake.notified().await
+    /// Registers the idle run loop's waker (lock-free); `request_stop` and `push` wake it.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
     }
 
     pub(crate) fn set_in_flight(&self, tx: Option<ReplyTx>) {

@@ -85,7 +85,12 @@ impl<A: Agent> AgentProcess<A> {
         }
     }
 
-    fn start_loop(&mut self, agent: A, gate: Option<oneshot::Receiver<()>>, ctx: &mut Context<Self>) {
+    fn start_loop(
+        &mut self,
+        agent: A,
+        gate: Option<oneshot::Receiver<()>>,
+        ctx: &mut Context<Self>,
+    ) {
         self.ctl.reset_stop();
         let actx = AgentContext::new(
             self.pid,
@@ -184,11 +189,15 @@ impl<A: Agent> AgentProcess<A> {
                 warn!(pid = %pid, dropped, "agent terminated with messages still queued");
                 act.kernel
                     .events_bus()
-                    .emit_with(|| KernelEvent::MessagesDropped { pid, count: dropped });
+                    .emit_with(|| KernelEvent::MessagesDropped {
+                        pid,
+                        count: dropped,
+                    });
             }
             act.set_state(AgentState::Terminated);
             info!(pid = %pid, name = %act.name, %reason, "agent exited");
-            act.kernel.agent_exited(pid, &act.name, &act.shared, &reason);
+            act.kernel
+                .agent_exited(pid, &act.name, &act.shared, &reason);
             act.shared.set_exit(reason);
             ctx.stop();
         }));

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures::FutureExt;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -76,7 +77,8 @@ pub(crate) async fn run_loop<A: Agent>(
                         match std::panic::catch_unwind(AssertUnwindSafe(|| agent.snapshot())) {
                             Ok(r) => {
                                 let pid = actx.pid();
-                                let _ = tx.send(r.map_err(|error| IpcError::Handler { pid, error }));
+                                let _ =
+                                    tx.send(r.map_err(|error| IpcError::Handler { pid, error }));
                             }
                             Err(p) => {
                                 let reason = panic_message(&*p);
@@ -99,13 +101,19 @@ pub(crate) async fn run_loop<A: Agent>(
             Err(TryRecvError::Disconnected) => return LoopExit::MailboxClosed,
             Err(TryRecvError::Empty) => {
                 actx.set_state(AgentState::Waiting(WaitReason::Message));
-                tokio::select! {
-                    biased;
-                    _ = ctl.woken() => continue,
-                    m = rx.recv() => match m {
-                        Some(env) => env,
-                        None => return LoopExit::MailboxClosed,
-                    },
+                // Idle: wake on a message or on a control request, whichever comes first.
+                let next = std::future::poll_fn(|cx| {
+                    ctl.register(cx.waker());
+                    if ctl.needs_attention() {
+                        return Poll::Ready(None);
+                    }
+                    rx.poll_recv(cx).map(Some)
+                })
+                .await;
+                match next {
+                    None => continue,
+                    Some(Some(env)) => env,
+                    Some(None) => return LoopExit::MailboxClosed,
                 }
             }
         };

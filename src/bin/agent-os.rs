@@ -1,1 +1,59 @@
-fn main(){}
+//! `agent-os`: the kernel's command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agent_os_kernel::KernelConfig;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "agent-os", version, about = "agent-os-kernel command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Loads FILE on top of the defaults and the AOK__* environment, then prints the
+    /// effective configuration (TOML) or every error, each naming the key and its source.
+    Check {
+        /// A TOML or YAML file.
+        file: Option<PathBuf>,
+    },
+    /// Prints the built-in defaults (config/default.toml, with comments).
+    Defaults,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config {
+            action: ConfigAction::Defaults,
+        } => {
+            print!("{}", agent_os_kernel::config::DEFAULT_CONFIG_TOML);
+            ExitCode::SUCCESS
+        }
+        Command::Config {
+            action: ConfigAction::Check { file },
+        } => match KernelConfig::load(file.as_deref()) {
+            Ok(cfg) => {
+                print!("{}", cfg.to_toml());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("configuration is invalid:\n{e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}

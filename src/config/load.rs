@@ -254,12 +254,36 @@ fn validate(c: &KernelConfig, cfg: &Config) -> Vec<ConfigError> {
             });
         }
     };
-    check(c.kernel.arbiters <= 1024, "kernel.arbiters", "must be 0 (one per core) to 1024");
-    check(c.kernel.mailbox_capacity >= 1, "kernel.mailbox_capacity", "must be at least 1");
-    check(c.kernel.stop_timeout_ms >= 1, "kernel.stop_timeout_ms", "must be at least 1");
-    check(c.kernel.ask_timeout_ms >= 1, "kernel.ask_timeout_ms", "must be at least 1");
-    check(c.kernel.event_buffer >= 16, "kernel.event_buffer", "must be at least 16");
-    check(c.supervisor.period_ms >= 1, "supervisor.period_ms", "must be at least 1");
+    check(
+        c.kernel.arbiters <= 1024,
+        "kernel.arbiters",
+        "must be 0 (one per core) to 1024",
+    );
+    check(
+        c.kernel.mailbox_capacity >= 1,
+        "kernel.mailbox_capacity",
+        "must be at least 1",
+    );
+    check(
+        c.kernel.stop_timeout_ms >= 1,
+        "kernel.stop_timeout_ms",
+        "must be at least 1",
+    );
+    check(
+        c.kernel.ask_timeout_ms >= 1,
+        "kernel.ask_timeout_ms",
+        "must be at least 1",
+    );
+    check(
+        c.kernel.event_buffer >= 16,
+        "kernel.event_buffer",
+        "must be at least 16",
+    );
+    check(
+        c.supervisor.period_ms >= 1,
+        "supervisor.period_ms",
+        "must be at least 1",
+    );
     check(
         c.supervisor.backoff_max_ms >= c.supervisor.backoff_min_ms,
         "supervisor.backoff_max_ms",
@@ -267,7 +291,9 @@ fn validate(c: &KernelConfig, cfg: &Config) -> Vec<ConfigError> {
     );
     let url = c.storage.url.as_str();
     check(
-        url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"),
+        url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"),
         "storage.url",
         "must start with sqlite:, postgres:// or postgresql://",
     );

@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::agent::AgentState;
+use crate::error::IpcError;
 use crate::kernel::{AgentEntry, Kernel};
 use crate::pid::Pid;
 use crate::supervisor::{RestartType, SupervisorId};
-use crate::error::IpcError;
 
 /// A live agent's status.
 #[derive(Debug, Clone, Serialize)]

@@ -36,7 +36,10 @@ async fn await_reply(
     timeout: Duration,
 ) -> Result<Box<dyn Any + Send>, IpcError> {
     match tokio::time::timeout(timeout, rx).await {
-        Err(_) => Err(IpcError::Timeout { pid: to, after: timeout }),
+        Err(_) => Err(IpcError::Timeout {
+            pid: to,
+            after: timeout,
+        }),
         Ok(Err(_)) => Err(IpcError::Terminated(to)),
         Ok(Ok(r)) => r,
     }
@@ -50,22 +53,26 @@ impl Kernel {
         to: Pid,
         build: impl FnOnce(&AgentEntry) -> Result<Envelope, IpcError>,
     ) -> Result<(), IpcError> {
-        if self.inner.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
+        if self
+            .inner
+            .shutting_down
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return Err(IpcError::ShuttingDown);
         }
-        // Fast path (Reject): checked and enqueued under the registry's read guard.
+        // Fast path: checked and enqueued under the registry's read guard.
         let waiting = self.inner.registry.with(to, |entry| {
             let env = build(entry)?;
-            match entry.overflow {
-                OverflowPolicy::Reject => match entry.mailbox.try_send(env) {
-                    Ok(()) => Ok(None),
-                    Err(TrySendError::Full(_)) => Err(IpcError::MailboxFull {
+            match entry.mailbox.try_send(env) {
+                Ok(()) => Ok(None),
+                Err(TrySendError::Closed(_)) => Err(IpcError::Terminated(to)),
+                Err(TrySendError::Full(env)) => match entry.overflow {
+                    OverflowPolicy::Reject => Err(IpcError::MailboxFull {
                         pid: to,
                         capacity: entry.capacity,
                     }),
-                    Err(TrySendError::Closed(_)) => Err(IpcError::Terminated(to)),
+                    OverflowPolicy::Backpressure => Ok(Some((entry.mailbox.clone(), env))),
                 },
-                OverflowPolicy::Backpressure => Ok(Some((entry.mailbox.clone(), env))),
             }
         })?;
         // Backpressure: wait for room outside the guard.
@@ -210,7 +217,9 @@ impl Kernel {
                 .await
                 .map(Some)
         } else {
-            self.send_json(envelope.to, envelope.body).await.map(|_| None)
+            self.send_json(envelope.to, envelope.body)
+                .await
+                .map(|_| None)
         }
     }
 

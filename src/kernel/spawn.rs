@@ -86,9 +86,8 @@ impl Kernel {
             supervisor: supervisor.clone().recipient(),
             gate,
         };
-        let addr = AgentProcess::start_in_arbiter(self.next_arbiter(), move |_| {
-            AgentProcess::new(parts)
-        });
+        let addr =
+            AgentProcess::start_in_arbiter(self.next_arbiter(), move |_| AgentProcess::new(parts));
         inner.registry.insert(
             pid,
             AgentEntry {

@@ -1,5 +1,6 @@
 //! The supervisor actor: OTP-style restart strategies, intensity and escalation.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,52 @@ struct ChildSlot {
     handle: Recipient<ChildCommand>,
 }
 
+/// Children in start order with O(log n) lookup by key (a kernel may supervise 100 000
+/// agents under one supervisor; exits must not cost O(n) each).
+#[derive(Default)]
+struct Children {
+    by_seq: BTreeMap<u64, ChildSlot>,
+    seq_of: HashMap<ChildKey, u64>,
+    next: u64,
+}
+
+impl Children {
+    fn push(&mut self, slot: ChildSlot) {
+        let seq = self.next;
+        self.next += 1;
+        self.seq_of.insert(slot.key, seq);
+        self.by_seq.insert(seq, slot);
+    }
+
+    fn seq(&self, key: ChildKey) -> Option<u64> {
+        self.seq_of.get(&key).copied()
+    }
+
+    fn get(&self, seq: u64) -> Option<&ChildSlot> {
+        self.by_seq.get(&seq)
+    }
+
+    fn remove(&mut self, seq: u64) -> Option<ChildSlot> {
+        let slot = self.by_seq.remove(&seq)?;
+        self.seq_of.remove(&slot.key);
+        Some(slot)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&u64, &ChildSlot)> {
+        self.by_seq.iter()
+    }
+
+    /// Children from `seq` on (start order), or all of them.
+    fn range_from(&self, seq: u64) -> impl Iterator<Item = (&u64, &ChildSlot)> {
+        self.by_seq.range(seq..)
+    }
+
+    fn drain(&mut self) -> Vec<ChildSlot> {
+        self.seq_of.clear();
+        std::mem::take(&mut self.by_seq).into_values().collect()
+    }
+}
+
 /// Supervises an ordered list of children (agents and sub-supervisors).
 ///
 /// On an abnormal exit (or any non-explicit exit of a permanent child) it records a restart in
@@ -32,7 +79,7 @@ pub(crate) struct SupervisorActor {
     id: SupervisorId,
     spec: SupervisorSpec,
     parent: Option<Recipient<ChildExited>>,
-    children: Vec<ChildSlot>,
+    children: Children,
     window: RestartWindow,
     escalated: bool,
     events: EventBus,
@@ -52,7 +99,7 @@ impl SupervisorActor {
             id,
             spec,
             parent,
-            children: Vec::new(),
+            children: Children::default(),
             window,
             escalated: false,
             events,
@@ -68,10 +115,6 @@ impl SupervisorActor {
         }
     }
 
-    fn index_of(&self, key: ChildKey) -> Option<usize> {
-        self.children.iter().position(|c| c.key == key)
-    }
-
     fn backoff(&self) -> Duration {
         let n = self.window.recent().saturating_sub(1).min(16);
         let d = self.spec.backoff_min.saturating_mul(1u32 << n);
@@ -79,7 +122,7 @@ impl SupervisorActor {
     }
 
     /// Halts every child and tells the parent (or, at the root, terminates the failing child).
-    fn escalate(&mut self, failed: usize, reason: &ExitReason) {
+    fn escalate(&mut self, failed: u64, reason: &ExitReason) {
         warn!(supervisor = %self.id, name = %self.spec.name, %reason, "restart intensity exceeded");
         let parent_id = self.parent_id();
         self.events.emit_with(|| KernelEvent::SupervisorEscalated {
@@ -89,7 +132,7 @@ impl SupervisorActor {
         match &self.parent {
             Some(parent) => {
                 self.escalated = true;
-                for child in &self.children {
+                for (_, child) in self.children.iter() {
                     child.handle.do_send(ChildCommand::Halt);
                 }
                 parent.do_send(ChildExited {
@@ -102,35 +145,45 @@ impl SupervisorActor {
             }
             None => {
                 // The root never dies: the failing child is terminated with its own reason.
-                let child = self.children.remove(failed);
-                child.handle.do_send(ChildCommand::Terminate(reason.clone()));
+                if let Some(child) = self.children.remove(failed) {
+                    child
+                        .handle
+                        .do_send(ChildCommand::Terminate(reason.clone()));
+                }
             }
         }
     }
 
-    fn restart_group(&mut self, failed: usize, ctx: &mut Context<Self>) {
-        let range = match self.spec.strategy {
-            Strategy::OneForOne => failed..failed + 1,
-            Strategy::OneForAll => 0..self.children.len(),
-            Strategy::RestForOne => failed..self.children.len(),
+    fn restart_group(&mut self, failed: u64, ctx: &mut Context<Self>) {
+        let members: Vec<(u64, &ChildSlot)> = match self.spec.strategy {
+            Strategy::OneForOne => self
+                .children
+                .get(failed)
+                .map(|c| (failed, c))
+                .into_iter()
+                .collect(),
+            Strategy::OneForAll => self.children.iter().map(|(s, c)| (*s, c)).collect(),
+            Strategy::RestForOne => self
+                .children
+                .range_from(failed)
+                .map(|(s, c)| (*s, c))
+                .collect(),
         };
         let mut group = Vec::new();
         let mut temporary = Vec::new();
-        for i in range {
-            let child = &self.children[i];
-            if i != failed && child.restart == RestartType::Temporary {
-                temporary.push(child.key);
+        for (seq, child) in members {
+            if seq != failed && child.restart == RestartType::Temporary {
+                temporary.push(seq);
                 continue;
             }
-            if i != failed {
+            if seq != failed {
                 // Siblings stop handling at once; they restart together with the failed child.
                 child.handle.do_send(ChildCommand::Halt);
             }
             group.push(child.handle.clone());
         }
-        for key in temporary {
-            if let Some(i) = self.index_of(key) {
-                let child = self.children.remove(i);
+        for seq in temporary {
+            if let Some(child) = self.children.remove(seq) {
                 child
                     .handle
                     .do_send(ChildCommand::Terminate(ExitReason::SupervisorShutdown));
@@ -145,8 +198,10 @@ impl SupervisorActor {
     }
 
     fn terminate_all(&mut self, reason: ExitReason) {
-        for child in self.children.drain(..) {
-            child.handle.do_send(ChildCommand::Terminate(reason.clone()));
+        for child in self.children.drain() {
+            child
+                .handle
+                .do_send(ChildCommand::Terminate(reason.clone()));
         }
     }
 }
@@ -171,7 +226,7 @@ impl Handler<ChildExited> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, msg: ChildExited, ctx: &mut Context<Self>) {
-        let Some(idx) = self.index_of(msg.key) else {
+        let Some(idx) = self.children.seq(msg.key) else {
             return;
         };
         if msg.reason.is_explicit() {
@@ -182,14 +237,18 @@ impl Handler<ChildExited> for SupervisorActor {
             // Halted while our parent decides; the decision restarts or terminates everyone.
             return;
         }
-        let restart = match self.children[idx].restart {
+        let Some(slot) = self.children.get(idx) else {
+            return;
+        };
+        let restart = match slot.restart {
             RestartType::Permanent => true,
             RestartType::Transient => msg.reason.is_abnormal(),
             RestartType::Temporary => false,
         };
         if !restart {
-            let child = self.children.remove(idx);
-            child.handle.do_send(ChildCommand::Terminate(msg.reason));
+            if let Some(child) = self.children.remove(idx) {
+                child.handle.do_send(ChildCommand::Terminate(msg.reason));
+            }
             return;
         }
         if !self.window.record(Instant::now()) {
@@ -209,28 +268,27 @@ impl Handler<ChildCommand> for SupervisorActor {
         match msg {
             ChildCommand::Halt => {
                 self.escalated = true;
-                for child in &self.children {
+                for (_, child) in self.children.iter() {
                     child.handle.do_send(ChildCommand::Halt);
                 }
             }
             ChildCommand::Restart => {
                 self.escalated = false;
                 self.window.clear();
-                let temporary: Vec<ChildKey> = self
+                let temporary: Vec<u64> = self
                     .children
                     .iter()
-                    .filter(|c| c.restart == RestartType::Temporary)
-                    .map(|c| c.key)
+                    .filter(|(_, c)| c.restart == RestartType::Temporary)
+                    .map(|(s, _)| *s)
                     .collect();
-                for key in temporary {
-                    if let Some(i) = self.index_of(key) {
-                        let child = self.children.remove(i);
+                for seq in temporary {
+                    if let Some(child) = self.children.remove(seq) {
                         child
                             .handle
                             .do_send(ChildCommand::Terminate(ExitReason::SupervisorShutdown));
                     }
                 }
-                for child in &self.children {
+                for (_, child) in self.children.iter() {
                     child.handle.do_send(ChildCommand::Restart);
                 }
             }

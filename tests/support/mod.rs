@@ -82,7 +82,9 @@ pub struct ProbeAgent {
 impl ProbeAgent {
     pub fn factory(probe: &Arc<Probe>) -> impl Fn() -> ProbeAgent + Send + Sync + use<> {
         let probe = probe.clone();
-        move || ProbeAgent { probe: probe.clone() }
+        move || ProbeAgent {
+            probe: probe.clone(),
+        }
     }
 }
 
