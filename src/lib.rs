@@ -2,5 +2,6 @@
 
 pub mod agent;
 pub mod scheduler;
+pub mod storage;
 
 pub use agent::Pid;
