@@ -40,7 +40,7 @@ pub fn encode_f32_le(vector: &[f32]) -> Vec<u8> {
 
 /// Decodes little-endian `f32` bytes; `None` if the length is not a multiple of 4.
 pub fn decode_f32_le(bytes: &[u8]) -> Option<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     Some(
@@ -156,13 +156,13 @@ pub async fn get_embedding(
     let dim: Option<i32> = row
         .try_get("", "embedding_dim")
         .map_err(|e| corrupt(e.to_string()))?;
-    if let Some(v) = &vector {
-        if dim != i32::try_from(v.len()).ok() {
-            return Err(corrupt(format!(
-                "embedding_dim {dim:?} does not match {} stored dimensions",
-                v.len()
-            )));
-        }
+    if let Some(v) = &vector
+        && dim != i32::try_from(v.len()).ok()
+    {
+        return Err(corrupt(format!(
+            "embedding_dim {dim:?} does not match {} stored dimensions",
+            v.len()
+        )));
     }
     Ok(vector)
 }

@@ -60,16 +60,14 @@ impl Storage {
         match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(url);
-                if let Some(parent) = path.as_ref().and_then(|p| p.parent()) {
-                    if !parent.as_os_str().is_empty() {
-                        std::fs::create_dir_all(parent).map_err(|source| {
-                            StorageError::CreateDir {
-                                url: redacted.clone(),
-                                path: parent.to_path_buf(),
-                                source,
-                            }
-                        })?;
-                    }
+                if let Some(parent) = path.as_ref().and_then(|p| p.parent())
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent).map_err(|source| StorageError::CreateDir {
+                        url: redacted.clone(),
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
                 }
                 // An in-memory database exists per connection: keep exactly one.
                 let max = if path.is_some() {

@@ -32,6 +32,8 @@ const WRITE_ATTEMPTS: u32 = 3;
 /// Backoff before the second attempt (doubles after that).
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
+// `Record` is the hot path (one per spawn/exit): boxing it would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     Record(AgentRecord),
     /// Acknowledged with the number of records that failed in the rounds since the last flush.
