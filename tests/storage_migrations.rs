@@ -270,3 +270,56 @@ async fn postgres_audit_trigger_also_refuses_truncate() {
         .unwrap_or_default();
     assert!(err.contains("append-only"), "TRUNCATE not refused: {err:?}");
 }
+
+/// A role that may not create extensions, in a database without `vector`: the migration error
+/// must say what is wrong and what to do, not just relay the server's refusal.
+#[tokio::test]
+async fn postgres_extension_failure_is_explained() {
+    use sea_orm::{ConnectOptions, Database};
+
+    let base = common::postgres_url();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut opts = ConnectOptions::new(base.clone());
+    opts.max_connections(1).sqlx_logging(false);
+    let admin = Database::connect(opts)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL unreachable at {base}: {e} (see tests/common)"));
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (role, db) = (format!("aok_r_{suffix}"), format!("aok_d_{suffix}"));
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN NOSUPERUSER"),
+        format!("CREATE DATABASE {db} OWNER {role}"),
+    ] {
+        admin
+            .execute_unprepared(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    // Same server, new database, new role (no password: the test server trusts local TCP).
+    let authority_and_rest = base.split_once('@').map_or(base.as_str(), |(_, r)| r);
+    let host = authority_and_rest
+        .split('/')
+        .next()
+        .unwrap_or("127.0.0.1:5432");
+    let url = format!("postgres://{role}@{host}/{db}");
+    let result = Storage::connect(&url).await;
+
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        format!("DROP ROLE IF EXISTS {role}"),
+    ] {
+        if let Err(e) = admin.execute_unprepared(&sql).await {
+            eprintln!("cleanup {sql}: {e}");
+        }
+    }
+    let err = result
+        .err()
+        .unwrap_or_else(|| panic!("a non-superuser created the vector extension"));
+    let msg = err.to_string();
+    assert!(
+        matches!(err, agent_os_kernel::storage::StorageError::Migrate { .. }),
+        "{err:?}"
+    );
+    assert!(msg.contains(migrations::PGVECTOR_NOT_CREATED), "{msg}");
+    assert!(msg.contains(&db), "error names the database URL: {msg}");
+}

@@ -12,8 +12,9 @@
 //! | `m20261124_000006_audit` | `audit_log` | append-only hash-chained audit log |
 //!
 //! On PostgreSQL the memory migration needs the pgvector extension (`vector`); it is created
-//! with `CREATE EXTENSION IF NOT EXISTS vector SCHEMA public`, and if that fails the migration
-//! error says that pgvector is not installed and how to get it.
+//! with `CREATE EXTENSION IF NOT EXISTS vector SCHEMA public`. If the server has no pgvector,
+//! the migration error says so and how to get it ([`PGVECTOR_MISSING`]); if it has pgvector but
+//! the role may not create extensions, the error says that instead ([`PGVECTOR_NOT_CREATED`]).
 //!
 //! Every migration is idempotent (`IF NOT EXISTS` everywhere), so running the migrator on an
 //! already migrated database is a no-op.
@@ -28,7 +29,7 @@ mod m20261124_000004_memory;
 mod m20261124_000005_coordination;
 mod m20261124_000006_audit;
 
-pub use m20261124_000004_memory::PGVECTOR_MISSING;
+pub use m20261124_000004_memory::{PGVECTOR_MISSING, PGVECTOR_NOT_CREATED};
 
 /// Dimensions that get a dedicated HNSW partial index on PostgreSQL.
 pub const INDEXED_EMBEDDING_DIMS: [u32; 3] = [768, 1024, 1536];

@@ -48,11 +48,19 @@ enum Col {
     AccessedAt,
 }
 
-/// The error text when pgvector cannot be enabled; public so callers and tests can match it.
-pub const PGVECTOR_MISSING: &str = "pgvector is not installed on this PostgreSQL server: \
-`CREATE EXTENSION IF NOT EXISTS vector SCHEMA public` failed. Install it with \
-`scripts/setup-pgvector.sh` (Debian, as root), or run the `pgvector/pgvector:pg15` Docker image \
-and point AOK_TEST_POSTGRES_URL / DATABASE_URL at it";
+/// The start of the migration error when the server has no pgvector; public so callers and
+/// tests can match it.
+pub const PGVECTOR_MISSING: &str = "pgvector is not installed on this PostgreSQL server \
+(the `vector` extension is not in pg_available_extensions), so \
+`CREATE EXTENSION IF NOT EXISTS vector SCHEMA public` cannot work. Install it with \
+`scripts/setup-pgvector.sh` (Debian, as root: builds pgvector for the local server), or run the \
+`pgvector/pgvector:pg15` Docker image and point AOK_TEST_POSTGRES_URL / DATABASE_URL at it";
+
+/// The start of the migration error when pgvector is installed but this role may not create
+/// the extension.
+pub const PGVECTOR_NOT_CREATED: &str = "pgvector is installed on this PostgreSQL server, but \
+`CREATE EXTENSION IF NOT EXISTS vector SCHEMA public` failed for this role; create it once as \
+a superuser in this database (`CREATE EXTENSION vector SCHEMA public;`)";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -133,23 +141,25 @@ fn memory_table(table: DynIden, backend: DbBackend) -> TableCreateStatement {
         .to_owned()
 }
 
-/// Enables pgvector in `public`, or fails with [`PGVECTOR_MISSING`].
+/// Enables pgvector in `public`, or fails with [`PGVECTOR_MISSING`] /
+/// [`PGVECTOR_NOT_CREATED`].
 async fn ensure_pgvector(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     let conn = manager.get_connection();
+    let exists = |sql: &'static str| async move {
+        conn.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .map(|row| row.is_some())
+    };
     // Skip the CREATE when it already exists: concurrent `CREATE EXTENSION IF NOT EXISTS` in one
     // database can race on pg_extension's unique index.
-    let present = conn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT 1 AS one FROM pg_extension WHERE extname = 'vector'",
-        ))
-        .await?
-        .is_some();
-    if present {
+    if exists("SELECT 1 AS one FROM pg_extension WHERE extname = 'vector'").await? {
         return Ok(());
+    }
+    if !exists("SELECT 1 AS one FROM pg_available_extensions WHERE name = 'vector'").await? {
+        return Err(DbErr::Migration(PGVECTOR_MISSING.to_string()));
     }
     conn.execute_unprepared("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
         .await
         .map(|_| ())
-        .map_err(|e| DbErr::Migration(format!("{PGVECTOR_MISSING} (server said: {e})")))
+        .map_err(|e| DbErr::Migration(format!("{PGVECTOR_NOT_CREATED} (server said: {e})")))
 }
