@@ -80,6 +80,28 @@ async fn sqlite_directory_that_cannot_be_created_is_a_typed_error() {
     }
 }
 
+#[tokio::test]
+async fn sqlite_in_memory_is_migrated_on_its_single_connection() {
+    let storage = Storage::connect("sqlite::memory:")
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let n = storage
+        .connection()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT COUNT(*) AS n FROM seaql_migrations",
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.try_get::<i64>("", "n").ok());
+    assert_eq!(
+        n,
+        Some(6),
+        "every query sees the migrated in-memory database"
+    );
+}
+
 async fn handle_reports_backend_and_redacted_url(backend: Backend) {
     let (storage, _guard) = test_storage(backend).await;
     assert_eq!(storage.backend(), backend);
