@@ -29,6 +29,9 @@ use crate::storage::{AgentRecord, AgentRegistry, Storage, StorageError};
 
 /// Attempts per batch before its records are counted as failed.
 const WRITE_ATTEMPTS: u32 = 3;
+/// Most records taken from the channel before a batch is written, so a continuous stream of
+/// records cannot postpone writing (and flush acknowledgements) indefinitely.
+const MAX_BATCH_RECORDS: usize = 50_000;
 /// Backoff before the second attempt (doubles after that).
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -172,7 +175,9 @@ impl WriterTask {
                 return;
             };
             self.accept(first, &mut flushes, &mut shutdown);
-            while shutdown.is_none() {
+            let mut taken = 1;
+            while shutdown.is_none() && taken < MAX_BATCH_RECORDS {
+                taken += 1;
                 match self.rx.try_recv() {
                     Ok(cmd) => self.accept(cmd, &mut flushes, &mut shutdown),
                     Err(_) => break,
