@@ -3,7 +3,7 @@
 mod common;
 
 use agent_os_kernel::storage::{Backend, Storage, StorageError};
-use common::test_storage;
+use common::{test_storage, test_storage_at};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 #[tokio::test]
@@ -125,4 +125,27 @@ async fn handle_reports_backend_and_redacted_url(backend: Backend) {
 
 on_both_backends! {
     handle => super::handle_reports_backend_and_redacted_url;
+}
+
+/// The shared test helper never skips: an unreachable PostgreSQL is a loud failure that says
+/// how to start one.
+#[tokio::test]
+async fn test_helper_fails_loudly_when_postgres_is_unreachable() {
+    let joined = tokio::spawn(async {
+        test_storage_at(Backend::Postgres, "postgres://postgres@127.0.0.1:1/test").await;
+    })
+    .await;
+    let panic = match joined {
+        Err(e) if e.is_panic() => e.into_panic(),
+        other => panic!("expected the helper to panic, got {other:?}"),
+    };
+    let msg = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(msg.contains("127.0.0.1:1"), "{msg}");
+    assert!(msg.contains("scripts/setup-pgvector.sh"), "{msg}");
+    assert!(msg.contains("pgvector/pgvector:pg15"), "{msg}");
+    assert!(msg.contains("AOK_TEST_POSTGRES_URL"), "{msg}");
 }

@@ -131,6 +131,11 @@ async fn admin_connection(url: &str) -> Result<DatabaseConnection, String> {
 ///
 /// Panics (with instructions) if PostgreSQL is requested and unreachable.
 pub async fn test_storage(backend: Backend) -> (Storage, StorageGuard) {
+    test_storage_at(backend, &postgres_url()).await
+}
+
+/// [`test_storage`] with an explicit PostgreSQL URL (ignored for SQLite).
+pub async fn test_storage_at(backend: Backend, postgres_url: &str) -> (Storage, StorageGuard) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create temp dir: {e}"));
@@ -146,7 +151,7 @@ pub async fn test_storage(backend: Backend) -> (Storage, StorageGuard) {
             )
         }
         Backend::Postgres => {
-            let admin_url = postgres_url();
+            let admin_url = postgres_url.to_string();
             let admin = admin_connection(&admin_url)
                 .await
                 .unwrap_or_else(|e| panic!("{}", how_to_start_postgres(&admin_url, &e)));
