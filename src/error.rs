@@ -169,6 +169,9 @@ pub enum KernelError {
     /// Configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Storage could not be opened, migrated or written.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     /// The kernel must be built inside a running actix system.
     #[error(
         "no actix system is running: build the kernel inside `#[actix::main]`, `#[actix_rt::test]` or `actix_rt::System::new().block_on(..)`"

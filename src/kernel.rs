@@ -14,6 +14,7 @@ use actix::{Actor, Addr, Arbiter, ArbiterHandle};
 use futures::future::join_all;
 use tracing::info;
 
+use crate::agent::AgentState;
 use crate::agent::messages::ProcessCommand;
 use crate::agent::state::ProcessShared;
 use crate::config::KernelConfig;
@@ -21,6 +22,7 @@ use crate::error::{IpcError, SpawnError};
 use crate::events::{EventBus, EventStream};
 use crate::ipc::topics::Topics;
 use crate::pid::Pid;
+use crate::storage::{AgentRecord, RegistryWriter, Storage, StorageError};
 use crate::supervisor::messages::{AddChild, ChildKey};
 use crate::supervisor::{ExitReason, SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
 
@@ -65,6 +67,8 @@ pub(crate) struct KernelInner {
     next_supervisor: AtomicU64,
     events: EventBus,
     shutting_down: AtomicBool,
+    storage: Storage,
+    writer: RegistryWriter,
 }
 
 impl Kernel {
@@ -76,6 +80,44 @@ impl Kernel {
     /// The effective configuration.
     pub fn config(&self) -> &KernelConfig {
         &self.inner.config
+    }
+
+    /// The kernel's storage (registry, mailboxes, checkpoints, pages, memories, coordination,
+    /// audit log).
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    /// Waits until every registry row written so far (spawns and exits are written behind,
+    /// in batches) is durable.
+    pub async fn flush(&self) -> Result<(), StorageError> {
+        self.inner.writer.flush().await
+    }
+
+    /// Queues the registry row of an agent (write-behind, batched).
+    pub(crate) fn record_agent(
+        &self,
+        pid: Pid,
+        entry: &AgentEntry,
+        state: &str,
+        exit: Option<&ExitReason>,
+    ) {
+        let mut record = AgentRecord::new(pid, &*entry.name);
+        record.state = state.to_string();
+        record.priority = entry.priority;
+        record.restart_policy = entry.restart.as_str().to_string();
+        record.supervisor_id = Some(entry.supervisor.to_string());
+        record.parent_pid = entry.parent;
+        record.restarts = entry.shared.restarts();
+        record.exit_reason = exit.map(|r| r.to_string());
+        record.spec = serde_json::json!({
+            "mailbox_capacity": entry.capacity,
+            "overflow": entry.overflow,
+            "stop_timeout_ms": u64::try_from(entry.stop_timeout.as_millis()).unwrap_or(u64::MAX),
+            "message_type": entry.codec.msg_name,
+        });
+        record.created_at = entry.created_at;
+        self.inner.writer.record(record);
     }
 
     /// Subscribes to the kernel's events (lifecycle transitions, crashes, restarts, exits,
@@ -199,29 +241,34 @@ impl Kernel {
                     ExitReason::KernelShutdown,
                 ));
         }
+        if let Err(e) = self.inner.writer.flush().await {
+            tracing::error!(error = %e, "registry rows could not be flushed at shutdown");
+        }
         for arbiter in &self.inner.arbiters {
             arbiter.stop();
         }
     }
 
-    /// Removes a terminated agent from the registry and its topics.
-    pub(crate) fn deregister(&self, pid: Pid) {
-        if let Some(entry) = self.inner.registry.remove(pid) {
-            for topic in entry.topics.lock().drain(..) {
-                self.inner.topics.unsubscribe(&topic, pid);
-            }
+    /// Removes a terminated agent from the registry and its topics; returns its entry.
+    pub(crate) fn deregister(&self, pid: Pid) -> Option<Arc<AgentEntry>> {
+        let entry = self.inner.registry.remove(pid)?;
+        for topic in entry.topics.lock().drain(..) {
+            self.inner.topics.unsubscribe(&topic, pid);
         }
+        Some(entry)
     }
 
     /// Called by a process once it has terminated for good.
     pub(crate) fn agent_exited(
         &self,
         pid: Pid,
-        name: &str,
+        entry: Option<&AgentEntry>,
         shared: &ProcessShared,
         reason: &ExitReason,
     ) {
-        let _ = name;
+        if let Some(entry) = entry {
+            self.record_agent(pid, entry, AgentState::Terminated.as_str(), Some(reason));
+        }
         self.inner
             .events
             .emit_with(|| crate::events::KernelEvent::Exited {

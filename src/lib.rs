@@ -43,6 +43,7 @@ pub mod ipc;
 mod kernel;
 mod pid;
 pub mod scheduler;
+pub mod storage;
 pub mod supervisor;
 
 pub use agent::{Agent, AgentContext, AgentState, OverflowPolicy, SpawnOptions, WaitReason};

@@ -1,5 +1,6 @@
 //! Message passing: ordering, ask/reply, mailbox bounds, the control lane, JSON, topics.
 
+mod common;
 mod support;
 
 use std::sync::atomic::Ordering;
@@ -11,7 +12,7 @@ use support::*;
 
 #[actix_rt::test]
 async fn messages_are_handled_in_order_one_at_a_time_across_awaits() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("ordered"))
@@ -34,7 +35,7 @@ async fn messages_are_handled_in_order_one_at_a_time_across_awaits() {
 
 #[actix_rt::test]
 async fn ask_times_out_and_the_agent_keeps_working() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("slow"))
@@ -59,7 +60,7 @@ async fn ask_times_out_and_the_agent_keeps_working() {
 
 #[actix_rt::test]
 async fn a_full_mailbox_rejects_with_mailbox_full_and_drops_nothing() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(
@@ -92,7 +93,7 @@ async fn a_full_mailbox_rejects_with_mailbox_full_and_drops_nothing() {
 
 #[actix_rt::test]
 async fn backpressure_makes_the_sender_wait_instead() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(
@@ -113,7 +114,7 @@ async fn backpressure_makes_the_sender_wait_instead() {
 
 #[actix_rt::test]
 async fn stop_overtakes_queued_messages_and_fails_them_back() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("s"))
@@ -159,7 +160,7 @@ async fn stop_overtakes_queued_messages_and_fails_them_back() {
 
 #[actix_rt::test]
 async fn kill_aborts_the_running_handler_at_once() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("k"))
@@ -182,7 +183,7 @@ async fn kill_aborts_the_running_handler_at_once() {
 
 #[actix_rt::test]
 async fn a_stop_deadline_aborts_a_handler_that_does_not_finish() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("stuck"))
@@ -197,7 +198,7 @@ async fn a_stop_deadline_aborts_a_handler_that_does_not_finish() {
 
 #[actix_rt::test]
 async fn typed_and_json_messages_are_checked_before_enqueueing() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("j"))
@@ -234,7 +235,7 @@ async fn typed_and_json_messages_are_checked_before_enqueueing() {
 
 #[actix_rt::test]
 async fn a_topic_delivers_once_per_subscriber() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probes: Vec<_> = (0..3).map(|_| Probe::new()).collect();
     let mut pids = Vec::new();
     for (i, p) in probes.iter().enumerate() {
@@ -290,7 +291,7 @@ async fn agent_to_agent_messages_carry_the_sender() {
             Ok(r.sender)
         }
     }
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let target = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("t"))
@@ -322,7 +323,7 @@ async fn status_list_and_snapshot() {
             Ok(Some(serde_json::json!({ "total": self.0 })))
         }
     }
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let a = k
         .spawn(Counter::default, SpawnOptions::new("a").priority(5))
         .await

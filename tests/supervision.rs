@@ -1,6 +1,7 @@
 //! Supervision: restarts under the same pid, kept mailboxes, strategies, restart types,
 //! intensity and escalation.
 
+mod common;
 mod support;
 
 use std::time::Duration;
@@ -14,7 +15,7 @@ fn fast(name: &str) -> SupervisorSpec {
 
 #[actix_rt::test]
 async fn a_panic_restarts_the_agent_under_the_same_pid_keeping_queued_messages() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let pid = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("crashy"))
@@ -49,12 +50,9 @@ async fn a_panic_restarts_the_agent_under_the_same_pid_keeping_queued_messages()
 
 #[actix_rt::test]
 async fn a_crash_never_takes_down_other_agents_or_the_arbiter() {
-    let k = Kernel::builder()
-        .config(KernelConfig::default())
-        .arbiters(1)
-        .build()
-        .await
-        .unwrap();
+    let mut cfg = KernelConfig::default();
+    cfg.kernel.arbiters = 1;
+    let (k, _db) = kernel_with(cfg).await;
     let a = Probe::new();
     let b = Probe::new();
     let pa = k
@@ -77,7 +75,7 @@ async fn a_crash_never_takes_down_other_agents_or_the_arbiter() {
 
 #[actix_rt::test]
 async fn transient_permanent_and_temporary_restart_types() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let sup = k
         .supervisor(fast("types").intensity(10, LONG))
         .await
@@ -184,7 +182,7 @@ async fn restarts_after_crashing(k: &Kernel, pids: &[Pid], crash: usize, expecte
 
 #[actix_rt::test]
 async fn one_for_one_restarts_only_the_failed_child() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let (pids, _) = three_under(&k, Strategy::OneForOne).await;
     restarts_after_crashing(&k, &pids, 1, [0, 1, 0]).await;
     k.shutdown().await;
@@ -192,7 +190,7 @@ async fn one_for_one_restarts_only_the_failed_child() {
 
 #[actix_rt::test]
 async fn one_for_all_restarts_every_child() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let (pids, probes) = three_under(&k, Strategy::OneForAll).await;
     restarts_after_crashing(&k, &pids, 1, [1, 1, 1]).await;
     assert!(probes.iter().all(|p| p.starts() == 2));
@@ -201,7 +199,7 @@ async fn one_for_all_restarts_every_child() {
 
 #[actix_rt::test]
 async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let (pids, _) = three_under(&k, Strategy::RestForOne).await;
     restarts_after_crashing(&k, &pids, 1, [0, 1, 1]).await;
     k.shutdown().await;
@@ -209,7 +207,7 @@ async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
 
 #[actix_rt::test]
 async fn a_sibling_restart_keeps_the_siblings_queued_messages() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let (pids, probes) = three_under(&k, Strategy::OneForAll).await;
     k.send(pids[2], Cmd::Gated(0)).await.unwrap();
     assert!(
@@ -237,7 +235,7 @@ async fn a_sibling_restart_keeps_the_siblings_queued_messages() {
 
 #[actix_rt::test]
 async fn exceeding_restart_intensity_escalates_to_the_parent_supervisor() {
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let mut events = k.events();
     let parent = k
         .supervisor(fast("parent").intensity(1, LONG))
@@ -314,12 +312,7 @@ async fn the_root_terminates_a_child_that_exceeds_its_intensity() {
     cfg.supervisor.max_restarts = 2;
     cfg.supervisor.backoff_min_ms = 1;
     cfg.supervisor.backoff_max_ms = 2;
-    let k = Kernel::builder()
-        .config(cfg)
-        .arbiters(2)
-        .build()
-        .await
-        .unwrap();
+    let (k, _db) = kernel_with(cfg).await;
     let probe = Probe::new();
     let pid = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("r"))
@@ -351,7 +344,7 @@ async fn children_spawned_by_an_agent_stop_with_it() {
                 .await?)
         }
     }
-    let k = kernel().await;
+    let (k, _db) = kernel().await;
     let probe = Probe::new();
     let p2 = probe.clone();
     let parent = k

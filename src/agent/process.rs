@@ -163,7 +163,7 @@ impl<A: Agent> AgentProcess<A> {
             return;
         }
         self.finished = true;
-        self.kernel.deregister(self.pid);
+        let entry = self.kernel.deregister(self.pid);
         let pid = self.pid;
         self.ctl.fail_requests(|| IpcError::Terminated(pid));
         self.supervisor.do_send(ChildExited {
@@ -197,7 +197,7 @@ impl<A: Agent> AgentProcess<A> {
             act.set_state(AgentState::Terminated);
             info!(pid = %pid, name = %act.name, %reason, "agent exited");
             act.kernel
-                .agent_exited(pid, &act.name, &act.shared, &reason);
+                .agent_exited(pid, entry.as_deref(), &act.shared, &reason);
             act.shared.set_exit(reason);
             ctx.stop();
         }));

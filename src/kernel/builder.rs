@@ -14,6 +14,7 @@ use crate::error::KernelError;
 use crate::events::EventBus;
 use crate::ipc::topics::Topics;
 use crate::kernel::{Kernel, KernelInner, registry::Registry};
+use crate::storage::{RegistryWriter, Storage};
 use crate::supervisor::{SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
 
 /// Configures and starts a [`Kernel`].
@@ -25,6 +26,7 @@ pub struct KernelBuilder {
     config: Option<KernelConfig>,
     config_file: Option<PathBuf>,
     storage_url: Option<String>,
+    storage: Option<Storage>,
     arbiters: Option<usize>,
 }
 
@@ -44,6 +46,13 @@ impl KernelBuilder {
     /// Overrides `storage.url`.
     pub fn storage_url(mut self, url: impl Into<String>) -> Self {
         self.storage_url = Some(url.into());
+        self
+    }
+
+    /// Uses an already connected (and migrated) storage instead of opening `storage.url`,
+    /// e.g. to share one connection pool with the embedding application.
+    pub fn storage(mut self, storage: Storage) -> Self {
+        self.storage = Some(storage);
         self
     }
 
@@ -70,6 +79,11 @@ impl KernelBuilder {
             config.kernel.arbiters = n;
         }
         crate::install_crypto_provider();
+        let storage = match self.storage {
+            Some(s) => s,
+            None => Storage::connect(&config.storage.url).await?,
+        };
+        let writer = RegistryWriter::spawn(storage.clone())?;
 
         let n = match config.kernel.arbiters {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -97,7 +111,7 @@ impl KernelBuilder {
         .start();
         supervisors.insert(SupervisorId::ROOT, root);
 
-        info!(arbiters = n, storage = %config.storage.url, "kernel started");
+        info!(arbiters = n, storage = %storage.url(), "kernel started");
         Ok(Kernel {
             inner: Arc::new(KernelInner {
                 config,
@@ -110,6 +124,8 @@ impl KernelBuilder {
                 next_supervisor: AtomicU64::new(1),
                 events,
                 shutting_down: AtomicBool::new(false),
+                storage,
+                writer,
             }),
         })
     }

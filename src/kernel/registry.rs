@@ -43,8 +43,10 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn insert(&self, pid: Pid, entry: AgentEntry) {
-        self.map.insert(pid, Arc::new(entry));
+    pub(crate) fn insert(&self, pid: Pid, entry: AgentEntry) -> Arc<AgentEntry> {
+        let entry = Arc::new(entry);
+        self.map.insert(pid, entry.clone());
+        entry
     }
 
     pub(crate) fn remove(&self, pid: Pid) -> Option<Arc<AgentEntry>> {

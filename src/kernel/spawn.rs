@@ -88,7 +88,7 @@ impl Kernel {
         };
         let addr =
             AgentProcess::start_in_arbiter(self.next_arbiter(), move |_| AgentProcess::new(parts));
-        inner.registry.insert(
+        let entry = inner.registry.insert(
             pid,
             AgentEntry {
                 name: name.clone(),
@@ -109,6 +109,7 @@ impl Kernel {
                 topics: Mutex::new(Vec::new()),
             },
         );
+        self.record_agent(pid, &entry, "created", None);
         supervisor.do_send(AddChild {
             key: ChildKey::Agent(pid),
             restart: opts.restart,

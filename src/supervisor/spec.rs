@@ -46,6 +46,17 @@ pub enum RestartType {
     Temporary,
 }
 
+impl RestartType {
+    /// Lowercase name, as stored in the registry table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartType::Permanent => "permanent",
+            RestartType::Transient => "transient",
+            RestartType::Temporary => "temporary",
+        }
+    }
+}
+
 /// How a supervisor behaves.
 ///
 /// ```

@@ -10,6 +10,8 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+use crate::common::{StorageGuard, backend_from_env, test_storage};
+
 /// What the probe does with a message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Cmd {
@@ -149,16 +151,25 @@ impl Agent for ProbeAgent {
     }
 }
 
-/// A kernel for tests: two arbiters, no config file, storage per test backend.
-pub async fn kernel() -> Kernel {
-    let dir = std::env::temp_dir().join(format!("aok-test-{}", Pid::new()));
-    Kernel::builder()
-        .config(KernelConfig::default())
-        .storage_url(format!("sqlite://{}/kernel.db", dir.display()))
-        .arbiters(2)
+/// A kernel for tests: two arbiters, default config (no file, no environment), a fresh
+/// database on the backend `AOK_TEST_BACKEND` names. Keep the guard alive as long as the
+/// kernel: dropping it deletes the database.
+pub async fn kernel() -> (Kernel, StorageGuard) {
+    let mut config = KernelConfig::default();
+    config.kernel.arbiters = 2;
+    kernel_with(config).await
+}
+
+/// [`kernel`] with a given configuration.
+pub async fn kernel_with(config: KernelConfig) -> (Kernel, StorageGuard) {
+    let (storage, guard) = test_storage(backend_from_env()).await;
+    let k = Kernel::builder()
+        .config(config)
+        .storage(storage)
         .build()
         .await
-        .expect("kernel builds")
+        .expect("kernel builds");
+    (k, guard)
 }
 
 pub use agent_os_kernel::KernelConfig;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The project's test command (README): formatting, lints, and the whole test suite on SQLite
+# and on PostgreSQL + pgvector.
+#
+# PostgreSQL: uses $AOK_TEST_POSTGRES_URL (or $DATABASE_URL) if set; otherwise ensures the
+# local server and pgvector with scripts/setup-pgvector.sh and uses
+# postgres://postgres@127.0.0.1:5432/test.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+START=$(date +%s)
+banner() { printf '\n==== [%4ss] %s ====\n' "$(( $(date +%s) - START ))" "$*"; }
+
+LOCKED=()
+if [ "${CI:-}" = "true" ]; then
+    LOCKED=(--locked)
+fi
+
+if [ -n "${AOK_TEST_POSTGRES_URL:-}" ]; then
+    banner "PostgreSQL: using AOK_TEST_POSTGRES_URL"
+elif [ -n "${DATABASE_URL:-}" ] && [[ "${DATABASE_URL}" == postgres* ]]; then
+    banner "PostgreSQL: using DATABASE_URL"
+    export AOK_TEST_POSTGRES_URL="$DATABASE_URL"
+else
+    banner "PostgreSQL + pgvector: scripts/setup-pgvector.sh"
+    export AOK_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/test"
+    bash scripts/setup-pgvector.sh
+fi
+
+banner "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+banner "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy "${LOCKED[@]}" --workspace --all-targets -- -D warnings
+
+banner "cargo test --workspace (AOK_TEST_BACKEND=sqlite; storage tests hit both backends)"
+AOK_TEST_BACKEND=sqlite cargo test "${LOCKED[@]}" --workspace
+
+banner "cargo test --workspace --tests (AOK_TEST_BACKEND=postgres)"
+AOK_TEST_BACKEND=postgres cargo test "${LOCKED[@]}" --workspace --tests
+
+banner "all green"

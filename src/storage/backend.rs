@@ -1,0 +1,21 @@
+//! The database backends.
+
+use std::fmt;
+
+/// Which database a [`Storage`](crate::storage::Storage) talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// A SQLite file (the default), vector search in process.
+    Sqlite,
+    /// PostgreSQL 15+ with pgvector, vector search with HNSW indexes.
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
