@@ -4,3 +4,6 @@ pub mod agent;
 pub mod scheduler;
 
 pub use agent::Pid;
+pub use scheduler::{
+    PolicyKind, Scheduler, SchedulerConfig, SchedulerError, SliceRequest, SliceToken, Usage,
+};

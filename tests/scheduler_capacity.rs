@@ -60,7 +60,7 @@ async fn per_provider_and_global_capacity_are_never_exceeded() {
         for t in tasks {
             t.await.expect("task");
         }
-        let g = gauge.borrow();
+        let g = gauge.take();
         assert_eq!(
             g.max["a"], 1,
             "{policy}: provider a never holds more than 1 slot"

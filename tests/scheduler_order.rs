@@ -49,8 +49,7 @@ async fn grant_order(
     for t in tasks {
         t.await.expect("task");
     }
-    let out = log.borrow().clone();
-    out
+    log.take()
 }
 
 #[actix_rt::test]
