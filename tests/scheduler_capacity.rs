@@ -156,3 +156,28 @@ async fn invalid_configuration_and_priorities_are_refused() {
     );
     assert!(serde_json::from_str::<SchedulerConfig>(r#"{"slots":8}"#).is_err());
 }
+
+#[actix_rt::test]
+async fn a_dropped_acquisition_never_holds_a_slot() {
+    let s = Scheduler::start(config(PolicyKind::Fifo, 1)).expect("start");
+    let held = s
+        .acquire(SliceRequest::new(Pid::new()))
+        .await
+        .expect("held");
+    let s2 = s.clone();
+    let abandoned = actix_rt::spawn(async move { s2.acquire(SliceRequest::new(Pid::new())).await });
+    scheduler_support::wait_queued(&s, 1).await;
+    abandoned.abort();
+    let _ = abandoned.await;
+    s.release(held, Usage::default()).await.expect("release");
+    let next = tokio::time::timeout(
+        Duration::from_secs(5),
+        s.acquire(SliceRequest::new(Pid::new())),
+    )
+    .await
+    .expect("the abandoned request did not take the slot")
+    .expect("granted");
+    let st = s.stats().await.expect("stats");
+    assert_eq!((st.running, st.grants), (1, 2));
+    s.release(next, Usage::default()).await.expect("release");
+}

@@ -1,6 +1,6 @@
 //! `Scheduler`: the cheap-to-clone handle the kernel and agents hold.
 
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, ArbiterHandle};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
@@ -37,6 +37,19 @@ impl Scheduler {
         })
     }
 
+    /// Starts a scheduler actor on another arbiter (e.g. a dedicated one, so the scheduler never
+    /// shares a thread with agents).
+    pub fn start_in_arbiter(
+        arbiter: &ArbiterHandle,
+        config: SchedulerConfig,
+        events: Option<UnboundedSender<SchedulerEvent>>,
+    ) -> Result<Self, SchedulerError> {
+        let actor = SchedulerActor::new(config, events)?;
+        Ok(Scheduler {
+            addr: SchedulerActor::start_in_arbiter(arbiter, move |_| actor),
+        })
+    }
+
     /// Wraps the address of an already started actor.
     pub fn from_addr(addr: Addr<SchedulerActor>) -> Self {
         Scheduler { addr }
@@ -52,11 +65,20 @@ impl Scheduler {
     #[tracing::instrument(level = "trace", skip_all, fields(pid = %request.pid))]
     pub async fn acquire(&self, request: SliceRequest) -> Result<SliceToken, SchedulerError> {
         let (reply, rx) = oneshot::channel();
+        let mut pending = PendingGrant {
+            rx: Some(rx),
+            addr: self.addr.clone(),
+        };
         self.addr
             .send(Acquire { request, reply })
             .await
             .map_err(|_| SchedulerError::Stopped)?;
-        rx.await.map_err(|_| SchedulerError::Stopped)?
+        let Some(rx) = pending.rx.as_mut() else {
+            return Err(SchedulerError::Stopped);
+        };
+        let outcome = rx.await;
+        pending.rx = None;
+        outcome.map_err(|_| SchedulerError::Stopped)?
     }
 
     /// Returns a slice with its actual usage (charged even if the slice was revoked).
@@ -105,5 +127,27 @@ impl Scheduler {
             .send(GetStats)
             .await
             .map_err(|_| SchedulerError::Stopped)
+    }
+}
+
+/// Withdraws an acquisition whose future is dropped: the request is skipped when it reaches the
+/// head, and a token granted but never received is released at once (instead of holding its slot
+/// until its deadline).
+struct PendingGrant {
+    rx: Option<oneshot::Receiver<Result<SliceToken, SchedulerError>>>,
+    addr: Addr<SchedulerActor>,
+}
+
+impl Drop for PendingGrant {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(Ok(token)) = rx.try_recv() {
+                self.addr.do_send(Release {
+                    token,
+                    usage: Usage::default(),
+                });
+            }
+        }
     }
 }
