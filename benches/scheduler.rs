@@ -6,8 +6,8 @@
 //!   10 000 agents waiting; each cycle is "holder sends release → next waiter holds its token",
 //!   measured end to end through the actor's mailbox;
 //! - Jain's fairness index of grants over 100 equal agents (4 slots, 20 000 grants);
-//! - utilisation of a simulated backend with capacity C = 8 and fixed latency L = 40 ms:
-//!   completed calls per second over 4 s divided by the C/L bound.
+//! - utilisation of a simulated backend with capacity C = 8 and fixed latency L = 100 ms
+//!   (32 agents always asking): throughput of 240 calls divided by the C/L bound.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -23,9 +23,9 @@ const CYCLES: usize = 30_000;
 const FAIR_AGENTS: usize = 100;
 const FAIR_GRANTS: usize = 20_000;
 const CAPACITY: usize = 8;
-const LATENCY: Duration = Duration::from_millis(40);
+const LATENCY: Duration = Duration::from_millis(100);
 const UTIL_AGENTS: usize = 32;
-const UTIL_WINDOW: Duration = Duration::from_secs(4);
+const UTIL_ROUNDS: usize = 30;
 
 fn config(policy: PolicyKind, slots: usize) -> SchedulerConfig {
     SchedulerConfig {
@@ -145,16 +145,18 @@ async fn fairness(policy: PolicyKind) -> f64 {
     sum * sum / (c.len() as f64 * sq)
 }
 
-/// Completed calls per second against the C/L bound of a backend with capacity C, latency L.
+/// Throughput of a backend with capacity C and fixed latency L, against its C/L bound: the time
+/// `UTIL_ROUNDS * C` calls take, from the first request to the last completion, compared with
+/// `UTIL_ROUNDS * L`.
 async fn utilisation(policy: PolicyKind) -> f64 {
     let s = Scheduler::start(config(policy, CAPACITY)).expect("start");
+    let target = UTIL_ROUNDS * CAPACITY;
     let completed = Rc::new(Cell::new(0usize));
-    let window = Rc::new(Cell::new(None::<(Instant, Instant)>));
+    let last = Rc::new(Cell::new(None::<Instant>));
     let start = Instant::now();
-    window.set(Some((start, start + UTIL_WINDOW)));
     let mut tasks = Vec::new();
     for i in 0..UTIL_AGENTS {
-        let (s, completed, window) = (s.clone(), completed.clone(), window.clone());
+        let (s, completed, last) = (s.clone(), completed.clone(), last.clone());
         tasks.push(actix_rt::spawn(async move {
             let pid = Pid::new();
             loop {
@@ -162,24 +164,25 @@ async fn utilisation(policy: PolicyKind) -> f64 {
                 let Ok(t) = s.acquire(req).await else {
                     return;
                 };
-                tokio::time::sleep(LATENCY).await; // the simulated backend call
-                let _ = s.release(t, Usage::tokens(100, 100)).await;
-                let Some((_, end)) = window.get() else {
-                    return;
-                };
-                if Instant::now() > end {
+                if completed.get() >= target {
+                    let _ = s.release(t, Usage::default()).await;
                     return;
                 }
-                completed.set(completed.get() + 1);
+                tokio::time::sleep(LATENCY).await; // the simulated backend call
+                let n = completed.get() + 1;
+                completed.set(n);
+                if n == target {
+                    last.set(Some(Instant::now()));
+                }
+                let _ = s.release(t, Usage::tokens(100, 100)).await;
             }
         }));
     }
     for t in tasks {
         let _ = t.await;
     }
-    let throughput = completed.get() as f64 / UTIL_WINDOW.as_secs_f64();
-    let bound = CAPACITY as f64 / LATENCY.as_secs_f64();
-    throughput / bound
+    let elapsed = last.get().map_or(f64::INFINITY, |t| (t - start).as_secs_f64());
+    (UTIL_ROUNDS as f64 * LATENCY.as_secs_f64()) / elapsed
 }
 
 fn main() {
