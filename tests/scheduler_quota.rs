@@ -13,7 +13,7 @@ use agent_os_kernel::scheduler::{
 use scheduler_support::config;
 use tokio::sync::mpsc;
 
-const WINDOW_MS: u64 = 300;
+const WINDOW_MS: u64 = 1_000;
 
 #[actix_rt::test]
 async fn quota_exhaustion_waits_for_the_window_and_resumes_without_extra_charge() {
