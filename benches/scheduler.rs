@@ -181,7 +181,9 @@ async fn utilisation(policy: PolicyKind) -> f64 {
     for t in tasks {
         let _ = t.await;
     }
-    let elapsed = last.get().map_or(f64::INFINITY, |t| (t - start).as_secs_f64());
+    let elapsed = last
+        .get()
+        .map_or(f64::INFINITY, |t| (t - start).as_secs_f64());
     (UTIL_ROUNDS as f64 * LATENCY.as_secs_f64()) / elapsed
 }
 

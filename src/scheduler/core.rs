@@ -211,7 +211,7 @@ impl Core {
             let gap = self.config.preempt_priority_gap;
             match self
                 .slots
-                .victim(lane, priority, gap, self.config.min_quantum(), now)
+                .victim(by, lane, priority, gap, self.config.min_quantum(), now)
             {
                 Victim::Found(id) => self.preempt(id, by),
                 Victim::NotYet(at) => {

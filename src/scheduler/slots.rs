@@ -144,11 +144,13 @@ impl Slots {
     }
 
     /// Finds the slice to revoke for a waiter of `priority` in `lane`: the least urgent holder
-    /// (ties: the most recently granted) among those whose slot the waiter can use, that is at
+    /// (ties: the most recently granted) among those of other agents whose slot the waiter can
+    /// use, that is at
     /// least `gap` points less urgent and has run at least `min_quantum`. `O(running)`, and the
     /// number of running slices is bounded by the global capacity.
     pub(crate) fn victim(
         &self,
+        waiter: crate::agent::Pid,
         lane: usize,
         priority: u8,
         gap: u8,
@@ -160,7 +162,10 @@ impl Slots {
         let mut best: Option<&RunningSlice> = None;
         let mut soonest: Option<Instant> = None;
         for s in self.running.values() {
-            if (provider_full && s.lane != lane) || s.meta.priority < threshold {
+            if (provider_full && s.lane != lane)
+                || s.meta.priority < threshold
+                || s.meta.pid == waiter
+            {
                 continue;
             }
             let ready_at = s.granted_at + min_quantum;
