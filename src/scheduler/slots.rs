@@ -186,3 +186,68 @@ impl Slots {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::Pid;
+
+    fn slice(
+        slots: &Slots,
+        id: TokenId,
+        priority: u8,
+        provider: Option<&str>,
+        ago_ms: u64,
+    ) -> RunningSlice {
+        let now = Instant::now();
+        let pid = Pid::new();
+        RunningSlice {
+            token: SliceToken::new(
+                id,
+                pid,
+                provider.map(Arc::from),
+                priority,
+                1,
+                now + Duration::from_secs(60),
+            ),
+            meta: WaitMeta {
+                pid,
+                priority,
+                order: id as i64,
+                enqueued_us: 0,
+                resume: false,
+            },
+            lane: slots.lane_of(provider),
+            estimated: 1,
+            granted_at: now - Duration::from_millis(ago_ms),
+            notify: None,
+        }
+    }
+
+    #[test]
+    fn the_victim_is_the_least_urgent_eligible_holder_on_a_usable_slot() {
+        let mut s = Slots::new(3, &[(Arc::from("p"), 1)]);
+        let q = Duration::from_millis(100);
+        let now = Instant::now();
+        s.occupy(slice(&s, 1, 60, None, 500));
+        s.occupy(slice(&s, 2, 90, None, 500));
+        s.occupy(slice(&s, 3, 70, Some("p"), 500));
+        assert!(!s.has_room(0) && !s.has_room(1));
+        let me = Pid::new();
+        // Global lane: any holder; the least urgent is 90.
+        assert_eq!(s.victim(me, 0, 10, 20, q, now), Victim::Found(2));
+        // Provider p is full: only its holder may be revoked.
+        assert_eq!(s.victim(me, 1, 10, 20, q, now), Victim::Found(3));
+        // Within the gap: nothing.
+        assert_eq!(s.victim(me, 0, 80, 20, q, now), Victim::None);
+        // Not yet run its minimum quantum: retry later.
+        let mut s = Slots::new(1, &[]);
+        s.occupy(slice(&s, 9, 90, None, 0));
+        assert!(matches!(
+            s.victim(me, 0, 0, 20, q, Instant::now()),
+            Victim::NotYet(_)
+        ));
+        assert_eq!(s.free(9).map(|r| r.token.id()), Some(9));
+        assert!(s.has_room(0));
+    }
+}
