@@ -181,3 +181,44 @@ async fn a_dropped_acquisition_never_holds_a_slot() {
     assert_eq!((st.running, st.grants), (1, 2));
     s.release(next, Usage::default()).await.expect("release");
 }
+
+#[test]
+fn the_scheduler_section_loads_from_toml_through_the_config_crate() {
+    let toml = r#"
+        [scheduler]
+        policy = "priority"
+        global_slots = 8
+        rr_quantum_tokens = 512
+        aging_per_sec = 2.5
+        min_quantum_ms = 100
+        per_provider_slots = { openai = 4, anthropic = 2 }
+        [scheduler.agent_quota]
+        max_tokens = 100000
+        max_calls = 60
+        max_tokens_per_request = 8000
+        window_ms = 60000
+        [scheduler.global_quota]
+        max_cost_usd = 25.0
+    "#;
+    let cfg: SchedulerConfig = config::Config::builder()
+        .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+        .build()
+        .expect("parse")
+        .get("scheduler")
+        .expect("scheduler section");
+    cfg.validate().expect("valid");
+    assert_eq!(cfg.policy, PolicyKind::Priority);
+    assert_eq!(cfg.per_provider_slots["openai"], 4);
+    assert_eq!(cfg.agent_quota.max_calls, Some(60));
+    assert_eq!(cfg.global_quota.max_cost_usd, Some(25.0));
+    assert_eq!(cfg.global_quota.window_ms, 60_000, "defaults fill the rest");
+    let unknown = config::Config::builder()
+        .add_source(config::File::from_str(
+            "[scheduler]\nslots = 3",
+            config::FileFormat::Toml,
+        ))
+        .build()
+        .expect("parse")
+        .get::<SchedulerConfig>("scheduler");
+    assert!(unknown.is_err(), "unknown fields are refused");
+}
