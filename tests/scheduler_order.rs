@@ -42,6 +42,12 @@ async fn grant_order(
         }));
         wait_queued(s, i + 1).await;
     }
+    let st = s.stats().await.expect("stats");
+    assert_eq!(st.queued, tasks.len());
+    assert_eq!(
+        st.queue_depth_by_priority.values().sum::<usize>(),
+        tasks.len()
+    );
     if let Some(p) = before_release {
         s.set_policy(p).await.expect("set_policy");
     }
@@ -63,6 +69,9 @@ async fn the_more_urgent_of_two_waiting_agents_is_served_first() {
         )
         .await;
         assert_eq!(order, ["urgent", "lax"], "{policy}");
+        let st = s.stats().await.expect("stats");
+        assert_eq!((st.grants, st.queued, st.running), (3, 0, 0));
+        assert!(st.wait_p99 >= st.wait_p50 && st.wait_p99 > std::time::Duration::ZERO);
     }
 }
 

@@ -250,4 +250,41 @@ mod tests {
         assert_eq!(l.admit(&q, 10, until), Admission::Admit);
         assert_eq!(l.usage(&q, until).calls, 0);
     }
+
+    #[test]
+    fn reservations_prevent_overshoot_and_cost_exhausts_the_window() {
+        let q = Quota {
+            max_tokens: Some(100),
+            max_cost_usd: Some(1.0),
+            window_ms: 1_000,
+            ..Quota::default()
+        };
+        let mut l = Ledger::new();
+        let t0 = Instant::now();
+        assert_eq!(l.admit(&q, 60, t0), Admission::Admit);
+        l.reserve(60, t0);
+        // 60 reserved + 60 more would exceed 100 even though nothing is charged yet.
+        assert!(matches!(l.admit(&q, 60, t0), Admission::WaitUntil(_)));
+        assert_eq!(l.admit(&q, 40, t0), Admission::Admit);
+        l.unreserve(60);
+        l.charge(
+            &q,
+            &Usage {
+                input_tokens: 10,
+                output_tokens: 10,
+                cost_usd: 1.0,
+            },
+            t0,
+        );
+        assert!(
+            matches!(l.admit(&q, 1, t0), Admission::WaitUntil(_)),
+            "cost spent"
+        );
+        let later = t0 + Duration::from_millis(1_000);
+        assert_eq!(l.admit(&q, 1, later), Admission::Admit);
+        assert!(
+            Ledger::precheck(&q, crate::agent::Pid::new(), 101).is_err(),
+            "larger than the window"
+        );
+    }
 }
