@@ -53,6 +53,9 @@ pub use events::{EventStream, KernelEvent};
 pub use ipc::MessageEnvelope;
 pub use kernel::{AgentInfo, Kernel, KernelBuilder};
 pub use pid::{ParsePidError, Pid};
+pub use scheduler::{
+    PolicyKind, Scheduler, SchedulerConfig, SchedulerError, SliceRequest, SliceToken, Usage,
+};
 pub use supervisor::{ExitReason, RestartType, Strategy, SupervisorId, SupervisorSpec};
 
 /// Everything a typical agent or embedding application needs.

@@ -1,5 +1,34 @@
 //! The scheduler: grants time-slice tokens for LLM work (the LLM is the CPU).
+//!
+//! A [`SchedulerActor`] owns the wait queues, the slots (global and per-provider capacity),
+//! the quotas and the statistics; the cheap [`Scheduler`] handle talks to it. An agent asks for
+//! a slice with a [`SliceRequest`], receives a [`SliceToken`] when the [`PolicyKind`] in force
+//! picks it and capacity allows, runs its LLM call while [`SliceToken::is_valid`], and gives the
+//! slice back with its [`Usage`]. The runtime contract is written in `docs/scheduler.md`.
 
+mod actor;
+pub mod config;
+mod core;
+pub mod error;
+pub mod event;
+mod handle;
+pub mod messages;
+mod policy;
+mod queue;
+pub mod quota;
+pub mod request;
+mod slots;
+pub mod stats;
 pub mod token;
 
+pub use actor::SchedulerActor;
+pub use config::{PolicyKind, SchedulerConfig};
+pub use error::SchedulerError;
+pub use event::{QuotaScope, SchedulerEvent};
+pub use handle::Scheduler;
+pub use messages::SlicePreempted;
+pub use policy::weight_of;
+pub use quota::{Quota, Usage, WindowUsage};
+pub use request::{DEFAULT_PRIORITY, SliceRequest};
+pub use stats::{AgentStats, SchedulerStats, percentile};
 pub use token::{SliceToken, TokenId};
