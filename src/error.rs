@@ -43,6 +43,12 @@ impl From<IpcError> for AgentError {
     }
 }
 
+impl From<crate::scheduler::SchedulerError> for AgentError {
+    fn from(e: crate::scheduler::SchedulerError) -> Self {
+        AgentError::Syscall(e.to_string())
+    }
+}
+
 impl From<SpawnError> for AgentError {
     fn from(e: SpawnError) -> Self {
         AgentError::Syscall(e.to_string())

@@ -65,6 +65,16 @@ pub enum KernelEvent {
         /// How many messages.
         count: usize,
     },
+    /// The scheduler revoked an agent's running slice for a more urgent waiter (the notice
+    /// reached the agent through its control lane).
+    SlicePreempted {
+        /// The holder whose slice was revoked.
+        pid: Pid,
+        /// The revoked token.
+        token: u64,
+        /// The agent the slot went to.
+        by: Pid,
+    },
     /// A supervisor exceeded its restart intensity and escalated to its parent.
     SupervisorEscalated {
         /// The supervisor that gave up.

@@ -4,6 +4,7 @@ mod builder;
 mod info;
 mod messaging;
 mod registry;
+mod scheduling;
 mod spawn;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::error::{IpcError, SpawnError};
 use crate::events::{EventBus, EventStream};
 use crate::ipc::topics::Topics;
 use crate::pid::Pid;
+use crate::scheduler::Scheduler;
 use crate::storage::{AgentRecord, RegistryWriter, Storage, StorageError};
 use crate::supervisor::messages::{AddChild, ChildKey};
 use crate::supervisor::{ExitReason, SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
@@ -69,6 +71,7 @@ pub(crate) struct KernelInner {
     shutting_down: AtomicBool,
     storage: Storage,
     writer: RegistryWriter,
+    scheduler: Scheduler,
 }
 
 impl Kernel {
@@ -269,6 +272,7 @@ impl Kernel {
         if let Some(entry) = entry {
             self.record_agent(pid, entry, AgentState::Terminated.as_str(), Some(reason));
         }
+        self.forget_in_scheduler(pid);
         self.inner
             .events
             .emit_with(|| crate::events::KernelEvent::Exited {

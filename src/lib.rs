@@ -63,7 +63,7 @@ pub mod prelude {
     pub use crate::{
         Agent, AgentContext, AgentError, AgentInfo, AgentState, ExitReason, IpcError, Kernel,
         KernelError, KernelEvent, OverflowPolicy, Pid, RestartType, SpawnError, SpawnOptions,
-        Strategy, SupervisorId, SupervisorSpec,
+        Strategy, SupervisorId, SupervisorSpec, WaitReason,
     };
 }
 

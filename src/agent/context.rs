@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::Recipient;
 use serde::Serialize;
 
 use crate::agent::state::ProcessShared;
@@ -11,6 +12,7 @@ use crate::error::{IpcError, SpawnError};
 use crate::events::KernelEvent;
 use crate::kernel::Kernel;
 use crate::pid::Pid;
+use crate::scheduler::{SchedulerError, SlicePreempted, SliceRequest, SliceToken, Usage};
 
 /// The agent's window onto the kernel, passed to every handler and hook.
 ///
@@ -19,6 +21,8 @@ use crate::pid::Pid;
 pub struct AgentContext {
     pid: Pid,
     name: Arc<str>,
+    priority: u8,
+    control: Recipient<SlicePreempted>,
     kernel: Kernel,
     shared: Arc<ProcessShared>,
     sender: Option<Pid>,
@@ -30,12 +34,16 @@ impl AgentContext {
     pub(crate) fn new(
         pid: Pid,
         name: Arc<str>,
+        priority: u8,
+        control: Recipient<SlicePreempted>,
         kernel: Kernel,
         shared: Arc<ProcessShared>,
     ) -> Self {
         AgentContext {
             pid,
             name,
+            priority,
+            control,
             kernel,
             shared,
             sender: None,
@@ -124,6 +132,38 @@ impl AgentContext {
         self.kernel
             .spawn_linked(factory, opts, Some(self.pid))
             .await
+    }
+
+    /// This agent's priority (0 most urgent … 100).
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// A slice request for this agent: its pid and priority, and its control lane as the
+    /// preemption notice target. Adjust it (estimated tokens, provider, `resume`) and pass it
+    /// to [`AgentContext::acquire_slice`].
+    pub fn slice_request(&self) -> SliceRequest {
+        SliceRequest::new(self.pid)
+            .priority(self.priority)
+            .notify(self.control.clone())
+    }
+
+    /// Waits for a slice token (the agent is `Waiting(slice)` or `Waiting(quota)` meanwhile,
+    /// `Running` once granted). Every LLM call needs one; a provider refuses calls without a
+    /// valid token. When the scheduler revokes it (preemption), `token.revoked()` resolves
+    /// and the control lane gets the notice: keep the partial output, release, and acquire
+    /// again with `resume(true)`.
+    pub async fn acquire_slice(&self, request: SliceRequest) -> Result<SliceToken, SchedulerError> {
+        self.kernel.scheduler().acquire(request).await
+    }
+
+    /// Returns a slice with what it actually used (charged to this agent's quotas).
+    pub async fn release_slice(
+        &self,
+        token: SliceToken,
+        usage: Usage,
+    ) -> Result<(), SchedulerError> {
+        self.kernel.scheduler().release(token, usage).await
     }
 
     /// Asks the kernel to stop this agent normally once the current handler returns

@@ -20,6 +20,7 @@ use crate::events::KernelEvent;
 use crate::ipc::envelope::Envelope;
 use crate::kernel::Kernel;
 use crate::pid::Pid;
+use crate::scheduler::SlicePreempted;
 use crate::supervisor::ExitReason;
 use crate::supervisor::messages::{ChildCommand, ChildExited, ChildKey};
 
@@ -32,6 +33,7 @@ pub(crate) type Factory<A> = Arc<dyn Fn() -> A + Send + Sync>;
 pub(crate) struct AgentProcess<A: Agent> {
     pid: Pid,
     name: Arc<str>,
+    priority: u8,
     kernel: Kernel,
     factory: Factory<A>,
     shared: Arc<ProcessShared>,
@@ -48,6 +50,7 @@ pub(crate) struct AgentProcess<A: Agent> {
 pub(crate) struct ProcessParts<A: Agent> {
     pub(crate) pid: Pid,
     pub(crate) name: Arc<str>,
+    pub(crate) priority: u8,
     pub(crate) kernel: Kernel,
     pub(crate) factory: Factory<A>,
     pub(crate) agent: A,
@@ -62,6 +65,7 @@ impl<A: Agent> AgentProcess<A> {
         AgentProcess {
             pid: parts.pid,
             name: parts.name,
+            priority: parts.priority,
             kernel: parts.kernel,
             factory: parts.factory,
             shared: parts.shared,
@@ -95,6 +99,8 @@ impl<A: Agent> AgentProcess<A> {
         let actx = AgentContext::new(
             self.pid,
             self.name.clone(),
+            self.priority,
+            ctx.address().recipient(),
             self.kernel.clone(),
             self.shared.clone(),
         );
@@ -296,5 +302,22 @@ impl<A: Agent> Handler<ChildCommand> for AgentProcess<A> {
                 self.finalize(reason, ctx);
             }
         }
+    }
+}
+
+/// The scheduler's preemption notice arrives on the control lane: it is published as an
+/// event; the holder itself sees `token.revoked()` and stops at its next chunk.
+impl<A: Agent> Handler<SlicePreempted> for AgentProcess<A> {
+    type Result = ();
+
+    fn handle(&mut self, notice: SlicePreempted, _ctx: &mut Context<Self>) {
+        info!(pid = %self.pid, token = notice.token, by = %notice.by, "slice preempted");
+        self.kernel
+            .events_bus()
+            .emit_with(|| KernelEvent::SlicePreempted {
+                pid: notice.pid,
+                token: notice.token,
+                by: notice.by,
+            });
     }
 }

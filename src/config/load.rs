@@ -12,7 +12,13 @@ const ENV_PREFIX: &str = "AOK";
 
 /// Sections whose sub-keys are free-form maps (names chosen by the user), so the unknown-key
 /// check does not look inside them.
-const FREE_FORM: &[&str] = &[];
+const FREE_FORM: &[&str] = &[
+    "scheduler.per_provider_slots",
+    "scheduler.agent_overrides",
+    // Quota limits are optional (absent = unlimited); serde rejects unknown fields there.
+    "scheduler.agent_quota",
+    "scheduler.global_quota",
+];
 
 impl KernelConfig {
     /// Loads the defaults, then `file` (TOML or YAML by extension) if given, then the
@@ -297,6 +303,13 @@ fn validate(c: &KernelConfig, cfg: &Config) -> Vec<ConfigError> {
         "storage.url",
         "must start with sqlite:, postgres:// or postgresql://",
     );
+    if let Err(e) = c.scheduler.validate() {
+        errors.push(ConfigError::Invalid {
+            key: "scheduler".into(),
+            origin: "the merged configuration".into(),
+            reason: e.to_string(),
+        });
+    }
     errors
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::OverflowPolicy;
+use crate::scheduler::SchedulerConfig;
 
 pub use error::ConfigError;
 
@@ -30,6 +31,8 @@ pub struct KernelConfig {
     pub kernel: KernelSection,
     /// The root supervisor.
     pub supervisor: SupervisorSection,
+    /// The scheduler (slice tokens, policies, quotas).
+    pub scheduler: SchedulerConfig,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

@@ -9,11 +9,12 @@ use actix::{Actor, Arbiter};
 use dashmap::DashMap;
 use tracing::info;
 
-use crate::config::KernelConfig;
+use crate::config::{ConfigError, KernelConfig};
 use crate::error::KernelError;
 use crate::events::EventBus;
 use crate::ipc::topics::Topics;
 use crate::kernel::{Kernel, KernelInner, registry::Registry};
+use crate::scheduler::Scheduler;
 use crate::storage::{RegistryWriter, Storage};
 use crate::supervisor::{SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
 
@@ -111,8 +112,16 @@ impl KernelBuilder {
         .start();
         supervisors.insert(SupervisorId::ROOT, root);
 
+        let (sched_tx, sched_rx) = tokio::sync::mpsc::unbounded_channel();
+        let scheduler = Scheduler::start_with_events(config.scheduler.clone(), Some(sched_tx))
+            .map_err(|e| ConfigError::Invalid {
+                key: "scheduler".into(),
+                origin: "the kernel configuration".into(),
+                reason: e.to_string(),
+            })?;
+
         info!(arbiters = n, storage = %storage.url(), "kernel started");
-        Ok(Kernel {
+        let kernel = Kernel {
             inner: Arc::new(KernelInner {
                 config,
                 registry: Registry::default(),
@@ -126,7 +135,10 @@ impl KernelBuilder {
                 shutting_down: AtomicBool::new(false),
                 storage,
                 writer,
+                scheduler,
             }),
-        })
+        };
+        kernel.follow_scheduler(sched_rx);
+        Ok(kernel)
     }
 }

@@ -78,6 +78,7 @@ impl Kernel {
         let parts = ProcessParts {
             pid,
             name: name.clone(),
+            priority: opts.priority,
             kernel: self.clone(),
             factory,
             agent,

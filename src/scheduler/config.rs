@@ -55,7 +55,7 @@ impl std::fmt::Display for PolicyKind {
 /// Configuration of the scheduler actor (`[scheduler]` in the kernel config).
 ///
 /// Every field has a default, so an empty section is valid.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SchedulerConfig {
     /// The policy in force at start (switchable at run time).

@@ -1,0 +1,158 @@
+//! Agents inside the kernel acquiring slices: state transitions and preemption through the
+//! control lane.
+
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use agent_os_kernel::WaitReason;
+use agent_os_kernel::prelude::*;
+use agent_os_kernel::scheduler::{PolicyKind, Usage};
+use support::*;
+
+/// Streams `n` chunks under a slice; when preempted, keeps its partial output, releases, and
+/// re-acquires with `resume` to continue where it stopped.
+struct Streamer;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+struct Output {
+    chunks: Vec<u32>,
+    preempted: u32,
+}
+
+impl Agent for Streamer {
+    type Msg = (u32, u64);
+    type Reply = Output;
+    async fn handle(
+        &mut self,
+        (n, chunk_ms): (u32, u64),
+        ctx: &mut AgentContext,
+    ) -> Result<Output, AgentError> {
+        let mut out = Output {
+            chunks: Vec::new(),
+            preempted: 0,
+        };
+        let mut resume = false;
+        loop {
+            let token = ctx
+                .acquire_slice(
+                    ctx.slice_request()
+                        .estimated_tokens(u64::from(n))
+                        .resume(resume),
+                )
+                .await?;
+            let before = out.chunks.len();
+            while out.chunks.len() < n as usize && !token.is_revoked() {
+                tokio::time::sleep(Duration::from_millis(chunk_ms)).await;
+                out.chunks.push(out.chunks.len() as u32);
+            }
+            let used = (out.chunks.len() - before) as u64;
+            let done = out.chunks.len() == n as usize;
+            ctx.release_slice(
+                token,
+                Usage {
+                    input_tokens: 0,
+                    output_tokens: used,
+                    cost_usd: 0.0,
+                },
+            )
+            .await?;
+            if done {
+                return Ok(out);
+            }
+            out.preempted += 1;
+            resume = true;
+        }
+    }
+}
+
+fn one_slot() -> agent_os_kernel::KernelConfig {
+    let mut c = KernelConfig::default();
+    c.kernel.arbiters = 2;
+    c.scheduler.global_slots = 1;
+    c.scheduler.policy = PolicyKind::Priority;
+    c.scheduler.min_quantum_ms = 0;
+    c
+}
+
+#[actix_rt::test]
+async fn an_urgent_agent_preempts_and_the_preempted_one_finishes_its_full_output() {
+    let (k, _db) = kernel_with(one_slot()).await;
+    let mut events = k.events();
+    let low = k
+        .spawn(|| Streamer, SpawnOptions::new("low").priority(90))
+        .await
+        .unwrap();
+    let high = k
+        .spawn(|| Streamer, SpawnOptions::new("high").priority(5))
+        .await
+        .unwrap();
+    let k2 = k.clone();
+    let low_run = tokio::spawn(async move { k2.ask::<Output, _>(low, (40u32, 5u64), LONG).await });
+    assert!(eventually(LONG, || k.status(low).unwrap().state == AgentState::Running).await);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let high_out: Output = k.ask(high, (5u32, 1u64), LONG).await.unwrap();
+    assert_eq!(high_out.chunks, (0..5).collect::<Vec<_>>());
+    assert_eq!(high_out.preempted, 0);
+    let low_out = low_run.await.unwrap().unwrap();
+    assert_eq!(
+        low_out.chunks,
+        (0..40).collect::<Vec<_>>(),
+        "full output after resuming"
+    );
+    assert_eq!(low_out.preempted, 1);
+
+    let mut notices = Vec::new();
+    let mut waited_for_slice = false;
+    while let Ok(e) = events.try_recv() {
+        match e {
+            KernelEvent::SlicePreempted { pid, by, .. } => notices.push((pid, by)),
+            KernelEvent::StateChanged {
+                pid,
+                to: AgentState::Waiting(WaitReason::Slice),
+                ..
+            } if pid == high => waited_for_slice = true,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        notices,
+        vec![(low, high)],
+        "the holder was told through its control lane"
+    );
+    assert!(
+        waited_for_slice,
+        "the newcomer was Waiting(slice) before it got the slot"
+    );
+    let stats = k.scheduler_stats().await.unwrap();
+    assert_eq!(stats.preemptions, 1);
+    k.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_waiting_agent_shows_waiting_slice_in_its_status() {
+    let (k, _db) = kernel_with(one_slot()).await;
+    let a = k
+        .spawn(|| Streamer, SpawnOptions::new("a").priority(50))
+        .await
+        .unwrap();
+    let b = k
+        .spawn(|| Streamer, SpawnOptions::new("b").priority(50))
+        .await
+        .unwrap();
+    let k2 = k.clone();
+    let ra = tokio::spawn(async move { k2.ask::<Output, _>(a, (20u32, 5u64), LONG).await });
+    assert!(eventually(LONG, || k.status(a).unwrap().state == AgentState::Running).await);
+    let k3 = k.clone();
+    let rb = tokio::spawn(async move { k3.ask::<Output, _>(b, (1u32, 1u64), LONG).await });
+    assert!(
+        eventually(LONG, || k.status(b).unwrap().state
+            == AgentState::Waiting(WaitReason::Slice))
+        .await,
+        "equal priority does not preempt: b waits for the slot"
+    );
+    assert_eq!(ra.await.unwrap().unwrap().preempted, 0);
+    assert_eq!(rb.await.unwrap().unwrap().chunks, vec![0]);
+    k.shutdown().await;
+}
