@@ -161,6 +161,9 @@ pub enum SpawnError {
     /// The named supervisor does not exist (or has shut down).
     #[error("no supervisor with id {0}")]
     NoSuchSupervisor(SupervisorId),
+    /// The per-spawn quota is invalid.
+    #[error("invalid quota: {0}")]
+    InvalidQuota(String),
     /// The factory panicked while building the agent.
     #[error("the agent factory panicked: {0}")]
     FactoryPanicked(String),

@@ -156,3 +156,54 @@ async fn a_waiting_agent_shows_waiting_slice_in_its_status() {
     assert_eq!(rb.await.unwrap().unwrap().chunks, vec![0]);
     k.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_per_spawn_quota_applies_to_that_agent_only() {
+    use agent_os_kernel::scheduler::Quota;
+    struct Asker;
+    impl Agent for Asker {
+        type Msg = u64;
+        type Reply = bool;
+        async fn handle(
+            &mut self,
+            tokens: u64,
+            ctx: &mut AgentContext,
+        ) -> Result<bool, AgentError> {
+            match ctx
+                .acquire_slice(ctx.slice_request().estimated_tokens(tokens))
+                .await
+            {
+                Ok(t) => {
+                    ctx.release_slice(t, Usage::default()).await?;
+                    Ok(true)
+                }
+                Err(_) => Ok(false),
+            }
+        }
+    }
+    let (k, _db) = kernel().await;
+    let capped = Quota {
+        max_tokens_per_request: Some(10),
+        ..Quota::default()
+    };
+    let small = k
+        .spawn(|| Asker, SpawnOptions::new("small").quota(capped))
+        .await
+        .unwrap();
+    let free = k.spawn(|| Asker, SpawnOptions::new("free")).await.unwrap();
+    assert!(
+        !k.ask::<bool, _>(small, 100u64, LONG).await.unwrap(),
+        "over its cap: denied"
+    );
+    assert!(k.ask::<bool, _>(small, 5u64, LONG).await.unwrap());
+    assert!(k.ask::<bool, _>(free, 100u64, LONG).await.unwrap());
+    let bad = Quota {
+        window_ms: 0,
+        ..Quota::default()
+    };
+    assert!(matches!(
+        k.spawn(|| Asker, SpawnOptions::new("bad").quota(bad)).await,
+        Err(SpawnError::InvalidQuota(_))
+    ));
+    k.shutdown().await;
+}

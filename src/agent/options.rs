@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::scheduler::Quota;
 use crate::supervisor::{RestartType, SupervisorId};
 
 /// What happens when a message arrives at a full mailbox.
@@ -50,6 +51,7 @@ pub struct SpawnOptions {
     pub(crate) restart: RestartType,
     pub(crate) supervisor: Option<SupervisorId>,
     pub(crate) stop_timeout: Option<Duration>,
+    pub(crate) quota: Option<Quota>,
 }
 
 impl SpawnOptions {
@@ -64,6 +66,7 @@ impl SpawnOptions {
             restart: RestartType::Transient,
             supervisor: None,
             stop_timeout: None,
+            quota: None,
         }
     }
 
@@ -100,6 +103,13 @@ impl SpawnOptions {
     /// Deadline for a graceful stop of this agent (default from config).
     pub fn stop_timeout(mut self, deadline: Duration) -> Self {
         self.stop_timeout = Some(deadline);
+        self
+    }
+
+    /// This agent's scheduler quota (tokens, calls, cost per window), replacing
+    /// `scheduler.agent_quota` for it.
+    pub fn quota(mut self, quota: Quota) -> Self {
+        self.quota = Some(quota);
         self
     }
 

@@ -57,6 +57,10 @@ impl Kernel {
         if capacity == 0 {
             return Err(SpawnError::InvalidMailboxCapacity);
         }
+        if let Some(q) = &opts.quota {
+            q.validate("quota")
+                .map_err(|e| SpawnError::InvalidQuota(e.to_string()))?;
+        }
         let parent_shared = parent.and_then(|p| inner.registry.entry(p).ok());
         let supervisor_id = opts
             .supervisor
@@ -118,6 +122,12 @@ impl Kernel {
         });
         if let Some(p) = &parent_shared {
             p.shared.add_child(pid);
+        }
+        if let Some(quota) = opts.quota.clone() {
+            // Before the agent runs, so its first slice request is already under it.
+            if let Err(e) = inner.scheduler.set_quota(pid, Some(quota)).await {
+                tracing::error!(%pid, error = %e, "per-spawn quota not applied (scheduler gone)");
+            }
         }
         // Registered: the process may run now.
         let _ = go.send(());

@@ -4,7 +4,7 @@
 //! the quotas and the statistics; the cheap [`Scheduler`] handle talks to it. An agent asks for
 //! a slice with a [`SliceRequest`], receives a [`SliceToken`] when the [`PolicyKind`] in force
 //! picks it and capacity allows, runs its LLM call while [`SliceToken::is_valid`], and gives the
-//! slice back with its [`Usage`]. The runtime contract is written in `docs/scheduler.md`.
+//! slice back with its [`Usage`]. The runtime contract is in `docs/semantics.md` (section Scheduler).
 
 mod actor;
 pub mod config;
