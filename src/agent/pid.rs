@@ -68,8 +68,10 @@ impl FromStr for Pid {
     type Err = ParsePidError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s.trim()).map(Pid).map_err(|_| ParsePidError {
-            input: s.to_string(),
-        })
+        Uuid::parse_str(s.trim())
+            .map(Pid)
+            .map_err(|_| ParsePidError {
+                input: s.to_string(),
+            })
     }
 }

@@ -1,0 +1,36 @@
+//! Token estimates (tiktoken `cl100k_base`) used to reserve TPM budget before a call; the
+//! reservation is reconciled with the usage the provider reports.
+
+use super::model::ChatRequest;
+
+/// Tokens of a text.
+pub fn count_text(text: &str) -> u64 {
+    tiktoken_rs::cl100k_base_singleton()
+        .encode_ordinary(text)
+        .len() as u64
+}
+
+/// Estimated prompt tokens of a request: content and tool-call arguments of every message
+/// (plus the continuation prefix), 4 tokens of framing per message, 3 for the reply primer,
+/// and the tool definitions as JSON.
+pub fn prompt_tokens(req: &ChatRequest) -> u64 {
+    let msgs = req.wire_messages();
+    let mut n = 3;
+    for m in &msgs {
+        n += 4 + count_text(&m.content);
+        for c in &m.tool_calls {
+            n += count_text(&c.name) + count_text(&c.arguments);
+        }
+    }
+    for t in &req.tools {
+        n += count_text(&t.name)
+            + count_text(&t.description)
+            + count_text(&t.parameters.to_string());
+    }
+    n
+}
+
+/// Reservation for a request: prompt estimate plus the full `max_tokens`.
+pub fn reservation(req: &ChatRequest) -> u64 {
+    prompt_tokens(req) + u64::from(req.max_tokens)
+}
