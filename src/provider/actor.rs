@@ -412,7 +412,8 @@ impl Actor for ProviderActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX >> 1);
+        // The mailbox only hands calls to the priority queue; keep it roomy so bursts do not park senders.
+        ctx.set_mailbox_capacity(4096);
         info!(backend = %self.settings.name, kind = self.backend.kind(), "provider actor started");
     }
 }
