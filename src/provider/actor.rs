@@ -16,7 +16,7 @@ use super::backend::{Backend, Failed, ReplyBody, Timeouts};
 use super::breaker::{BreakerState, CircuitBreaker};
 use super::budget::{Budget, Permit, Wait};
 use super::error::ProviderError;
-use super::estimate::{count_text, prompt_tokens, reservation};
+use super::estimate::{count_text, prompt_tokens, reservation, rough_reservation};
 use super::headers::RateInfo;
 use super::messages::{Chat, Embed, GetStats, ProviderStats};
 use super::model::{
@@ -423,7 +423,11 @@ impl Handler<Chat> for ProviderActor {
 
     fn handle(&mut self, msg: Chat, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        let estimate = reservation(&msg.req);
+        let estimate = if self.settings.limits.tokens.is_some() {
+            reservation(&msg.req)
+        } else {
+            rough_reservation(&msg.req)
+        };
         self.enqueue(
             msg.token,
             msg.attempts,

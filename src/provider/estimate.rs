@@ -34,3 +34,15 @@ pub fn prompt_tokens(req: &ChatRequest) -> u64 {
 pub fn reservation(req: &ChatRequest) -> u64 {
     prompt_tokens(req) + u64::from(req.max_tokens)
 }
+
+/// A cheap reservation (about four bytes per token) for backends without a TPM limit, where
+/// the estimate only feeds the server-header floor and tokenizing would be wasted work.
+pub fn rough_reservation(req: &ChatRequest) -> u64 {
+    let bytes: usize = req
+        .messages
+        .iter()
+        .map(|m| m.content.len() + 16)
+        .sum::<usize>()
+        + req.continuation.as_ref().map_or(0, String::len);
+    (bytes as u64).div_ceil(4) + u64::from(req.max_tokens)
+}
