@@ -197,8 +197,11 @@ impl ProviderActor {
                 return;
             }
             match self.budget.try_acquire(now, top.estimate) {
-                Err(Wait::Until(t)) => return self.schedule_wake(t, ctx),
-                Err(Wait::Completion) => return,
+                Err(Wait::Until(t)) => {
+                    self.sweep_invalid();
+                    return self.schedule_wake(t, ctx);
+                }
+                Err(Wait::Completion) => return self.sweep_invalid(),
                 Ok(permit) => {
                     if !self.breaker.allow(now) {
                         // Half-open with its probe out: wait for the probe's outcome.
@@ -210,6 +213,22 @@ impl ProviderActor {
                     }
                 }
             }
+        }
+    }
+
+    /// While blocked, answers the queued calls whose slice was revoked or expired meanwhile.
+    fn sweep_invalid(&mut self) {
+        if self.queue.iter().all(|q| q.token.is_valid()) {
+            return;
+        }
+        let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
+            .into_vec()
+            .into_iter()
+            .partition(|q| q.token.is_valid());
+        self.queue = keep.into();
+        for q in gone {
+            self.stats.failed += 1;
+            q.job.fail(ProviderError::InvalidToken);
         }
     }
 

@@ -311,3 +311,28 @@ async fn invalid_tokens_are_refused_before_any_request() {
     assert!(matches!(r, Err(ProviderError::InvalidToken)), "{r:?}");
     assert_eq!(srv.hits(), 0);
 }
+
+#[actix_rt::test]
+async fn a_call_revoked_while_queued_is_never_sent() {
+    let srv = serve(|_| async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        json_response(200, &openai_completion("ok", 5), &[])
+    })
+    .await;
+    let mut b = backend(BackendKind::OpenaiCompatible, &srv.url);
+    b.max_concurrency = 1;
+    let p = Providers::start(&one("q", b)).expect("start");
+    let (r0, r1) = (p.router.clone(), p.router.clone());
+    let first = tokio::task::spawn_local(async move {
+        r0.chat(req("first"), &token(Pid::new(), 1), None).await
+    });
+    let queued_slice = token(Pid::new(), 1);
+    let s2 = queued_slice.clone();
+    let second = tokio::task::spawn_local(async move { r1.chat(req("second"), &s2, None).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    queued_slice.revoke();
+    assert!(first.await.is_ok_and(|r| r.is_ok()));
+    let r = second.await.expect("join");
+    assert!(matches!(r, Err(ProviderError::InvalidToken)), "{r:?}");
+    assert_eq!(srv.hits(), 1);
+}
