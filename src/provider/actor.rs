@@ -96,6 +96,17 @@ impl Ord for Queued {
     }
 }
 
+/// An attempt's outcome, sent back to the actor by the attempt's task.
+struct Finished {
+    q: Queued,
+    permit: Permit,
+    outcome: Result<(Done, RateInfo), Failed>,
+}
+
+impl Message for Finished {
+    type Result = ();
+}
+
 enum Done {
     Chat(ChatResponse),
     Embed(EmbedResponse),
@@ -245,7 +256,7 @@ impl ProviderActor {
                         .await
                         .map(|(r, i)| (Done::Chat(r), i))
                 }
-                .boxed_local()
+                .boxed()
             }
             Job::Embed { req, .. } => {
                 let call = backend.embed(req.clone(), timeouts);
@@ -255,13 +266,15 @@ impl ProviderActor {
                         () = token.revoked() => Err(ProviderError::InvalidToken.into()),
                     }
                 }
-                .boxed_local()
+                .boxed()
             }
         };
-        ctx.spawn(fut.into_actor(self).map(move |outcome, act, ctx| {
-            act.finish(q, permit, outcome, ctx);
-            act.pump(ctx);
-        }));
+        // Each attempt is its own task (woken on its own); its outcome comes back as a message.
+        let addr = ctx.address();
+        tokio::spawn(async move {
+            let outcome = fut.await;
+            addr.do_send(Finished { q, permit, outcome });
+        });
     }
 
     fn finish(
@@ -462,6 +475,15 @@ impl Handler<Chat> for ProviderActor {
             rx.await
                 .unwrap_or_else(|_| Err(ProviderError::Unavailable("call dropped".into())))
         })
+    }
+}
+
+impl Handler<Finished> for ProviderActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Finished, ctx: &mut Context<Self>) {
+        self.finish(msg.q, msg.permit, msg.outcome, ctx);
+        self.pump(ctx);
     }
 }
 

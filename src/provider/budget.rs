@@ -7,6 +7,7 @@
 //! charge is an estimate (prompt + `max_tokens`) until the usage is known, then the actual
 //! usage (over-estimates are refunded, under-estimates charged).
 
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::headers::RateInfo;
@@ -22,13 +23,6 @@ pub struct BudgetLimits {
     pub window: Duration,
     /// Requests in flight at once.
     pub max_concurrency: usize,
-}
-
-#[derive(Debug)]
-struct Entry {
-    id: u64,
-    tokens: u64,
-    expires: Option<Instant>,
 }
 
 /// A dispatched request's claim on the budget; hand it back with [`Budget::complete`].
@@ -50,8 +44,12 @@ pub enum Wait {
 #[derive(Debug)]
 pub struct Budget {
     limits: BudgetLimits,
-    entries: Vec<Entry>,
-    in_flight: usize,
+    /// Dispatched, not yet answered: id → tokens charged.
+    open: HashMap<u64, u64>,
+    open_tokens: u64,
+    /// Answered, still in the window: (expiry, tokens), expiries non-decreasing.
+    done: VecDeque<(Instant, u64)>,
+    done_tokens: u64,
     next_id: u64,
     paused_until: Option<Instant>,
     server_requests: Option<(u64, Instant)>,
@@ -63,8 +61,10 @@ impl Budget {
     pub fn new(limits: BudgetLimits) -> Self {
         Budget {
             limits,
-            entries: Vec::new(),
-            in_flight: 0,
+            open: HashMap::new(),
+            open_tokens: 0,
+            done: VecDeque::new(),
+            done_tokens: 0,
             next_id: 0,
             paused_until: None,
             server_requests: None,
@@ -74,7 +74,7 @@ impl Budget {
 
     /// Requests in flight.
     pub fn in_flight(&self) -> usize {
-        self.in_flight
+        self.open.len()
     }
 
     /// Until when the backend is paused, if it is.
@@ -83,11 +83,9 @@ impl Budget {
     }
 
     fn earliest_expiry(&self) -> Wait {
-        self.entries
-            .iter()
-            .filter_map(|e| e.expires)
-            .min()
-            .map_or(Wait::Completion, Wait::Until)
+        self.done
+            .front()
+            .map_or(Wait::Completion, |(t, _)| Wait::Until(*t))
     }
 
     /// Tries to dispatch a request estimated at `tokens`.
@@ -95,17 +93,23 @@ impl Budget {
         if let Some(p) = self.paused_until(now) {
             return Err(Wait::Until(p));
         }
-        if self.in_flight >= self.limits.max_concurrency.max(1) {
+        if self.open.len() >= self.limits.max_concurrency.max(1) {
             return Err(Wait::Completion);
         }
-        self.entries.retain(|e| e.expires.is_none_or(|x| x > now));
+        while let Some((t, n)) = self.done.front().copied() {
+            if t > now {
+                break;
+            }
+            self.done.pop_front();
+            self.done_tokens -= n;
+        }
         if let Some(rpm) = self.limits.requests
-            && self.entries.len() as u64 >= rpm
+            && (self.open.len() + self.done.len()) as u64 >= rpm
         {
             return Err(self.earliest_expiry());
         }
         if let Some(tpm) = self.limits.tokens {
-            let used: u64 = self.entries.iter().map(|e| e.tokens).sum();
+            let used = self.open_tokens + self.done_tokens;
             // A request larger than the whole window still runs, alone.
             if used > 0 && used + tokens > tpm {
                 return Err(self.earliest_expiry());
@@ -132,31 +136,30 @@ impl Budget {
             *left = left.saturating_sub(tokens);
         }
         self.next_id += 1;
-        self.entries.push(Entry {
-            id: self.next_id,
-            tokens,
-            expires: None,
-        });
-        self.in_flight += 1;
+        self.open.insert(self.next_id, tokens);
+        self.open_tokens += tokens;
         Ok(Permit { id: self.next_id })
     }
 
     /// Ends a dispatched request: its charge becomes `actual_tokens` when known and starts
     /// expiring now.
     pub fn complete(&mut self, permit: Permit, now: Instant, actual_tokens: Option<u64>) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        if let Some(e) = self.entries.iter_mut().find(|e| e.id == permit.id) {
-            if let Some(t) = actual_tokens {
-                e.tokens = t;
-            }
-            e.expires = Some(now + self.limits.window);
+        if let Some(charged) = self.open.remove(&permit.id) {
+            self.open_tokens -= charged;
+            let tokens = actual_tokens.unwrap_or(charged);
+            let expires = now + self.limits.window;
+            // Keep expiries non-decreasing even if the clock readings of callers interleave.
+            let expires = self.done.back().map_or(expires, |(t, _)| expires.max(*t));
+            self.done.push_back((expires, tokens));
+            self.done_tokens += tokens;
         }
     }
 
     /// Withdraws a permit that was not used (nothing is charged).
     pub fn cancel(&mut self, permit: Permit) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        self.entries.retain(|e| e.id != permit.id);
+        if let Some(charged) = self.open.remove(&permit.id) {
+            self.open_tokens -= charged;
+        }
     }
 
     /// Pauses dispatch until `until` (429 with `retry-after`).
