@@ -242,3 +242,33 @@ async fn embeddings_where_the_backend_has_them() {
     assert_eq!(r.vectors.len(), 2);
     assert_eq!(srv.hits(), 1, "anthropic and scripted made no HTTP call");
 }
+
+#[actix_rt::test]
+async fn scripted_backend_is_offline_deterministic_and_accounted() {
+    let p = Providers::start(&one(
+        "offline",
+        backend(BackendKind::Scripted, "http://127.0.0.1:9/v1"),
+    ))
+    .expect("start");
+    let pid = Pid::new();
+    let ask = || ChatRequest::new("test-model", vec![Message::user("What is an actor?")]);
+    let a = p
+        .router
+        .chat(ask(), &token(pid, 1), None)
+        .await
+        .expect("scripted");
+    let mut streamed = ask();
+    streamed.stream = true;
+    let b = p
+        .router
+        .chat(streamed, &token(pid, 1), None)
+        .await
+        .expect("scripted stream");
+    assert_eq!(a.content, b.content);
+    assert!(a.content.starts_with("[scripted]"), "{}", a.content);
+    assert_eq!(
+        (a.backend.as_str(), a.model.as_str()),
+        ("offline", "scripted:test-model")
+    );
+    assert_eq!(p.ledger.agent_totals(pid).calls, 2);
+}

@@ -257,3 +257,53 @@ async fn malformed_json_and_truncated_sse_are_typed_errors() {
         "{r:?}"
     );
 }
+
+#[actix_rt::test]
+async fn connection_errors_and_529_are_retried_then_fall_back() {
+    // A port nobody listens on: connect errors are transient.
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dead_url = format!("http://{}/v1", dead.local_addr().expect("addr"));
+    drop(dead);
+    let overloaded = serve(|hit| async move {
+        if hit.n == 0 {
+            let err = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+            return json_response(529, &err, &[]);
+        }
+        let body = json!({"id": "m", "type": "message", "role": "assistant", "model": "claude",
+            "content": [{"type": "text", "text": "recovered"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 5, "output_tokens": 1}});
+        json_response(200, &body, &[])
+    })
+    .await;
+    let mut cfg = ProvidersConfig::default();
+    cfg.backends.insert(
+        "dead".into(),
+        backend(BackendKind::OpenaiCompatible, &dead_url),
+    );
+    cfg.backends.insert(
+        "claude".into(),
+        backend(BackendKind::Anthropic, &overloaded.url),
+    );
+    cfg.routes.insert(
+        "g".into(),
+        vec![target("dead", "m", None), target("claude", "claude", None)],
+    );
+    let p = Providers::start(&cfg).expect("start");
+    let mut r = req("q");
+    r.model = "g".into();
+    let resp = p
+        .router
+        .chat(r, &token(Pid::new(), 1), None)
+        .await
+        .expect("fell back and retried");
+    assert_eq!(resp.content, "recovered");
+    assert_eq!(overloaded.hits(), 2, "529 retried once");
+    let stats = p.router.stats().await;
+    let dead_stats = stats.iter().find(|s| s.backend == "dead").expect("stats");
+    assert_eq!(
+        dead_stats.attempts, 3,
+        "connect errors retried up to max_attempts"
+    );
+}
