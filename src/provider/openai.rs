@@ -255,7 +255,10 @@ impl ChunkHandler {
                     .push(StreamDelta::Finish(FinishReason::from_wire(fr)));
             }
         }
-        if let Some(u) = usage_of(&v) {
+        // Usage at the top level (`stream_options.include_usage`) or, as Moonshot sends it,
+        // inside the final choice.
+        let choice_usage = v.get("choices").and_then(|c| c.get(0)).and_then(usage_of);
+        if let Some(u) = usage_of(&v).or(choice_usage) {
             step.deltas.push(StreamDelta::Usage(u));
         }
         Ok(step)
