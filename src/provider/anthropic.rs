@@ -187,10 +187,39 @@ pub fn parse_response(v: &Value, backend: &str) -> Result<ChatResponse, Provider
     Ok(r)
 }
 
+/// Bytes of trailing whitespace the API forbids in an assistant prefill, trimmed from a
+/// continuation's prefix. The model's continuation then starts with that whitespace, which is
+/// dropped again so that `partial + continuation` has it once.
+pub fn prefill_trim(req: &ChatRequest) -> usize {
+    req.continuation
+        .as_deref()
+        .map_or(0, |p| p.len() - p.trim_end().len())
+}
+
+/// Drops up to `*budget` bytes of leading whitespace from `t`, consuming the budget (it is
+/// spent by the first text, whatever it holds).
+fn strip_leading<'a>(t: &'a str, budget: &mut usize) -> &'a str {
+    if *budget == 0 || t.is_empty() {
+        return t;
+    }
+    let ws = t.len() - t.trim_start().len();
+    let cut = t
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(t.len()))
+        .take_while(|i| *i <= ws.min(*budget))
+        .last()
+        .unwrap_or(0);
+    *budget = 0;
+    &t[cut..]
+}
+
 /// Stateful handler of Messages API SSE events.
 #[derive(Debug, Default)]
 pub struct EventHandler {
     tool_index: HashMap<u64, usize>,
+    /// Leading whitespace to drop from the first text (see [`prefill_trim`]).
+    strip: usize,
 }
 
 impl EventHandler {
@@ -229,7 +258,10 @@ impl EventHandler {
             "content_block_delta" => {
                 let d = v.get("delta").unwrap_or(&Value::Null);
                 match s(d, "type") {
-                    "text_delta" => step.deltas.push(StreamDelta::Text(s(d, "text").into())),
+                    "text_delta" => {
+                        let t = strip_leading(s(d, "text"), &mut self.strip);
+                        step.deltas.push(StreamDelta::Text(t.into()));
+                    }
                     "thinking_delta" => step
                         .deltas
                         .push(StreamDelta::Reasoning(s(d, "thinking").into())),
@@ -284,10 +316,14 @@ impl Backend for Anthropic {
             rb = rb.header("x-api-key", k);
         }
         let name = self.name.clone();
+        let strip = prefill_trim(&req);
         async move {
             let (resp, rate) = send(rb, t.request).await?;
             if req.stream {
-                let mut h = EventHandler::default();
+                let mut h = EventHandler {
+                    strip,
+                    ..EventHandler::default()
+                };
                 let st = delta_stream(resp, t.stall, move |ev| {
                     let v = event_json(&ev)?;
                     h.handle(ev.event.as_deref().unwrap_or_default(), &v)
@@ -300,7 +336,9 @@ impl Backend for Anthropic {
             let v = json_body(resp, t.request)
                 .await
                 .map_err(|error| Failed { error, rate })?;
-            let r = parse_response(&v, &name).map_err(|error| Failed { error, rate })?;
+            let mut r = parse_response(&v, &name).map_err(|error| Failed { error, rate })?;
+            let mut strip = strip;
+            r.content = strip_leading(&r.content, &mut strip).to_string();
             Ok(Reply {
                 rate,
                 body: ReplyBody::Complete(r),

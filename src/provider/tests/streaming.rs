@@ -152,3 +152,61 @@ async fn usage_and_cost_per_agent_add_up() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn anthropic_preempted_stream_resumes_through_a_prefill() {
+    use serde_json::json;
+    let srv = serve(|hit| async move {
+        let msgs = hit.body["messages"].as_array().cloned().unwrap_or_default();
+        let prefill = msgs
+            .last()
+            .filter(|m| m["role"] == "assistant")
+            .and_then(|m| m["content"][0]["text"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        if prefill.ends_with(char::is_whitespace) {
+            let err = json!({"type": "error", "error": {"type": "invalid_request_error",
+                "message": "final assistant content cannot end with trailing whitespace"}});
+            return json_response(400, &err, &[]);
+        }
+        let rest = FULL.strip_prefix(prefill.as_str()).unwrap_or(FULL);
+        let mut ev = vec![
+            event("message_start", &json!({"type": "message_start", "message": {"usage": {"input_tokens": 9, "output_tokens": 1}}})),
+            event("content_block_start", &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+        ];
+        for w in rest.split_inclusive(' ') {
+            ev.push(event("content_block_delta", &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}})));
+        }
+        ev.push(event("message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 16}})));
+        ev.push(event("message_stop", &json!({"type": "message_stop"})));
+        sse_response(ev, Duration::from_millis(30), Fault::None)
+    })
+    .await;
+    let p =
+        Providers::start(&one("claude", backend(BackendKind::Anthropic, &srv.url))).expect("start");
+    let pid = Pid::new();
+    let slice = token(pid, 5);
+    let mut r = req("tell me");
+    r.stream = true;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (router, r2, s2) = (p.router.clone(), r.clone(), slice.clone());
+    let call = tokio::task::spawn_local(async move { router.chat(r2, &s2, Some(tx)).await });
+    let mut seen = 0;
+    while let Some(d) = rx.recv().await {
+        seen += usize::from(matches!(d, StreamDelta::Text(_)));
+        if seen == 3 {
+            slice.revoke();
+            break;
+        }
+    }
+    let partial = call.await.expect("join").expect("partial output");
+    assert!(partial.is_preempted());
+    assert!(partial.content.ends_with(' '), "{:?}", partial.content);
+    r.continuation = Some(partial.content.clone());
+    let next = p
+        .router
+        .chat(r, &token(pid, 5), None)
+        .await
+        .expect("continuation");
+    assert_eq!(partial.continue_with(next).content, FULL);
+}
