@@ -17,6 +17,9 @@ use super::model::{
 use super::presets::Preset;
 use super::think::{ThinkSplitter, split_think};
 
+/// Tool-call indices at or above this are treated as garbage (they size a vector).
+const MAX_TOOL_CALLS: u64 = 1024;
+
 /// An OpenAI-compatible endpoint.
 #[derive(Clone, Debug)]
 pub struct OpenAiCompatible {
@@ -226,7 +229,13 @@ impl ChunkHandler {
                     .into_iter()
                     .flatten()
                 {
-                    let index = c.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+                    let index = c.get("index").and_then(Value::as_u64).unwrap_or(0);
+                    if index >= MAX_TOOL_CALLS {
+                        return Err(ProviderError::MalformedResponse(format!(
+                            "tool call index {index}"
+                        )));
+                    }
+                    let index = index as usize;
                     let f = c.get("function");
                     let id = str_of(c, "id").unwrap_or_default();
                     let name = f.and_then(|f| str_of(f, "name")).unwrap_or_default();
