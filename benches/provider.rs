@@ -163,28 +163,39 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
     let direct = async_openai::Client::with_config(
         OpenAIConfig::new().with_api_base(url).with_api_key("bench"),
     );
-    let typed = CreateChatCompletionRequestArgs::default()
-        .model("bench-model")
-        .max_completion_tokens(64u32)
-        .messages([
-            ChatCompletionRequestSystemMessageArgs::default()
-                .content(SYSTEM)
-                .build()
-                .expect("msg")
-                .into(),
-            ChatCompletionRequestUserMessageArgs::default()
-                .content(USER)
-                .build()
-                .expect("msg")
-                .into(),
-        ])
-        .build()
-        .expect("request");
-    let mut ours_req = ChatRequest::new(
-        "bench-model",
-        vec![Message::system(SYSTEM), Message::user(USER)],
-    );
-    ours_req.max_tokens = 64;
+    // Every call carries a fresh user message (as in an agent loop), so nothing is served from
+    // a cache that a real workload would miss; the system prompt repeats, as it does for real.
+    let seq = &AtomicUsize::new(0);
+    let direct_request = |n: usize| {
+        CreateChatCompletionRequestArgs::default()
+            .model("bench-model")
+            .max_completion_tokens(64u32)
+            .messages([
+                ChatCompletionRequestSystemMessageArgs::default()
+                    .content(SYSTEM)
+                    .build()
+                    .expect("msg")
+                    .into(),
+                ChatCompletionRequestUserMessageArgs::default()
+                    .content(format!("{USER} #{n}"))
+                    .build()
+                    .expect("msg")
+                    .into(),
+            ])
+            .build()
+            .expect("request")
+    };
+    let our_request = |n: usize| {
+        let mut r = ChatRequest::new(
+            "bench-model",
+            vec![
+                Message::system(SYSTEM),
+                Message::user(format!("{USER} #{n}")),
+            ],
+        );
+        r.max_tokens = 64;
+        r
+    };
     let pid = Pid::new();
     let mut rows = Vec::new();
     for conc in [1usize, 16] {
@@ -194,10 +205,14 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
             let t = Instant::now();
             let per = calls / conc;
             futures::future::join_all((0..conc).map(|_| {
-                let (c, r) = (direct.clone(), typed.clone());
+                let c = direct.clone();
                 async move {
                     for _ in 0..per {
-                        c.chat().create(r.clone()).await.expect("direct call");
+                        let n = seq.fetch_add(1, Ordering::Relaxed);
+                        c.chat()
+                            .create(direct_request(n))
+                            .await
+                            .expect("direct call");
                     }
                 }
             }))
@@ -205,11 +220,13 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
             let direct_us = t.elapsed().as_secs_f64() * 1e6 / calls as f64;
             let t = Instant::now();
             futures::future::join_all((0..conc).map(|_| {
-                let (router, r) = (p.router.clone(), ours_req.clone());
+                let router = p.router.clone();
                 async move {
                     for _ in 0..per {
+                        let n = seq.fetch_add(1, Ordering::Relaxed);
+                        let slice = token(pid, 10, Duration::from_secs(600));
                         router
-                            .chat(r.clone(), &token(pid, 10, Duration::from_secs(600)), None)
+                            .chat(our_request(n), &slice, None)
                             .await
                             .expect("provider call");
                     }
@@ -278,6 +295,67 @@ async fn budget(url: &str, lim: &Limiter, window: Duration) -> (usize, u64, usiz
     )
 }
 
+/// Mean µs of `f` over `n` runs.
+fn micro(n: u32, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+fn components() {
+    use agent_os_kernel::provider::estimate::{reservation, rough_reservation};
+    use agent_os_kernel::provider::openai::{OpenAiCompatible, parse_response};
+    let mut req = ChatRequest::new(
+        "bench-model",
+        vec![Message::system(SYSTEM), Message::user(USER)],
+    );
+    req.max_tokens = 64;
+    let backend = OpenAiCompatible::new(
+        "b",
+        "http://127.0.0.1:1/v1",
+        None,
+        None,
+        reqwest::Client::new(),
+    );
+    let reply = completion(30).to_string();
+    println!("\n## Where the provider path spends its CPU (µs per call, single thread)\n");
+    println!("| step | µs |\n|---|---:|");
+    let n = 20_000;
+    println!(
+        "| tiktoken count of the fresh user message (not memoised) | {:.2} |",
+        micro(n, || {
+            std::hint::black_box(count_text(std::hint::black_box(USER)));
+        })
+    );
+    println!(
+        "| reservation with a TPM limit, messages memoised | {:.2} |",
+        micro(n, || {
+            std::hint::black_box(reservation(std::hint::black_box(&req)));
+        })
+    );
+    println!(
+        "| byte-based reservation (no TPM limit) | {:.2} |",
+        micro(n, || {
+            std::hint::black_box(rough_reservation(std::hint::black_box(&req)));
+        })
+    );
+    println!(
+        "| build + serialise request body | {:.2} |",
+        micro(n, || {
+            std::hint::black_box(serde_json::to_vec(&backend.body(&req)).ok());
+        })
+    );
+    println!(
+        "| parse + normalise response | {:.2} |",
+        micro(n, || {
+            let v: Value = serde_json::from_str(&reply).unwrap_or(Value::Null);
+            std::hint::black_box(parse_response(&v, "b").ok());
+        })
+    );
+}
+
 fn main() {
     let window = Duration::from_secs(
         std::env::var("PROVIDER_BENCH_WINDOW_SECS")
@@ -297,6 +375,7 @@ fn main() {
         next: AtomicUsize::new(0),
     });
     let (fast_url, enforced_url) = start_servers(lim.clone());
+    components();
     let sys = actix::System::new();
     sys.block_on(async move {
         println!(

@@ -96,15 +96,67 @@ impl Ord for Queued {
     }
 }
 
-/// An attempt's outcome, sent back to the actor by the attempt's task.
+/// What an attempt's task reports back to the actor. A success has already been delivered
+/// to the caller (and recorded in the ledger) by the task; a failure comes back with its call
+/// so the actor can decide on a retry.
+enum Attempt {
+    Delivered {
+        rate: RateInfo,
+        tokens: Option<u64>,
+        preempted: bool,
+    },
+    Failed {
+        q: Queued,
+        failed: Failed,
+    },
+}
+
 struct Finished {
-    q: Queued,
     permit: Permit,
-    outcome: Result<(Done, RateInfo), Failed>,
+    attempt: Attempt,
 }
 
 impl Message for Finished {
     type Result = ();
+}
+
+/// Delivers a successful attempt to its caller and records its usage.
+fn deliver(q: Queued, done: Done, rate: RateInfo, backend: &str, ledger: &UsageLedger) -> Attempt {
+    let pid = q.token.pid();
+    match (done, q.job) {
+        (Done::Chat(mut r), Job::Chat { reply, .. }) => {
+            r.backend = backend.to_string();
+            ledger.record(pid, backend, &r.model, &r.usage);
+            let (tokens, preempted) = (Some(r.usage.total()), r.is_preempted());
+            let _ = reply.send(Ok(r));
+            Attempt::Delivered {
+                rate,
+                tokens,
+                preempted,
+            }
+        }
+        (Done::Embed(mut r), Job::Embed { reply, .. }) => {
+            r.backend = backend.to_string();
+            ledger.record(pid, backend, &r.model, &r.usage);
+            let tokens = Some(r.usage.total());
+            let _ = reply.send(Ok(r));
+            Attempt::Delivered {
+                rate,
+                tokens,
+                preempted: false,
+            }
+        }
+        (_, job) => {
+            job.fail(ProviderError::Unavailable(
+                "outcome did not match its job".into(),
+            ));
+            Attempt::Delivered {
+                rate,
+                tokens: None,
+                preempted: false,
+            }
+        }
+    }
 }
 
 enum Done {
@@ -271,52 +323,35 @@ impl ProviderActor {
         };
         // Each attempt is its own task (woken on its own); its outcome comes back as a message.
         let addr = ctx.address();
+        let (name, ledger) = (self.settings.name.clone(), self.ledger.clone());
         tokio::spawn(async move {
-            let outcome = fut.await;
-            addr.do_send(Finished { q, permit, outcome });
+            let attempt = match fut.await {
+                Ok((done, rate)) => deliver(q, done, rate, &name, &ledger),
+                Err(failed) => Attempt::Failed { q, failed },
+            };
+            addr.do_send(Finished { permit, attempt });
         });
     }
 
-    fn finish(
-        &mut self,
-        q: Queued,
-        permit: Permit,
-        outcome: Result<(Done, RateInfo), Failed>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn finish(&mut self, permit: Permit, attempt: Attempt, ctx: &mut Context<Self>) {
         let now = Instant::now();
         let name = self.settings.name.clone();
-        match outcome {
-            Ok((done, rate)) => {
+        match attempt {
+            Attempt::Delivered {
+                rate,
+                tokens,
+                preempted,
+            } => {
                 self.budget.observe(&rate, now);
+                self.budget.complete(permit, now, tokens);
                 self.breaker.on_success();
                 self.stats.succeeded += 1;
-                let pid = q.token.pid();
-                match (done, q.job) {
-                    (Done::Chat(mut r), Job::Chat { reply, .. }) => {
-                        r.backend.clone_from(&name);
-                        if r.is_preempted() {
-                            self.stats.preempted += 1;
-                        }
-                        self.budget.complete(permit, now, Some(r.usage.total()));
-                        self.ledger.record(pid, &name, &r.model, &r.usage);
-                        let _ = reply.send(Ok(r));
-                    }
-                    (Done::Embed(mut r), Job::Embed { reply, .. }) => {
-                        r.backend.clone_from(&name);
-                        self.budget.complete(permit, now, Some(r.usage.total()));
-                        self.ledger.record(pid, &name, &r.model, &r.usage);
-                        let _ = reply.send(Ok(r));
-                    }
-                    (_, job) => {
-                        self.budget.complete(permit, now, None);
-                        job.fail(ProviderError::Unavailable(
-                            "outcome did not match its job".into(),
-                        ));
-                    }
-                }
+                self.stats.preempted += u64::from(preempted);
             }
-            Err(Failed { error, rate }) => {
+            Attempt::Failed {
+                q,
+                failed: Failed { error, rate },
+            } => {
                 self.budget.observe(&rate, now);
                 self.budget.complete(permit, now, None);
                 if let ProviderError::RateLimited { retry_after, .. } = &error {
@@ -380,7 +415,7 @@ async fn run_chat(
             ..ChatResponse::default()
         }
     };
-    let call = backend.chat(req.clone(), timeouts);
+    let call = backend.chat(&req, timeouts);
     let reply = tokio::select! {
         r = call => r?,
         () = token.revoked() => return Ok((preempted(String::new()), RateInfo::default())),
@@ -451,30 +486,20 @@ impl Actor for ProviderActor {
 }
 
 impl Handler<Chat> for ProviderActor {
-    type Result = ResponseFuture<Result<ChatResponse, ProviderError>>;
+    type Result = ();
 
-    fn handle(&mut self, msg: Chat, ctx: &mut Context<Self>) -> Self::Result {
-        let (tx, rx) = oneshot::channel();
+    fn handle(&mut self, msg: Chat, ctx: &mut Context<Self>) {
         let estimate = if self.settings.limits.tokens.is_some() {
             reservation(&msg.req)
         } else {
             rough_reservation(&msg.req)
         };
-        self.enqueue(
-            msg.token,
-            msg.attempts,
-            estimate,
-            Job::Chat {
-                req: msg.req,
-                sink: msg.sink,
-                reply: tx,
-            },
-            ctx,
-        );
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(ProviderError::Unavailable("call dropped".into())))
-        })
+        let job = Job::Chat {
+            req: msg.req,
+            sink: msg.sink,
+            reply: msg.reply,
+        };
+        self.enqueue(msg.token, msg.attempts, estimate, job, ctx);
     }
 }
 
@@ -482,16 +507,15 @@ impl Handler<Finished> for ProviderActor {
     type Result = ();
 
     fn handle(&mut self, msg: Finished, ctx: &mut Context<Self>) {
-        self.finish(msg.q, msg.permit, msg.outcome, ctx);
+        self.finish(msg.permit, msg.attempt, ctx);
         self.pump(ctx);
     }
 }
 
 impl Handler<Embed> for ProviderActor {
-    type Result = ResponseFuture<Result<EmbedResponse, ProviderError>>;
+    type Result = ();
 
-    fn handle(&mut self, msg: Embed, ctx: &mut Context<Self>) -> Self::Result {
-        let (tx, rx) = oneshot::channel();
+    fn handle(&mut self, msg: Embed, ctx: &mut Context<Self>) {
         let estimate = msg
             .req
             .inputs
@@ -499,20 +523,11 @@ impl Handler<Embed> for ProviderActor {
             .map(|t| count_text(t))
             .sum::<u64>()
             .max(1);
-        self.enqueue(
-            msg.token,
-            msg.attempts,
-            estimate,
-            Job::Embed {
-                req: msg.req,
-                reply: tx,
-            },
-            ctx,
-        );
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(ProviderError::Unavailable("call dropped".into())))
-        })
+        let job = Job::Embed {
+            req: msg.req,
+            reply: msg.reply,
+        };
+        self.enqueue(msg.token, msg.attempts, estimate, job, ctx);
     }
 }
 

@@ -306,20 +306,21 @@ impl Backend for Anthropic {
         "anthropic"
     }
 
-    fn chat(&self, req: ChatRequest, t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
+    fn chat(&self, req: &ChatRequest, t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
         let mut rb = self
             .http
             .post(format!("{}/messages", self.base_url))
             .header("anthropic-version", &self.version)
-            .json(&self.body(&req));
+            .json(&self.body(req));
         if let Some(k) = &self.api_key {
             rb = rb.header("x-api-key", k);
         }
         let name = self.name.clone();
-        let strip = prefill_trim(&req);
+        let strip = prefill_trim(req);
+        let stream = req.stream;
         async move {
             let (resp, rate) = send(rb, t.request).await?;
-            if req.stream {
+            if stream {
                 let mut h = EventHandler {
                     strip,
                     ..EventHandler::default()

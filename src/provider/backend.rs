@@ -71,10 +71,11 @@ pub struct Timeouts {
 pub trait Backend: Send + Sync + 'static {
     /// Protocol name for logs.
     fn kind(&self) -> &'static str;
-    /// One chat attempt; `req.model` is the backend's model name.
+    /// One chat attempt; `req.model` is the backend's model name. The request is encoded before
+    /// this returns, so the future does not borrow it.
     fn chat(
         &self,
-        req: ChatRequest,
+        req: &ChatRequest,
         timeouts: Timeouts,
     ) -> BoxFuture<'static, Result<Reply, Failed>>;
     /// One embeddings attempt.

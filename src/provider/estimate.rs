@@ -1,7 +1,50 @@
 //! Token estimates (tiktoken `cl100k_base`) used to reserve TPM budget before a call; the
 //! reservation is reconciled with the usage the provider reports.
 
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
+
+use parking_lot::Mutex;
+
 use super::model::ChatRequest;
+
+/// Entries of the token-count memo before it is cleared.
+const MEMO_CAP: usize = 16_384;
+
+struct Memo {
+    hasher: std::collections::hash_map::RandomState,
+    counts: Mutex<HashMap<u64, u64>>,
+}
+
+fn memo() -> &'static Memo {
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    MEMO.get_or_init(|| Memo {
+        hasher: Default::default(),
+        counts: Mutex::new(HashMap::new()),
+    })
+}
+
+/// Tokens of a message text, memoised by a 64-bit hash of the text: an agent's history is
+/// re-sent with every call, so only the new messages are tokenized. (A hash collision can only
+/// skew an estimate, which usage reconciliation corrects.)
+pub fn count_message(text: &str) -> u64 {
+    if text.is_empty() {
+        return 0;
+    }
+    let m = memo();
+    let key = m.hasher.hash_one(text);
+    if let Some(n) = m.counts.lock().get(&key) {
+        return *n;
+    }
+    let n = count_text(text);
+    let mut counts = m.counts.lock();
+    if counts.len() >= MEMO_CAP {
+        counts.clear();
+    }
+    counts.insert(key, n);
+    n
+}
 
 /// Tokens of a text.
 pub fn count_text(text: &str) -> u64 {
@@ -17,7 +60,7 @@ pub fn prompt_tokens(req: &ChatRequest) -> u64 {
     let msgs = req.wire_messages();
     let mut n = 3;
     for m in &msgs {
-        n += 4 + count_text(&m.content);
+        n += 4 + count_message(&m.content);
         for c in &m.tool_calls {
             n += count_text(&c.name) + count_text(&c.arguments);
         }

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use actix::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::breaker::BreakerState;
 use super::error::ProviderError;
@@ -23,10 +23,48 @@ pub struct Chat {
     pub attempts: AttemptBudget,
     /// Receives stream deltas as they arrive (a `Reset` precedes a retried attempt's deltas).
     pub sink: Option<mpsc::UnboundedSender<StreamDelta>>,
+    /// Where the result goes (the caller awaits the paired [`Reply`]).
+    pub reply: oneshot::Sender<Result<ChatResponse, ProviderError>>,
+}
+
+impl Chat {
+    /// A call and the [`Reply`] its result arrives on. Send the call with `do_send`: the actor
+    /// answers on the reply, not through actix's response channel (one wake-up fewer).
+    pub fn new(
+        req: ChatRequest,
+        token: SliceToken,
+        attempts: AttemptBudget,
+        sink: Option<mpsc::UnboundedSender<StreamDelta>>,
+    ) -> (Chat, Reply<ChatResponse>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Chat {
+                req,
+                token,
+                attempts,
+                sink,
+                reply,
+            },
+            Reply(rx),
+        )
+    }
 }
 
 impl Message for Chat {
-    type Result = Result<ChatResponse, ProviderError>;
+    type Result = ();
+}
+
+/// Where the result of a [`Chat`] or [`Embed`] call arrives.
+#[derive(Debug)]
+pub struct Reply<T>(pub oneshot::Receiver<Result<T, ProviderError>>);
+
+impl<T> Reply<T> {
+    /// Waits for the call's result.
+    pub async fn result(self) -> Result<T, ProviderError> {
+        self.0
+            .await
+            .unwrap_or_else(|_| Err(ProviderError::Unavailable("call dropped".into())))
+    }
 }
 
 /// One embeddings call.
@@ -38,10 +76,32 @@ pub struct Embed {
     pub token: SliceToken,
     /// Attempts left for the logical call.
     pub attempts: AttemptBudget,
+    /// Where the result goes.
+    pub reply: oneshot::Sender<Result<EmbedResponse, ProviderError>>,
+}
+
+impl Embed {
+    /// A call and the [`Reply`] its result arrives on.
+    pub fn new(
+        req: EmbedRequest,
+        token: SliceToken,
+        attempts: AttemptBudget,
+    ) -> (Embed, Reply<EmbedResponse>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Embed {
+                req,
+                token,
+                attempts,
+                reply,
+            },
+            Reply(rx),
+        )
+    }
 }
 
 impl Message for Embed {
-    type Result = Result<EmbedResponse, ProviderError>;
+    type Result = ();
 }
 
 /// Asks for the actor's counters.

@@ -38,7 +38,7 @@ mod tests;
 pub use actor::{ProviderActor, ProviderSettings};
 pub use config::{BackendConfig, BackendKind, Price, ProvidersConfig, RouteTarget};
 pub use error::ProviderError;
-pub use messages::{Chat, Embed, GetStats, ProviderStats};
+pub use messages::{Chat, Embed, GetStats, ProviderStats, Reply};
 pub use model::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Message, Role,
     StreamDelta, ToolCall, ToolSpec, Usage,

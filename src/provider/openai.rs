@@ -288,12 +288,13 @@ impl Backend for OpenAiCompatible {
         "openai_compatible"
     }
 
-    fn chat(&self, req: ChatRequest, t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
-        let rb = self.post("/chat/completions").json(&self.body(&req));
+    fn chat(&self, req: &ChatRequest, t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
+        let rb = self.post("/chat/completions").json(&self.body(req));
         let name = self.name.clone();
+        let stream = req.stream;
         async move {
             let (resp, rate) = send(rb, t.request).await?;
-            if req.stream {
+            if stream {
                 let mut h = ChunkHandler::default();
                 let s = delta_stream(resp, t.stall, move |ev| {
                     let v = if ev.data.trim() == "[DONE]" {

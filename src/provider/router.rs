@@ -83,18 +83,9 @@ impl Router {
         self.walk(&requested, token, &attempts, |target, model| {
             let mut req = req.clone();
             req.model = model;
-            let msg = Chat {
-                req,
-                token: token.clone(),
-                attempts: attempts.clone(),
-                sink: sink.clone(),
-            };
-            let addr = target.clone();
-            async move {
-                addr.send(msg)
-                    .await
-                    .map_err(|e| ProviderError::Unavailable(e.to_string()))?
-            }
+            let (msg, reply) = Chat::new(req, token.clone(), attempts.clone(), sink.clone());
+            target.do_send(msg);
+            reply.result()
         })
         .await
         .inspect_err(|_| {
@@ -115,17 +106,9 @@ impl Router {
         self.walk(&requested, token, &attempts, |target, model| {
             let mut req = req.clone();
             req.model = model;
-            let msg = Embed {
-                req,
-                token: token.clone(),
-                attempts: attempts.clone(),
-            };
-            let addr = target.clone();
-            async move {
-                addr.send(msg)
-                    .await
-                    .map_err(|e| ProviderError::Unavailable(e.to_string()))?
-            }
+            let (msg, reply) = Embed::new(req, token.clone(), attempts.clone());
+            target.do_send(msg);
+            reply.result()
         })
         .await
     }

@@ -78,18 +78,19 @@ impl Backend for Scripted {
         "scripted"
     }
 
-    fn chat(&self, req: ChatRequest, _t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
-        let text = self.reply_for(&req);
+    fn chat(&self, req: &ChatRequest, _t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
+        let text = self.reply_for(req);
         let usage = Usage {
-            prompt_tokens: prompt_tokens(&req),
+            prompt_tokens: prompt_tokens(req),
             completion_tokens: count_text(&text),
         };
         let delay = self.chunk_delay;
+        let (stream, model) = (req.stream, format!("scripted:{}", req.model));
         async move {
-            if !req.stream {
+            if !stream {
                 let r = ChatResponse {
                     backend: "scripted".into(),
-                    model: format!("scripted:{}", req.model),
+                    model,
                     content: text,
                     finish_reason: Some(FinishReason::Stop),
                     usage,
