@@ -324,7 +324,7 @@ impl ProviderActor {
         // Each attempt is its own task (woken on its own); its outcome comes back as a message.
         let addr = ctx.address();
         let (name, ledger) = (self.settings.name.clone(), self.ledger.clone());
-        tokio::spawn(async move {
+        actix::spawn(async move {
             let attempt = match fut.await {
                 Ok((done, rate)) => deliver(q, done, rate, &name, &ledger),
                 Err(failed) => Attempt::Failed { q, failed },
