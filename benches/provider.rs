@@ -197,6 +197,26 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
         r
     };
     let pid = Pid::new();
+    // The actor path alone: the offline scripted backend (no HTTP; it tokenizes its own reply
+    // for usage), sequential calls.
+    let mut sc = ProvidersConfig::default();
+    let mut sb = BackendConfig::new(BackendKind::Scripted);
+    sb.models = vec!["bench-model".into()];
+    sc.backends.insert("scripted".into(), sb);
+    let sp = Providers::start(&sc).expect("scripted providers");
+    let n = 5000;
+    let t = Instant::now();
+    for i in 0..n {
+        let slice = token(pid, 10, Duration::from_secs(600));
+        sp.router
+            .chat(our_request(i), &slice, None)
+            .await
+            .expect("scripted call");
+    }
+    println!(
+        "| provider path on the offline scripted backend (no HTTP), sequential | {:.2} |",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
     let mut rows = Vec::new();
     for conc in [1usize, 16] {
         let calls = if conc == 1 { 400 } else { 1600 };
@@ -378,12 +398,13 @@ fn main() {
     components();
     let sys = actix::System::new();
     sys.block_on(async move {
+        let rows = overhead(&fast_url).await;
         println!(
             "\n## Per-call overhead (local OpenAI-compatible server, JSON, median of 7 rounds)\n"
         );
         println!("| load | direct async-openai (µs/call) | provider path (µs/call) | overhead |");
         println!("|---|---:|---:|---:|");
-        for (label, d, o) in overhead(&fast_url).await {
+        for (label, d, o) in rows {
             println!(
                 "| {label} | {d:.1} | {o:.1} | {:+.1} % |",
                 (o - d) / d * 100.0
