@@ -121,6 +121,13 @@ impl Providers {
                 )));
             }
         }
+        for (name, bc) in &cfg.backends {
+            if bc.rpm == Some(0) || bc.tpm == Some(0) {
+                return Err(ProviderError::Config(format!(
+                    "backend `{name}`: rpm and tpm must be at least 1 (omit them for no limit)"
+                )));
+            }
+        }
         let ledger = UsageLedger::new(cfg.prices.clone());
         let mut actors: HashMap<String, Addr<ProviderActor>> = HashMap::new();
         let mut models = Vec::new();
