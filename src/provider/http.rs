@@ -205,3 +205,46 @@ pub fn event_json(ev: &SseEvent) -> Result<Value, ProviderError> {
         ProviderError::MalformedResponse(format!("{e} in stream event `{head}`"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_bodies_map_to_typed_errors() {
+        let quota = r#"{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
+        assert!(matches!(
+            classify(429, quota, None),
+            ProviderError::QuotaExhausted { .. }
+        ));
+        let limited = classify(
+            429,
+            r#"{"error":{"message":"slow","type":"requests"}}"#,
+            Some(Duration::from_secs(2)),
+        );
+        assert!(
+            matches!(limited, ProviderError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(2))
+        );
+        assert!(matches!(
+            classify(402, "Insufficient Balance", None),
+            ProviderError::QuotaExhausted { .. }
+        ));
+        let ctx = r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#;
+        assert!(matches!(
+            classify(400, ctx, None),
+            ProviderError::ContextLength { .. }
+        ));
+        let overloaded =
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        assert!(matches!(
+            classify(529, overloaded, None),
+            ProviderError::Server { status: 529, .. }
+        ));
+        assert!(classify(503, "<html>bad gateway</html>", None).is_transient());
+        assert!(matches!(
+            classify(401, "{}", None),
+            ProviderError::Rejected { status: 401, .. }
+        ));
+        assert!(!classify(401, "{}", None).is_transient());
+    }
+}
