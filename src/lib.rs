@@ -42,6 +42,7 @@ pub mod events;
 pub mod ipc;
 mod kernel;
 mod pid;
+pub mod provider;
 pub mod scheduler;
 pub mod storage;
 pub mod supervisor;

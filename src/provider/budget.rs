@@ -1,0 +1,242 @@
+//! The rate-limit budget of one backend: sliding-window RPM and TPM, a concurrency cap, a
+//! pause (429 + `retry-after`) and corrections from the server's rate-limit headers.
+//!
+//! Accounting is conservative so that a server enforcing the same limits never has to say 429:
+//! a request is charged from the moment it is dispatched, and its charge leaves the window
+//! `window` after its *response* arrived (the server admitted it earlier than that). The token
+//! charge is an estimate (prompt + `max_tokens`) until the usage is known, then the actual
+//! usage (over-estimates are refunded, under-estimates charged).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::headers::RateInfo;
+
+/// Static limits of a backend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetLimits {
+    /// Requests per window (`None`: unlimited).
+    pub requests: Option<u64>,
+    /// Tokens per window (`None`: unlimited).
+    pub tokens: Option<u64>,
+    /// Window length (60 s for RPM/TPM; shorter in tests).
+    pub window: Duration,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+}
+
+/// A dispatched request's claim on the budget; hand it back with [`Budget::complete`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Permit {
+    id: u64,
+}
+
+/// Why a request cannot be dispatched yet.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Retry at this instant (a window entry expires or a pause ends).
+    Until(Instant),
+    /// Retry when an in-flight request completes.
+    Completion,
+}
+
+/// Live budget state.
+#[derive(Debug)]
+pub struct Budget {
+    limits: BudgetLimits,
+    /// Dispatched, not yet answered: id → tokens charged.
+    open: HashMap<u64, u64>,
+    open_tokens: u64,
+    /// Answered, still in the window: (expiry, tokens), expiries non-decreasing.
+    done: VecDeque<(Instant, u64)>,
+    done_tokens: u64,
+    next_id: u64,
+    paused_until: Option<Instant>,
+    server_requests: Option<(u64, Instant)>,
+    server_tokens: Option<(u64, Instant)>,
+}
+
+impl Budget {
+    /// An empty budget.
+    pub fn new(limits: BudgetLimits) -> Self {
+        Budget {
+            limits,
+            open: HashMap::new(),
+            open_tokens: 0,
+            done: VecDeque::new(),
+            done_tokens: 0,
+            next_id: 0,
+            paused_until: None,
+            server_requests: None,
+            server_tokens: None,
+        }
+    }
+
+    /// Requests in flight.
+    pub fn in_flight(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Until when the backend is paused, if it is.
+    pub fn paused_until(&self, now: Instant) -> Option<Instant> {
+        self.paused_until.filter(|p| *p > now)
+    }
+
+    fn earliest_expiry(&self) -> Wait {
+        self.done
+            .front()
+            .map_or(Wait::Completion, |(t, _)| Wait::Until(*t))
+    }
+
+    /// Tries to dispatch a request estimated at `tokens`.
+    pub fn try_acquire(&mut self, now: Instant, tokens: u64) -> Result<Permit, Wait> {
+        if let Some(p) = self.paused_until(now) {
+            return Err(Wait::Until(p));
+        }
+        if self.open.len() >= self.limits.max_concurrency.max(1) {
+            return Err(Wait::Completion);
+        }
+        while let Some((t, n)) = self.done.front().copied() {
+            if t > now {
+                break;
+            }
+            self.done.pop_front();
+            self.done_tokens -= n;
+        }
+        if let Some(rpm) = self.limits.requests
+            && (self.open.len() + self.done.len()) as u64 >= rpm
+        {
+            return Err(self.earliest_expiry());
+        }
+        if let Some(tpm) = self.limits.tokens {
+            let used = self.open_tokens + self.done_tokens;
+            // A request larger than the whole window still runs, alone.
+            if used > 0 && used + tokens > tpm {
+                return Err(self.earliest_expiry());
+            }
+        }
+        if let Some((left, reset)) = self.server_requests {
+            if reset <= now {
+                self.server_requests = None;
+            } else if left == 0 {
+                return Err(Wait::Until(reset));
+            }
+        }
+        if let Some((left, reset)) = self.server_tokens {
+            if reset <= now {
+                self.server_tokens = None;
+            } else if left < tokens {
+                return Err(Wait::Until(reset));
+            }
+        }
+        if let Some((left, _)) = &mut self.server_requests {
+            *left -= 1;
+        }
+        if let Some((left, _)) = &mut self.server_tokens {
+            *left = left.saturating_sub(tokens);
+        }
+        self.next_id += 1;
+        self.open.insert(self.next_id, tokens);
+        self.open_tokens += tokens;
+        Ok(Permit { id: self.next_id })
+    }
+
+    /// Ends a dispatched request: its charge becomes `actual_tokens` when known and starts
+    /// expiring now.
+    pub fn complete(&mut self, permit: Permit, now: Instant, actual_tokens: Option<u64>) {
+        if let Some(charged) = self.open.remove(&permit.id) {
+            self.open_tokens -= charged;
+            let tokens = actual_tokens.unwrap_or(charged);
+            let expires = now + self.limits.window;
+            // Keep expiries non-decreasing even if the clock readings of callers interleave.
+            let expires = self.done.back().map_or(expires, |(t, _)| expires.max(*t));
+            self.done.push_back((expires, tokens));
+            self.done_tokens += tokens;
+        }
+    }
+
+    /// Withdraws a permit that was not used (nothing is charged).
+    pub fn cancel(&mut self, permit: Permit) {
+        if let Some(charged) = self.open.remove(&permit.id) {
+            self.open_tokens -= charged;
+        }
+    }
+
+    /// Pauses dispatch until `until` (429 with `retry-after`).
+    pub fn pause(&mut self, until: Instant) {
+        if self.paused_until.is_none_or(|p| p < until) {
+            self.paused_until = Some(until);
+        }
+    }
+
+    /// Applies the server's view of the remaining budget.
+    pub fn observe(&mut self, info: &RateInfo, now: Instant) {
+        if let (Some(left), Some(reset)) = (info.remaining_requests, info.reset_requests)
+            && reset > now
+        {
+            self.server_requests = Some((left, reset));
+        }
+        if let (Some(left), Some(reset)) = (info.remaining_tokens, info.reset_tokens)
+            && reset > now
+        {
+            self.server_tokens = Some((left, reset));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> BudgetLimits {
+        BudgetLimits {
+            requests: Some(2),
+            tokens: Some(100),
+            window: Duration::from_secs(1),
+            max_concurrency: 4,
+        }
+    }
+
+    #[test]
+    fn rpm_tpm_refund_and_pause() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(limits());
+        let p1 = b.try_acquire(t0, 80);
+        assert!(p1.is_ok());
+        assert_eq!(b.try_acquire(t0, 30), Err(Wait::Completion));
+        if let Ok(p) = p1 {
+            b.complete(p, t0, Some(20)); // refund 60
+        }
+        let p2 = b.try_acquire(t0, 30);
+        assert!(p2.is_ok());
+        // RPM 2 reached: wait for the first entry's expiry.
+        assert_eq!(
+            b.try_acquire(t0, 1),
+            Err(Wait::Until(t0 + Duration::from_secs(1)))
+        );
+        let later = t0 + Duration::from_millis(1001);
+        assert!(b.try_acquire(later, 1).is_ok());
+        b.pause(later + Duration::from_secs(5));
+        assert_eq!(
+            b.try_acquire(later, 1),
+            Err(Wait::Until(later + Duration::from_secs(5)))
+        );
+    }
+
+    #[test]
+    fn server_headers_tighten() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(limits());
+        let info = RateInfo {
+            remaining_requests: Some(0),
+            reset_requests: Some(t0 + Duration::from_millis(300)),
+            ..RateInfo::default()
+        };
+        b.observe(&info, t0);
+        assert_eq!(
+            b.try_acquire(t0, 1),
+            Err(Wait::Until(t0 + Duration::from_millis(300)))
+        );
+        assert!(b.try_acquire(t0 + Duration::from_millis(301), 1).is_ok());
+    }
+}

@@ -1,0 +1,184 @@
+//! The router: resolves a model name or group to an ordered chain of (backend, model) and
+//! falls back along it — on an open breaker, on exhausted retries, on quota errors, and on a
+//! context-length error to the next target with a larger window — all under one attempt
+//! budget per call, so a fallback never restarts the retry cycle from zero.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix::Addr;
+use tokio::sync::mpsc;
+use tracing::info;
+
+use super::actor::ProviderActor;
+use super::config::RouteTarget;
+use super::error::ProviderError;
+use super::messages::{Chat, Embed, GetStats, ProviderStats};
+use super::model::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, StreamDelta};
+use super::retry::AttemptBudget;
+use crate::scheduler::SliceToken;
+
+/// Routes calls to provider actors.
+#[derive(Clone, Debug)]
+pub struct Router {
+    actors: HashMap<String, Addr<ProviderActor>>,
+    routes: BTreeMap<String, Vec<RouteTarget>>,
+    models: Vec<(String, Vec<String>)>,
+    max_attempts: u32,
+}
+
+impl Router {
+    /// A router over started actors. `models` lists, per backend, the models it serves.
+    pub fn new(
+        actors: HashMap<String, Addr<ProviderActor>>,
+        routes: BTreeMap<String, Vec<RouteTarget>>,
+        models: Vec<(String, Vec<String>)>,
+        max_attempts: u32,
+    ) -> Self {
+        Router {
+            actors,
+            routes,
+            models,
+            max_attempts,
+        }
+    }
+
+    /// The chain for `model`: its route, else every backend listing it, else the backend the
+    /// slice was granted on.
+    pub fn chain(&self, model: &str, token: &SliceToken) -> Vec<RouteTarget> {
+        if let Some(r) = self.routes.get(model) {
+            return r.clone();
+        }
+        let target = |backend: &str| RouteTarget {
+            backend: backend.to_string(),
+            model: None,
+            context_window: None,
+        };
+        let listed: Vec<RouteTarget> = self
+            .models
+            .iter()
+            .filter(|(_, ms)| ms.iter().any(|m| m == model))
+            .map(|(b, _)| target(b))
+            .collect();
+        if !listed.is_empty() {
+            return listed;
+        }
+        token
+            .provider()
+            .filter(|p| self.actors.contains_key(*p))
+            .map(target)
+            .into_iter()
+            .collect()
+    }
+
+    /// Runs a chat call along the chain. Stream deltas (if `sink`) carry a `Reset` whenever an
+    /// attempt is retried or falls back.
+    pub async fn chat(
+        &self,
+        req: ChatRequest,
+        token: &SliceToken,
+        sink: Option<mpsc::UnboundedSender<StreamDelta>>,
+    ) -> Result<ChatResponse, ProviderError> {
+        let attempts = AttemptBudget::new(self.max_attempts);
+        let requested = req.model.clone();
+        self.walk(&requested, token, &attempts, |target, model| {
+            let mut req = req.clone();
+            req.model = model;
+            let (msg, reply) = Chat::new(req, token.clone(), attempts.clone(), sink.clone());
+            target.do_send(msg);
+            reply.result()
+        })
+        .await
+        .inspect_err(|_| {
+            if let Some(s) = &sink {
+                let _ = s.send(StreamDelta::Reset);
+            }
+        })
+    }
+
+    /// Runs an embeddings call along the chain.
+    pub async fn embed(
+        &self,
+        req: EmbedRequest,
+        token: &SliceToken,
+    ) -> Result<EmbedResponse, ProviderError> {
+        let attempts = AttemptBudget::new(self.max_attempts);
+        let requested = req.model.clone();
+        self.walk(&requested, token, &attempts, |target, model| {
+            let mut req = req.clone();
+            req.model = model;
+            let (msg, reply) = Embed::new(req, token.clone(), attempts.clone());
+            target.do_send(msg);
+            reply.result()
+        })
+        .await
+    }
+
+    async fn walk<T, F, Fut>(
+        &self,
+        requested: &str,
+        token: &SliceToken,
+        attempts: &AttemptBudget,
+        mut call: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: FnMut(&Addr<ProviderActor>, String) -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let chain = self.chain(requested, token);
+        if chain.is_empty() {
+            return Err(ProviderError::NoRoute(requested.to_string()));
+        }
+        let mut last = ProviderError::NoRoute(requested.to_string());
+        let mut need_window: Option<u64> = None;
+        for target in &chain {
+            if let Some(w) = need_window
+                && target.context_window.is_none_or(|cw| cw <= w)
+            {
+                continue;
+            }
+            let Some(addr) = self.actors.get(&target.backend) else {
+                last = ProviderError::Config(format!(
+                    "route names unknown backend `{}`",
+                    target.backend
+                ));
+                continue;
+            };
+            if attempts.remaining() == 0 {
+                break;
+            }
+            let model = target
+                .model
+                .clone()
+                .unwrap_or_else(|| requested.to_string());
+            match call(addr, model).await {
+                Ok(r) => return Ok(r),
+                Err(e) if !e.allows_fallback() => return Err(e),
+                Err(e) => {
+                    if matches!(e, ProviderError::ContextLength { .. }) {
+                        need_window = Some(target.context_window.unwrap_or(0));
+                    }
+                    info!(backend = %target.backend, error = %e, left = attempts.remaining(), "falling back");
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// Counters of every provider actor.
+    pub async fn stats(&self) -> Vec<ProviderStats> {
+        let mut out = Vec::new();
+        for a in self.actors.values() {
+            if let Ok(s) = a.send(GetStats).await {
+                out.push(s);
+            }
+        }
+        out.sort_by(|a, b| a.backend.cmp(&b.backend));
+        out
+    }
+
+    /// The actor of one backend.
+    pub fn actor(&self, backend: &str) -> Option<&Addr<ProviderActor>> {
+        self.actors.get(backend)
+    }
+}

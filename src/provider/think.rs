@@ -1,0 +1,94 @@
+//! Splits `<think>…</think>` blocks (DeepSeek-R1 on Ollama/vLLM, Qwen, MiniMax) out of the
+//! visible text, incrementally: tags may be cut across stream chunks.
+
+const OPEN: &str = "<think>";
+const CLOSE: &str = "</think>";
+
+/// Stateful splitter: feed text fragments, get `(visible, reasoning)` increments.
+#[derive(Debug, Default)]
+pub struct ThinkSplitter {
+    inside: bool,
+    pending: String,
+}
+
+impl ThinkSplitter {
+    /// A splitter outside any think block.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds a fragment; returns the visible and reasoning text it completed.
+    pub fn push(&mut self, fragment: &str) -> (String, String) {
+        self.pending.push_str(fragment);
+        let (mut visible, mut reasoning) = (String::new(), String::new());
+        loop {
+            let tag = if self.inside { CLOSE } else { OPEN };
+            if let Some(pos) = self.pending.find(tag) {
+                let before: String = self.pending.drain(..pos).collect();
+                self.pending.drain(..tag.len());
+                self.emit(&before, &mut visible, &mut reasoning);
+                self.inside = !self.inside;
+                continue;
+            }
+            // Keep back a suffix that could be the start of the tag.
+            let keep = (1..tag.len())
+                .rev()
+                .find(|n| self.pending.ends_with(&tag[..*n]))
+                .unwrap_or(0);
+            let cut = self.pending.len() - keep;
+            let out: String = self.pending.drain(..cut).collect();
+            self.emit(&out, &mut visible, &mut reasoning);
+            break;
+        }
+        (visible, reasoning)
+    }
+
+    /// Flushes what is held back at the end of the text.
+    pub fn finish(&mut self) -> (String, String) {
+        let rest = std::mem::take(&mut self.pending);
+        let (mut v, mut r) = (String::new(), String::new());
+        self.emit(&rest, &mut v, &mut r);
+        (v, r)
+    }
+
+    fn emit(&self, s: &str, visible: &mut String, reasoning: &mut String) {
+        if self.inside {
+            reasoning.push_str(s);
+        } else {
+            visible.push_str(s);
+        }
+    }
+}
+
+/// Splits a complete text at once.
+pub fn split_think(text: &str) -> (String, String) {
+    let mut s = ThinkSplitter::new();
+    let (mut v, mut r) = s.push(text);
+    let (v2, r2) = s.finish();
+    v.push_str(&v2);
+    r.push_str(&r2);
+    (v.trim_start().to_string(), r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_cut_across_fragments() {
+        let mut s = ThinkSplitter::new();
+        let mut v = String::new();
+        let mut r = String::new();
+        for f in ["<thi", "nk>plan ", "it</th", "ink>answer", " <", "b>"] {
+            let (a, b) = s.push(f);
+            v.push_str(&a);
+            r.push_str(&b);
+        }
+        let (a, b) = s.finish();
+        v.push_str(&a);
+        r.push_str(&b);
+        assert_eq!(r, "plan it");
+        assert_eq!(v, "answer <b>");
+        assert_eq!(split_think("<think>x</think>\ny"), ("y".into(), "x".into()));
+    }
+}

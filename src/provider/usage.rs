@@ -1,0 +1,130 @@
+//! Usage and cost ledger per (agent, backend, model), priced from the config's price table.
+//! Costs are integers in nano-USD so that sums add up exactly.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::config::Price;
+use super::model::Usage;
+use crate::pid::Pid;
+
+/// Totals of one (agent, backend, model) cell, or of any aggregate of cells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UsageTotals {
+    /// Successful calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub prompt_tokens: u64,
+    /// Output tokens.
+    pub completion_tokens: u64,
+    /// Cost in nano-USD (1e-9 USD).
+    pub cost_nano_usd: u64,
+}
+
+impl UsageTotals {
+    fn add(&mut self, o: &UsageTotals) {
+        self.calls += o.calls;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.cost_nano_usd += o.cost_nano_usd;
+    }
+    /// Cost in USD.
+    pub fn cost_usd(&self) -> f64 {
+        self.cost_nano_usd as f64 / 1e9
+    }
+}
+
+/// Key of a ledger cell.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UsageKey {
+    /// Agent.
+    pub pid: Pid,
+    /// Backend name.
+    pub backend: String,
+    /// Model name.
+    pub model: String,
+}
+
+/// The shared ledger (cheap to clone).
+#[derive(Clone, Debug, Default)]
+pub struct UsageLedger {
+    prices: Arc<BTreeMap<String, Price>>,
+    cells: Arc<Mutex<HashMap<UsageKey, UsageTotals>>>,
+}
+
+impl UsageLedger {
+    /// A ledger pricing models from `prices` (unpriced models cost 0).
+    pub fn new(prices: BTreeMap<String, Price>) -> Self {
+        UsageLedger {
+            prices: Arc::new(prices),
+            cells: Arc::default(),
+        }
+    }
+
+    /// Cost in nano-USD of `usage` on `model`.
+    pub fn cost_nano(&self, model: &str, usage: &Usage) -> u64 {
+        self.prices.get(model).map_or(0, |p| {
+            // USD per Mtok = nano-USD per 1000 tokens... per token: price * 1000 nano-USD.
+            let input = (p.input_per_mtok * 1000.0).round() as u64;
+            let output = (p.output_per_mtok * 1000.0).round() as u64;
+            usage.prompt_tokens * input + usage.completion_tokens * output
+        })
+    }
+
+    /// Records one successful call; returns its totals (cost included).
+    pub fn record(&self, pid: Pid, backend: &str, model: &str, usage: &Usage) -> UsageTotals {
+        let one = UsageTotals {
+            calls: 1,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cost_nano_usd: self.cost_nano(model, usage),
+        };
+        let key = UsageKey {
+            pid,
+            backend: backend.to_string(),
+            model: model.to_string(),
+        };
+        self.cells.lock().entry(key).or_default().add(&one);
+        one
+    }
+
+    /// Every cell.
+    pub fn snapshot(&self) -> BTreeMap<UsageKey, UsageTotals> {
+        self.cells
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    /// Totals of one agent over all backends and models (what the scheduler's quotas read).
+    pub fn agent_totals(&self, pid: Pid) -> UsageTotals {
+        let mut t = UsageTotals::default();
+        self.cells
+            .lock()
+            .iter()
+            .filter(|(k, _)| k.pid == pid)
+            .for_each(|(_, v)| t.add(v));
+        t
+    }
+
+    /// Totals of one backend over all agents.
+    pub fn backend_totals(&self, backend: &str) -> UsageTotals {
+        let mut t = UsageTotals::default();
+        self.cells
+            .lock()
+            .iter()
+            .filter(|(k, _)| k.backend == backend)
+            .for_each(|(_, v)| t.add(v));
+        t
+    }
+
+    /// Grand totals.
+    pub fn totals(&self) -> UsageTotals {
+        let mut t = UsageTotals::default();
+        self.cells.lock().values().for_each(|v| t.add(v));
+        t
+    }
+}
