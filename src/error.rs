@@ -181,6 +181,9 @@ pub enum KernelError {
     /// Storage could not be opened, migrated or written.
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    /// The provider layer could not start (bad backend configuration).
+    #[error(transparent)]
+    Provider(#[from] crate::provider::ProviderError),
     /// The kernel must be built inside a running actix system.
     #[error(
         "no actix system is running: build the kernel inside `#[actix::main]`, `#[actix_rt::test]` or `actix_rt::System::new().block_on(..)`"

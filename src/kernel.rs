@@ -2,6 +2,7 @@
 
 mod builder;
 mod info;
+mod llm;
 mod messaging;
 mod registry;
 mod scheduling;
@@ -30,6 +31,7 @@ use crate::supervisor::{ExitReason, SupervisorActor, SupervisorId, SupervisorMap
 
 pub use builder::KernelBuilder;
 pub use info::AgentInfo;
+pub use llm::LlmError;
 pub(crate) use registry::AgentEntry;
 
 /// The kernel handle. Cheap to clone (one `Arc`); every clone is the same kernel.
@@ -72,6 +74,7 @@ pub(crate) struct KernelInner {
     storage: Storage,
     writer: RegistryWriter,
     scheduler: Scheduler,
+    providers: crate::provider::Providers,
 }
 
 impl Kernel {

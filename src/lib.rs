@@ -52,7 +52,7 @@ pub use config::{ConfigError, KernelConfig};
 pub use error::{AgentError, IpcError, KernelError, SpawnError};
 pub use events::{EventStream, KernelEvent};
 pub use ipc::MessageEnvelope;
-pub use kernel::{AgentInfo, Kernel, KernelBuilder};
+pub use kernel::{AgentInfo, Kernel, KernelBuilder, LlmError};
 pub use pid::{ParsePidError, Pid};
 pub use scheduler::{
     PolicyKind, Scheduler, SchedulerConfig, SchedulerError, SliceRequest, SliceToken, Usage,

@@ -18,6 +18,9 @@ const FREE_FORM: &[&str] = &[
     // Quota limits are optional (absent = unlimited); serde rejects unknown fields there.
     "scheduler.agent_quota",
     "scheduler.global_quota",
+    "providers.backends",
+    "providers.routes",
+    "providers.prices",
 ];
 
 impl KernelConfig {

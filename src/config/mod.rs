@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::OverflowPolicy;
+use crate::provider::ProvidersConfig;
 use crate::scheduler::SchedulerConfig;
 
 pub use error::ConfigError;
@@ -33,6 +34,8 @@ pub struct KernelConfig {
     pub supervisor: SupervisorSection,
     /// The scheduler (slice tokens, policies, quotas).
     pub scheduler: SchedulerConfig,
+    /// LLM backends, routes and prices.
+    pub providers: ProvidersConfig,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

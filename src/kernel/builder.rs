@@ -14,6 +14,7 @@ use crate::error::KernelError;
 use crate::events::EventBus;
 use crate::ipc::topics::Topics;
 use crate::kernel::{Kernel, KernelInner, registry::Registry};
+use crate::provider::{Providers, ProvidersConfig};
 use crate::scheduler::Scheduler;
 use crate::storage::{RegistryWriter, Storage};
 use crate::supervisor::{SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
@@ -120,7 +121,23 @@ impl KernelBuilder {
                 reason: e.to_string(),
             })?;
 
-        info!(arbiters = n, storage = %storage.url(), "kernel started");
+        let providers_cfg = if config.providers.backends.is_empty() && config.providers.detect {
+            let mut detected = ProvidersConfig::detect_from_env(super::llm::ollama_is_up().await);
+            detected.routes = config.providers.routes.clone();
+            detected.prices = config.providers.prices.clone();
+            detected.max_attempts_per_call = config.providers.max_attempts_per_call;
+            detected
+        } else {
+            config.providers.clone()
+        };
+        let providers = Providers::start(&providers_cfg)?;
+
+        info!(
+            arbiters = n,
+            storage = %storage.url(),
+            backends = ?providers.router.backends(),
+            "kernel started"
+        );
         let kernel = Kernel {
             inner: Arc::new(KernelInner {
                 config,
@@ -136,6 +153,7 @@ impl KernelBuilder {
                 storage,
                 writer,
                 scheduler,
+                providers,
             }),
         };
         kernel.follow_scheduler(sched_rx);

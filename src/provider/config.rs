@@ -9,9 +9,12 @@ use super::presets::Preset;
 use super::retry::RetryPolicy;
 
 /// The whole provider layer's configuration.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProvidersConfig {
+    /// When `backends` is empty, detect them at kernel start from the API-key environment
+    /// variables and a local Ollama, falling back to the offline `scripted` backend.
+    pub detect: bool,
     /// Backends by name; one provider actor each.
     pub backends: BTreeMap<String, BackendConfig>,
     /// Model name or group → ordered fallback chain. A model not listed here is served by the
@@ -23,8 +26,20 @@ pub struct ProvidersConfig {
     pub max_attempts_per_call: Option<u32>,
 }
 
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        ProvidersConfig {
+            detect: true,
+            backends: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            prices: BTreeMap::new(),
+            max_attempts_per_call: None,
+        }
+    }
+}
+
 /// Which protocol a backend speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     /// OpenAI chat-completions protocol (with a [`Preset`] for known providers).
@@ -36,7 +51,7 @@ pub enum BackendKind {
 }
 
 /// One backend.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     /// Protocol.
@@ -145,7 +160,7 @@ impl BackendConfig {
 }
 
 /// One step of a fallback chain.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteTarget {
     /// Backend name.
@@ -160,7 +175,7 @@ pub struct RouteTarget {
 }
 
 /// Price of a model in USD per million tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
     /// USD per million input tokens.

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// A known OpenAI-compatible provider.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     /// api.openai.com.

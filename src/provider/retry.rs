@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::Deserialize;
 
 /// Per-backend retry settings.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
     /// Attempts on this backend before the router moves on (first try included).

@@ -70,6 +70,26 @@ impl Router {
             .collect()
     }
 
+    /// The backend a slice for `model` should be requested on (the head of its chain): the
+    /// first target of its route, else the first backend listing the model, else the only
+    /// backend (or, with several, the first by name).
+    pub fn default_backend(&self, model: &str) -> Option<String> {
+        if let Some(first) = self.routes.get(model).and_then(|r| r.first()) {
+            return Some(first.backend.clone());
+        }
+        if let Some((b, _)) = self.models.iter().find(|(_, ms)| ms.iter().any(|m| m == model)) {
+            return Some(b.clone());
+        }
+        self.actors.keys().min().cloned()
+    }
+
+    /// Names of the configured backends, sorted.
+    pub fn backends(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.actors.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// Runs a chat call along the chain. Stream deltas (if `sink`) carry a `Reset` whenever an
     /// attempt is retried or falls back.
     pub async fn chat(
