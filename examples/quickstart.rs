@@ -4,7 +4,12 @@
 //! A coordinator agent fans a set of documents out to three worker agents, which count words;
 //! a reducer agent folds their counts together. One worker crashes on its first attempt at one
 //! document: its supervisor restarts it under the same pid, the coordinator retries the job,
-//! and the result is complete.
+//! and the result is complete. Then a writer agent asks the LLM for a one-line summary —
+//! through the scheduler (slice token) and a provider actor (rate-limit mailbox). Backends are
+//! detected from OPENAI_API_KEY, ANTHROPIC_API_KEY, DEEPSEEK_API_KEY, MOONSHOT_API_KEY,
+//! DASHSCOPE_API_KEY, MINIMAX_API_KEY or a local Ollama; with none, the offline, deterministic
+//! `scripted` backend answers (it echoes, it does not generate), and the output says so.
+//! `AOK_QUICKSTART_MODEL` overrides the model name.
 //!
 //! Run: `cargo run --example quickstart`
 
@@ -13,6 +18,7 @@ use std::time::Duration;
 
 use agent_os_actors::{Coordinator, FanOut, FnWorker, Reducer};
 use agent_os_kernel::prelude::*;
+use agent_os_kernel::provider::{ChatRequest, ChatResponse, Message};
 use serde_json::{Value, json};
 
 const DOCUMENTS: &[(&str, &str)] = &[
@@ -68,6 +74,49 @@ fn merge(mut acc: Value, item: &Value) -> Value {
         }
     }
     acc
+}
+
+/// Writes a one-line summary with the LLM (one `ctx.llm` call = one slice).
+struct Writer {
+    model: String,
+}
+
+impl Agent for Writer {
+    type Msg = String;
+    type Reply = ChatResponse;
+
+    async fn handle(
+        &mut self,
+        facts: String,
+        ctx: &mut AgentContext,
+    ) -> Result<ChatResponse, AgentError> {
+        let request = ChatRequest::new(
+            self.model.clone(),
+            vec![
+                Message::system("You summarise word statistics in one short sentence."),
+                Message::user(format!("Summarise: {facts}")),
+            ],
+        );
+        Ok(ctx.llm(request).await?)
+    }
+}
+
+/// A reasonable small model for the first detected backend.
+fn model_for(backend: &str) -> String {
+    if let Ok(m) = std::env::var("AOK_QUICKSTART_MODEL") {
+        return m;
+    }
+    match backend {
+        "openai" => "gpt-4o-mini",
+        "anthropic" => "claude-3-5-haiku-latest",
+        "deepseek" => "deepseek-chat",
+        "kimi" => "moonshot-v1-8k",
+        "qwen" => "qwen-turbo",
+        "minimax" => "abab6.5s-chat",
+        "ollama" => "qwen2.5:7b",
+        _ => "scripted",
+    }
+    .to_string()
 }
 
 #[actix::main]
@@ -160,6 +209,51 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{} ({pid}): {} jobs handled, {} restarts",
             st.name, st.handled, st.restarts
         );
+    }
+
+    // The LLM step.
+    let backends = kernel.providers().router.backends();
+    let first = backends.first().cloned().unwrap_or_default();
+    if backends == ["scripted"] {
+        println!(
+            "\nno LLM API key and no local Ollama found: using the offline, deterministic \
+             `scripted` backend (it echoes the prompt; it does not generate)"
+        );
+    } else {
+        println!("\nLLM backends detected: {}", backends.join(", "));
+    }
+    let model = model_for(&first);
+    let writer = kernel
+        .spawn(
+            move || Writer {
+                model: model.clone(),
+            },
+            SpawnOptions::new("writer"),
+        )
+        .await?;
+    let facts = top
+        .iter()
+        .take(5)
+        .map(|(w, n)| format!("{w}={n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match kernel
+        .ask::<ChatResponse, _>(writer, facts, Duration::from_secs(120))
+        .await
+    {
+        Ok(summary) => {
+            println!(
+                "summary via {} ({}): {}",
+                summary.backend, summary.model, summary.content
+            );
+            let used = kernel.providers().ledger.agent_totals(writer);
+            let stats = kernel.scheduler_stats().await?;
+            println!(
+                "writer used {} prompt + {} completion tokens in {} call(s); scheduler granted {} slice(s)",
+                used.prompt_tokens, used.completion_tokens, used.calls, stats.grants
+            );
+        }
+        Err(e) => println!("the LLM step failed: {e}"),
     }
     kernel.shutdown().await;
     Ok(())

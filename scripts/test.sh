@@ -40,4 +40,11 @@ AOK_TEST_BACKEND=sqlite cargo test "${LOCKED[@]}" --workspace
 banner "cargo test --workspace --tests (AOK_TEST_BACKEND=postgres)"
 AOK_TEST_BACKEND=postgres cargo test "${LOCKED[@]}" --workspace --tests
 
+banner "cargo run --example quickstart (the README's first command, embedded SQLite, no key)"
+QS_DIR=$(mktemp -d)
+AOK__STORAGE__URL="sqlite://$QS_DIR/quickstart.db" cargo run "${LOCKED[@]}" --example quickstart > "$QS_DIR/out.txt"
+grep -q "6 of 6 documents counted" "$QS_DIR/out.txt"
+grep -q "restarted agent" "$QS_DIR/out.txt"
+rm -rf "$QS_DIR"
+
 banner "all green"

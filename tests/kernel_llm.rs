@@ -23,8 +23,14 @@ struct Caller;
 impl Agent for Caller {
     type Msg = String;
     type Reply = ChatResponse;
-    async fn handle(&mut self, prompt: String, ctx: &mut AgentContext) -> Result<ChatResponse, AgentError> {
-        Ok(ctx.llm(ChatRequest::new("test-model", vec![Message::user(prompt)])).await?)
+    async fn handle(
+        &mut self,
+        prompt: String,
+        ctx: &mut AgentContext,
+    ) -> Result<ChatResponse, AgentError> {
+        Ok(ctx
+            .llm(ChatRequest::new("test-model", vec![Message::user(prompt)]))
+            .await?)
     }
 }
 
@@ -35,7 +41,10 @@ async fn an_agent_calls_the_offline_scripted_backend_through_the_scheduler() {
         .backends
         .insert("scripted".into(), BackendConfig::new(BackendKind::Scripted));
     let (k, _db) = kernel_with(cfg).await;
-    let pid = k.spawn(|| Caller, SpawnOptions::new("caller")).await.unwrap();
+    let pid = k
+        .spawn(|| Caller, SpawnOptions::new("caller"))
+        .await
+        .unwrap();
     let r: ChatResponse = k.ask(pid, "hello kernel".to_string(), LONG).await.unwrap();
     assert_eq!(r.backend, "scripted");
     assert!(r.content.contains("hello kernel"), "{}", r.content);
@@ -71,7 +80,10 @@ async fn completions(State(s): State<Enforcer>, body: String) -> impl IntoRespon
         }
     };
     let mut headers = HeaderMap::new();
-    headers.insert("x-ratelimit-limit-requests", s.limit.to_string().parse().unwrap());
+    headers.insert(
+        "x-ratelimit-limit-requests",
+        s.limit.to_string().parse().unwrap(),
+    );
     if !admitted {
         s.rejected.fetch_add(1, Ordering::SeqCst);
         headers.insert("retry-after", "1".parse().unwrap());
@@ -120,24 +132,38 @@ async fn fifty_agents_through_the_kernel_never_trip_the_servers_rate_limit() {
 
     let mut pids = Vec::new();
     for i in 0..50 {
-        pids.push(k.spawn(|| Caller, SpawnOptions::new(format!("caller-{i}"))).await.unwrap());
+        pids.push(
+            k.spawn(|| Caller, SpawnOptions::new(format!("caller-{i}")))
+                .await
+                .unwrap(),
+        );
     }
     let calls = pids.iter().map(|pid| {
         let k = k.clone();
         let pid = *pid;
-        async move { k.ask::<ChatResponse, _>(pid, format!("question from {pid}"), Duration::from_secs(60)).await }
+        async move {
+            k.ask::<ChatResponse, _>(pid, format!("question from {pid}"), Duration::from_secs(60))
+                .await
+        }
     });
     let results = futures::future::join_all(calls).await;
     for r in &results {
         assert_eq!(r.as_ref().unwrap().content, "ok");
     }
-    assert_eq!(server.rejected.load(Ordering::SeqCst), 0, "the kernel predicted every 429");
+    assert_eq!(
+        server.rejected.load(Ordering::SeqCst),
+        0,
+        "the kernel predicted every 429"
+    );
     assert_eq!(server.served.load(Ordering::SeqCst), 50);
     let totals = k.providers().ledger.totals();
     assert_eq!(totals.calls, 50);
     let stats = k.scheduler_stats().await.unwrap();
     assert_eq!(stats.grants, 50);
-    let per_agent: u64 = pids.iter().map(|p| k.providers().ledger.agent_totals(*p).calls).sum();
+    let per_agent: u64 = pids
+        .iter()
+        .map(|p| k.providers().ledger.agent_totals(*p).calls)
+        .sum();
     assert_eq!(per_agent, 50, "usage adds up per agent");
     k.shutdown().await;
 }

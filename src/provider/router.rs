@@ -77,7 +77,11 @@ impl Router {
         if let Some(first) = self.routes.get(model).and_then(|r| r.first()) {
             return Some(first.backend.clone());
         }
-        if let Some((b, _)) = self.models.iter().find(|(_, ms)| ms.iter().any(|m| m == model)) {
+        if let Some((b, _)) = self
+            .models
+            .iter()
+            .find(|(_, ms)| ms.iter().any(|m| m == model))
+        {
             return Some(b.clone());
         }
         self.actors.keys().min().cloned()
