@@ -5,7 +5,7 @@
 //! 2. Budget use against an enforcing server with RPM = 600 and a TPM limit over a 60 s window
 //!    (goal ≥ 97 % of the allowed requests and tokens, 0 × 429).
 //!
-//! `cargo bench --bench provider --features bench-internals`
+//! `cargo bench --bench provider`
 //! (`PROVIDER_BENCH_WINDOW_SECS` shortens the window for a quick look; results in
 //! docs/benchmarks.md are with the default 60 s.)
 
@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agent_os_kernel::Pid;
-use agent_os_kernel::provider::bench_support::token;
 use agent_os_kernel::provider::config::{BackendConfig, BackendKind, ProvidersConfig};
 use agent_os_kernel::provider::estimate::count_text;
 use agent_os_kernel::provider::{ChatRequest, Message, Providers};
+use agent_os_kernel::scheduler::{Scheduler, SchedulerConfig, SliceRequest, SliceToken, Usage};
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
@@ -146,6 +146,21 @@ fn backend(url: &str) -> BackendConfig {
     b
 }
 
+/// A scheduler with room for every caller: the kernel path pays its acquire + release.
+fn scheduler() -> Scheduler {
+    let mut c = SchedulerConfig::default();
+    c.global_slots = 1024;
+    c.preemption = false;
+    Scheduler::start(c).expect("scheduler")
+}
+
+/// A real slice from the scheduler.
+async fn grant(s: &Scheduler, pid: Pid, ttl: Duration) -> SliceToken {
+    s.acquire(SliceRequest::new(pid).priority(10).deadline(ttl))
+        .await
+        .expect("slice")
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -204,14 +219,16 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
     sb.models = vec!["bench-model".into()];
     sc.backends.insert("scripted".into(), sb);
     let sp = Providers::start(&sc).expect("scripted providers");
+    let sched = scheduler();
     let n = 5000;
     let t = Instant::now();
     for i in 0..n {
-        let slice = token(pid, 10, Duration::from_secs(600));
+        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
         sp.router
             .chat(our_request(i), &slice, None)
             .await
             .expect("scripted call");
+        let _ = sched.release(slice, Usage::default()).await;
     }
     println!(
         "| provider path on the offline scripted backend (no HTTP), sequential | {:.2} |",
@@ -241,14 +258,16 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
             let t = Instant::now();
             futures::future::join_all((0..conc).map(|_| {
                 let router = p.router.clone();
+                let sched = sched.clone();
                 async move {
                     for _ in 0..per {
                         let n = seq.fetch_add(1, Ordering::Relaxed);
-                        let slice = token(pid, 10, Duration::from_secs(600));
+                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
                         router
                             .chat(our_request(n), &slice, None)
                             .await
                             .expect("provider call");
+                        let _ = sched.release(slice, Usage::default()).await;
                     }
                 }
             }))
@@ -282,14 +301,18 @@ async fn budget(url: &str, lim: &Limiter, window: Duration) -> (usize, u64, usiz
     // Run one full window plus 15 % to cross the window boundary (where a leaky limiter 429s).
     let stop = start + window + window.mul_f64(0.15);
     let ok = Arc::new(AtomicUsize::new(0));
+    let sched = scheduler();
     futures::future::join_all((0..64).map(|_| {
         let (router, req, ok) = (p.router.clone(), req.clone(), ok.clone());
+        let sched = sched.clone();
         async move {
             let pid = Pid::new();
             while Instant::now() < stop {
                 let left = stop.saturating_duration_since(Instant::now());
-                let slice = token(pid, 10, left);
-                match router.chat(req.clone(), &slice, None).await {
+                let slice = grant(&sched, pid, left).await;
+                let result = router.chat(req.clone(), &slice, None).await;
+                let _ = sched.release(slice, Usage::default()).await;
+                match result {
                     Ok(_) => {
                         ok.fetch_add(1, Ordering::SeqCst);
                     }

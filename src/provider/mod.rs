@@ -10,9 +10,6 @@
 pub mod actor;
 pub mod anthropic;
 pub mod backend;
-#[cfg(feature = "bench-internals")]
-#[doc(hidden)]
-pub mod bench_support;
 pub mod breaker;
 pub mod budget;
 pub mod config;
