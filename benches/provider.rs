@@ -148,9 +148,11 @@ fn backend(url: &str) -> BackendConfig {
 
 /// A scheduler with room for every caller: the kernel path pays its acquire + release.
 fn scheduler() -> Scheduler {
-    let mut c = SchedulerConfig::default();
-    c.global_slots = 1024;
-    c.preemption = false;
+    let c = SchedulerConfig {
+        global_slots: 1024,
+        preemption: false,
+        ..SchedulerConfig::default()
+    };
     Scheduler::start(c).expect("scheduler")
 }
 
