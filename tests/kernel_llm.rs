@@ -167,3 +167,140 @@ async fn fifty_agents_through_the_kernel_never_trip_the_servers_rate_limit() {
     assert_eq!(per_agent, 50, "usage adds up per agent");
     k.shutdown().await;
 }
+
+const STORY: &str =
+    "once upon a time a small kernel scheduled many agents and every one of them finished its work";
+
+fn chunk(delta: Value, finish: Option<&str>) -> String {
+    let v = serde_json::json!({
+        "id": "s", "object": "chat.completion.chunk", "created": 0, "model": "story-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+    });
+    format!("data: {v}\n\n")
+}
+
+/// Streams the story word by word (15 ms apart); a request ending with an assistant message
+/// is a continuation: the stream resumes after that prefix. "short" prompts get one word.
+async fn story(body: String) -> axum::response::Response {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let messages = v["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages.last().cloned().unwrap_or(Value::Null);
+    let short = messages
+        .iter()
+        .any(|m| m["content"].as_str().is_some_and(|c| c.contains("short")));
+    let full = if short { "ok" } else { STORY };
+    let prefix = if last["role"] == "assistant" {
+        last["content"].as_str().unwrap_or("").to_string()
+    } else {
+        String::new()
+    };
+    let rest = full
+        .strip_prefix(prefix.as_str())
+        .unwrap_or(full)
+        .to_string();
+    let pieces: Vec<String> = rest.split_inclusive(' ').map(str::to_string).collect();
+    let stream = async_stream(pieces);
+    axum::response::Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap()
+}
+
+fn async_stream(
+    pieces: Vec<String>,
+) -> impl futures::Stream<Item = Result<String, std::io::Error>> {
+    let n = pieces.len();
+    futures::stream::iter(pieces.into_iter().enumerate()).then(move |(i, p)| async move {
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        let mut out = chunk(serde_json::json!({"content": p}), None);
+        if i + 1 == n {
+            out.push_str(&chunk(serde_json::json!({}), Some("stop")));
+            out.push_str("data: [DONE]\n\n");
+        }
+        Ok(out)
+    })
+}
+
+use futures::StreamExt;
+use serde_json::Value;
+
+struct Storyteller;
+
+impl Agent for Storyteller {
+    type Msg = String;
+    type Reply = ChatResponse;
+    async fn handle(
+        &mut self,
+        prompt: String,
+        ctx: &mut AgentContext,
+    ) -> Result<ChatResponse, AgentError> {
+        let mut req = ChatRequest::new("story-model", vec![Message::user(prompt)]);
+        req.stream = true;
+        Ok(ctx.llm(req).await?)
+    }
+}
+
+#[actix_rt::test]
+async fn a_preempted_llm_stream_resumes_through_the_kernel_to_the_full_output() {
+    let app = axum::Router::new().route("/v1/chat/completions", post(story));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut cfg = KernelConfig::default();
+    let mut backend = BackendConfig::new(BackendKind::OpenaiCompatible);
+    backend.base_url = Some(url);
+    backend.models = vec!["story-model".into()];
+    cfg.providers.backends.insert("story".into(), backend);
+    cfg.scheduler.global_slots = 1;
+    cfg.scheduler.policy = agent_os_kernel::scheduler::PolicyKind::Priority;
+    cfg.scheduler.min_quantum_ms = 0;
+    let (k, _db) = kernel_with(cfg).await;
+    let mut events = k.events();
+    let low = k
+        .spawn(|| Storyteller, SpawnOptions::new("low").priority(90))
+        .await
+        .unwrap();
+    let high = k
+        .spawn(|| Storyteller, SpawnOptions::new("high").priority(5))
+        .await
+        .unwrap();
+
+    let k2 = k.clone();
+    let long = tokio::spawn(async move {
+        k2.ask::<ChatResponse, _>(low, "tell the story".to_string(), LONG)
+            .await
+    });
+    // Wait until the low agent holds the only slot (its first call also loads the tokenizer).
+    let deadline = std::time::Instant::now() + LONG;
+    while k.scheduler_stats().await.unwrap().grants == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the low agent never got a slice"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(60)).await; // a few words in
+    let short: ChatResponse = k.ask(high, "a short one".to_string(), LONG).await.unwrap();
+    assert_eq!(short.content, "ok");
+    let story = long.await.unwrap().unwrap();
+    assert_eq!(
+        story.content, STORY,
+        "the preempted generation continued to the full output"
+    );
+
+    let mut preempted = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let KernelEvent::SlicePreempted { pid, by, .. } = e {
+            preempted.push((pid, by));
+        }
+    }
+    assert_eq!(preempted, vec![(low, high)]);
+    assert_eq!(k.scheduler_stats().await.unwrap().preemptions, 1);
+    assert_eq!(
+        k.providers().ledger.agent_totals(low).calls,
+        2,
+        "partial call + continuation"
+    );
+    k.shutdown().await;
+}
