@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::agent::state::ProcessShared;
 use crate::agent::{Agent, AgentState, SpawnOptions, WaitReason};
 use crate::error::{IpcError, SpawnError};
-use crate::events::KernelEvent;
 use crate::kernel::Kernel;
 use crate::pid::Pid;
 use crate::scheduler::{SchedulerError, SlicePreempted, SliceRequest, SliceToken, Usage};
@@ -191,12 +190,6 @@ impl AgentContext {
     }
 
     pub(crate) fn set_state(&self, to: AgentState) {
-        let from = self.shared.swap_state(to);
-        if from != to {
-            let pid = self.pid;
-            self.kernel
-                .events_bus()
-                .emit_with(|| KernelEvent::StateChanged { pid, from, to });
-        }
+        self.kernel.set_agent_state(self.pid, &self.shared, to);
     }
 }

@@ -80,13 +80,7 @@ impl<A: Agent> AgentProcess<A> {
     }
 
     fn set_state(&self, to: AgentState) {
-        let from = self.shared.swap_state(to);
-        if from != to {
-            let pid = self.pid;
-            self.kernel
-                .events_bus()
-                .emit_with(|| KernelEvent::StateChanged { pid, from, to });
-        }
+        self.kernel.set_agent_state(self.pid, &self.shared, to);
     }
 
     fn start_loop(

@@ -29,6 +29,19 @@ fn check_msg<M: 'static>(to: Pid, entry: &AgentEntry) -> Result<(), IpcError> {
     }
 }
 
+/// Decodes a JSON body into the message type of the agent behind `entry`.
+fn decode_json(
+    to: Pid,
+    entry: &AgentEntry,
+    body: serde_json::Value,
+) -> Result<Box<dyn Any + Send>, IpcError> {
+    (entry.codec.decode)(body).map_err(|reason| IpcError::BadMessage {
+        pid: to,
+        expected: entry.codec.msg_name,
+        reason,
+    })
+}
+
 /// Awaits a reply with a timeout.
 async fn await_reply(
     to: Pid,
@@ -159,13 +172,8 @@ impl Kernel {
     /// agent.
     pub async fn send_json(&self, to: Pid, body: serde_json::Value) -> Result<(), IpcError> {
         self.enqueue(to, |entry| {
-            let payload = (entry.codec.decode)(body).map_err(|reason| IpcError::BadMessage {
-                pid: to,
-                expected: entry.codec.msg_name,
-                reason,
-            })?;
             Ok(Envelope {
-                payload,
+                payload: decode_json(to, entry, body)?,
                 from: None,
                 topic: None,
                 reply: None,
@@ -184,11 +192,7 @@ impl Kernel {
         let (tx, rx) = oneshot::channel();
         let mut encode = None;
         self.enqueue(to, |entry| {
-            let payload = (entry.codec.decode)(body).map_err(|reason| IpcError::BadMessage {
-                pid: to,
-                expected: entry.codec.msg_name,
-                reason,
-            })?;
+            let payload = decode_json(to, entry, body)?;
             encode = Some(entry.codec.encode_reply);
             Ok(Envelope {
                 payload,
@@ -255,52 +259,40 @@ impl Kernel {
         topic: &str,
         msg: M,
     ) -> usize {
-        let Some((name, subscribers)) = self.inner.topics.subscribers(topic) else {
-            return 0;
-        };
-        let mut delivered = 0;
-        for to in subscribers {
-            let name = name.clone();
-            let msg = msg.clone();
-            let r = self
-                .enqueue(to, |entry| {
-                    check_msg::<M>(to, entry)?;
-                    Ok(Envelope {
-                        payload: Box::new(msg),
-                        from,
-                        topic: Some(name),
-                        reply: None,
-                    })
-                })
-                .await;
-            match r {
-                Ok(()) => delivered += 1,
-                Err(e) => warn!(topic, %to, error = %e, "publish skipped a subscriber"),
-            }
-        }
-        delivered
+        self.publish_with(topic, |to, entry| {
+            check_msg::<M>(to, entry)?;
+            Ok((Box::new(msg.clone()), from))
+        })
+        .await
     }
 
     /// Publishes a JSON message on a topic (decoded per subscriber's message type).
     pub async fn publish_json(&self, topic: &str, body: serde_json::Value) -> usize {
+        self.publish_with(topic, |to, entry| {
+            Ok((decode_json(to, entry, body.clone())?, None))
+        })
+        .await
+    }
+
+    /// Delivers one copy to each current subscriber of `topic`; `payload` builds (and checks)
+    /// the copy for one subscriber. Returns how many took it; the others are logged.
+    async fn publish_with(
+        &self,
+        topic: &str,
+        payload: impl Fn(Pid, &AgentEntry) -> Result<(Box<dyn Any + Send>, Option<Pid>), IpcError>,
+    ) -> usize {
         let Some((name, subscribers)) = self.inner.topics.subscribers(topic) else {
             return 0;
         };
         let mut delivered = 0;
         for to in subscribers {
             let name: Arc<str> = name.clone();
-            let body = body.clone();
             let r = self
                 .enqueue(to, |entry| {
-                    let payload =
-                        (entry.codec.decode)(body).map_err(|reason| IpcError::BadMessage {
-                            pid: to,
-                            expected: entry.codec.msg_name,
-                            reason,
-                        })?;
+                    let (payload, from) = payload(to, entry)?;
                     Ok(Envelope {
                         payload,
-                        from: None,
+                        from,
                         topic: Some(name),
                         reply: None,
                     })

@@ -2,6 +2,7 @@
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::agent::state::ProcessShared;
 use crate::agent::{AgentState, WaitReason};
 use crate::events::KernelEvent;
 use crate::kernel::Kernel;
@@ -46,12 +47,17 @@ impl Kernel {
     /// Sets a live agent's state and publishes the transition.
     pub(crate) fn transition(&self, pid: Pid, to: AgentState) {
         if let Ok(entry) = self.inner.registry.entry(pid) {
-            let from = entry.shared.swap_state(to);
-            if from != to {
-                self.inner
-                    .events
-                    .emit_with(|| KernelEvent::StateChanged { pid, from, to });
-            }
+            self.set_agent_state(pid, &entry.shared, to);
+        }
+    }
+
+    /// Sets an agent's state; publishes `StateChanged` when it changed (and someone listens).
+    pub(crate) fn set_agent_state(&self, pid: Pid, shared: &ProcessShared, to: AgentState) {
+        let from = shared.swap_state(to);
+        if from != to {
+            self.inner
+                .events
+                .emit_with(|| KernelEvent::StateChanged { pid, from, to });
         }
     }
 
