@@ -113,7 +113,15 @@ fn describe_origin(origin: Option<&str>, key: &str) -> String {
             "environment variable {ENV_PREFIX}__{}",
             key.replace('.', "__").to_uppercase()
         ),
-        Some(path) => format!("file {path}"),
+        // config-rs reports files relative to the working directory (`../x.toml`); name the
+        // file by its absolute path so the message means the same wherever it is read.
+        Some(path) => {
+            let absolute = std::env::current_dir()
+                .and_then(|cwd| std::fs::canonicalize(cwd.join(path)))
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| path.to_string());
+            format!("file {absolute}")
+        }
     }
 }
 
