@@ -360,3 +360,42 @@ async fn children_spawned_by_an_agent_stop_with_it() {
     assert_eq!(kid_exit.await.unwrap().unwrap(), ExitReason::ParentExited);
     k.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_pending_stop_wins_over_a_sibling_restart() {
+    let (k, _db) = kernel().await;
+    let (pids, probes) = three_under(&k, Strategy::OneForAll).await;
+    // pids[2] is busy; a stop is requested (it waits for the message to finish)…
+    k.send(pids[2], Cmd::Gated(0)).await.unwrap();
+    assert!(
+        eventually(LONG, || k.status(pids[2]).unwrap().state
+            == AgentState::Running)
+        .await
+    );
+    let (k2, target) = (k.clone(), pids[2]);
+    let stopping = tokio::spawn(async move { k2.stop(target).await });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // …then a sibling crashes and one_for_all restarts everyone.
+    let _ = k
+        .ask::<Reply, _>(pids[0], Cmd::Panic("x".into()), LONG)
+        .await;
+    let reason = tokio::time::timeout(LONG, stopping)
+        .await
+        .expect("stop returns")
+        .unwrap()
+        .unwrap();
+    assert_eq!(reason, ExitReason::Shutdown);
+    assert!(
+        k.status(pids[2]).is_err(),
+        "the stopped agent did not come back"
+    );
+    assert_eq!(probes[2].starts(), 1);
+    assert!(
+        eventually(LONG, || k
+            .status(pids[0])
+            .map(|s| s.restarts == 1)
+            .unwrap_or(false))
+        .await
+    );
+    k.shutdown().await;
+}

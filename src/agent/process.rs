@@ -267,8 +267,14 @@ impl<A: Agent> Handler<ChildCommand> for AgentProcess<A> {
         }
         match cmd {
             ChildCommand::Restart => {
+                if let Some(reason) = self.stop_reason.take() {
+                    // A stop requested through the kernel wins over a restart: the agent
+                    // terminates as asked instead of coming back.
+                    self.abort_loop("stopped", ctx);
+                    self.finalize(reason, ctx);
+                    return;
+                }
                 self.abort_loop("restarted by its supervisor", ctx);
-                self.stop_reason = None;
                 let factory = self.factory.clone();
                 match std::panic::catch_unwind(AssertUnwindSafe(|| factory())) {
                     Ok(agent) => {
