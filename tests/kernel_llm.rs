@@ -272,14 +272,7 @@ async fn a_preempted_llm_stream_resumes_through_the_kernel_to_the_full_output() 
             .await
     });
     // Wait until the low agent holds the only slot (its first call also loads the tokenizer).
-    let deadline = std::time::Instant::now() + LONG;
-    while k.scheduler_stats().await.unwrap().grants == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the low agent never got a slice"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for_grants(&k, 1).await;
     tokio::time::sleep(Duration::from_millis(60)).await; // a few words in
     let short: ChatResponse = k.ask(high, "a short one".to_string(), LONG).await.unwrap();
     assert_eq!(short.content, "ok");

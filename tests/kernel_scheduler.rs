@@ -91,14 +91,7 @@ async fn an_urgent_agent_preempts_and_the_preempted_one_finishes_its_full_output
     let k2 = k.clone();
     let low_run = tokio::spawn(async move { k2.ask::<Output, _>(low, (60u32, 5u64), LONG).await });
     // Wait until the low agent holds the only slot, then let it stream a little.
-    let deadline = std::time::Instant::now() + LONG;
-    while k.scheduler_stats().await.unwrap().grants == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the low agent never got a slice"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for_grants(&k, 1).await;
     tokio::time::sleep(Duration::from_millis(30)).await;
     let high_out: Output = k.ask(high, (5u32, 1u64), LONG).await.unwrap();
     assert_eq!(high_out.chunks, (0..5).collect::<Vec<_>>());

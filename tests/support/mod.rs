@@ -190,3 +190,15 @@ pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool 
 
 pub const SEC: Duration = Duration::from_secs(1);
 pub const LONG: Duration = Duration::from_secs(10);
+
+/// Waits until the kernel's scheduler has granted at least `n` slices (panics after `LONG`).
+pub async fn wait_for_grants(k: &Kernel, n: u64) {
+    let deadline = std::time::Instant::now() + LONG;
+    while k.scheduler_stats().await.expect("scheduler stats").grants < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than {n} slices were granted"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
