@@ -146,7 +146,8 @@ fn backend(url: &str) -> BackendConfig {
     b
 }
 
-/// A scheduler with room for every caller: the kernel path pays its acquire + release.
+/// A scheduler with room for every caller: the kernel path pays its acquire + release (the
+/// release not awaited, as `AgentContext::llm` does it).
 fn scheduler() -> Scheduler {
     let c = SchedulerConfig {
         global_slots: 1024,
@@ -230,7 +231,7 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
             .chat(our_request(i), &slice, None)
             .await
             .expect("scripted call");
-        let _ = sched.release(slice, Usage::default()).await;
+        let _ = sched.release_nowait(slice, Usage::default());
     }
     println!(
         "| provider path on the offline scripted backend (no HTTP), sequential | {:.2} |",
@@ -269,7 +270,7 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
                             .chat(our_request(n), &slice, None)
                             .await
                             .expect("provider call");
-                        let _ = sched.release(slice, Usage::default()).await;
+                        let _ = sched.release_nowait(slice, Usage::default());
                     }
                 }
             }))
@@ -313,7 +314,7 @@ async fn budget(url: &str, lim: &Limiter, window: Duration) -> (usize, u64, usiz
                 let left = stop.saturating_duration_since(Instant::now());
                 let slice = grant(&sched, pid, left).await;
                 let result = router.chat(req.clone(), &slice, None).await;
-                let _ = sched.release(slice, Usage::default()).await;
+                let _ = sched.release_nowait(slice, Usage::default());
                 match result {
                     Ok(_) => {
                         ok.fetch_add(1, Ordering::SeqCst);
@@ -351,7 +352,7 @@ fn micro(n: u32, mut f: impl FnMut()) -> f64 {
 
 fn components() {
     use agent_os_kernel::provider::estimate::{reservation, rough_reservation};
-    use agent_os_kernel::provider::openai::{OpenAiCompatible, parse_response};
+    use agent_os_kernel::provider::openai::{OpenAiCompatible, parse_body};
     let mut req = ChatRequest::new(
         "bench-model",
         vec![Message::system(SYSTEM), Message::user(USER)],
@@ -395,8 +396,7 @@ fn components() {
     println!(
         "| parse + normalise response | {:.2} |",
         micro(n, || {
-            let v: Value = serde_json::from_str(&reply).unwrap_or(Value::Null);
-            std::hint::black_box(parse_response(&v, "b").ok());
+            std::hint::black_box(parse_body(std::hint::black_box(reply.as_bytes()), "b").ok());
         })
     );
 }

@@ -99,7 +99,9 @@ impl AgentContext {
                 Err(_) => Usage::default(),
             };
             // Released in every case (also after an error or a revocation): usage is charged.
-            self.release_slice(slice, usage).await?;
+            // Not awaited: the release is queued in the scheduler's mailbox ahead of this
+            // agent's next acquire (and of anything else sent to the scheduler from now on).
+            self.kernel().scheduler().release_nowait(slice, usage)?;
             let response = result?;
             let whole = match partial.take() {
                 Some(p) => p.continue_with(response),

@@ -44,7 +44,8 @@ pub struct ProviderSettings {
 
 enum Job {
     Chat {
-        req: ChatRequest,
+        /// Shared with the attempt tasks (a retry re-sends it).
+        req: Arc<ChatRequest>,
         sink: Option<mpsc::UnboundedSender<StreamDelta>>,
         reply: oneshot::Sender<Result<ChatResponse, ProviderError>>,
     },
@@ -125,7 +126,9 @@ fn deliver(q: Queued, done: Done, rate: RateInfo, backend: &str, ledger: &UsageL
     let pid = q.token.pid();
     match (done, q.job) {
         (Done::Chat(mut r), Job::Chat { reply, .. }) => {
-            r.backend = backend.to_string();
+            if r.backend != backend {
+                r.backend = backend.to_string();
+            }
             ledger.record(pid, backend, &r.model, &r.usage);
             let (tokens, preempted) = (Some(r.usage.total()), r.is_preempted());
             let _ = reply.send(Ok(r));
@@ -167,6 +170,8 @@ enum Done {
 /// The actor.
 pub struct ProviderActor {
     settings: ProviderSettings,
+    /// `settings.name`, shared with the attempt tasks.
+    name: Arc<str>,
     backend: Arc<dyn Backend>,
     budget: Budget,
     breaker: CircuitBreaker,
@@ -187,6 +192,7 @@ impl ProviderActor {
                 backend: settings.name.clone(),
                 ..ProviderStats::default()
             },
+            name: Arc::from(settings.name.as_str()),
             settings,
             backend,
             queue: BinaryHeap::new(),
@@ -302,7 +308,7 @@ impl ProviderActor {
         let token = q.token.clone();
         let fut = match &q.job {
             Job::Chat { req, sink, .. } => {
-                let (req, sink) = (req.clone(), sink.clone());
+                let (req, sink) = (Arc::clone(req), sink.clone());
                 async move {
                     run_chat(backend, req, timeouts, token, sink)
                         .await
@@ -323,7 +329,7 @@ impl ProviderActor {
         };
         // Each attempt is its own task (woken on its own); its outcome comes back as a message.
         let addr = ctx.address();
-        let (name, ledger) = (self.settings.name.clone(), self.ledger.clone());
+        let (name, ledger) = (Arc::clone(&self.name), self.ledger.clone());
         actix::spawn(async move {
             let attempt = match fut.await {
                 Ok((done, rate)) => deliver(q, done, rate, &name, &ledger),
@@ -335,7 +341,7 @@ impl ProviderActor {
 
     fn finish(&mut self, permit: Permit, attempt: Attempt, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let name = self.settings.name.clone();
+        let name = Arc::clone(&self.name);
         match attempt {
             Attempt::Delivered {
                 rate,
@@ -397,7 +403,7 @@ impl ProviderActor {
 /// One chat attempt, streamed or not, cut short when the slice is revoked.
 async fn run_chat(
     backend: Arc<dyn Backend>,
-    req: ChatRequest,
+    req: Arc<ChatRequest>,
     timeouts: Timeouts,
     token: SliceToken,
     sink: Option<mpsc::UnboundedSender<StreamDelta>>,
@@ -495,7 +501,7 @@ impl Handler<Chat> for ProviderActor {
             rough_reservation(&msg.req)
         };
         let job = Job::Chat {
-            req: msg.req,
+            req: Arc::new(msg.req),
             sink: msg.sink,
             reply: msg.reply,
         };

@@ -57,9 +57,8 @@ pub fn count_text(text: &str) -> u64 {
 /// (plus the continuation prefix), 4 tokens of framing per message, 3 for the reply primer,
 /// and the tool definitions as JSON.
 pub fn prompt_tokens(req: &ChatRequest) -> u64 {
-    let msgs = req.wire_messages();
     let mut n = 3;
-    for m in &msgs {
+    for m in req.wire_iter() {
         n += 4 + count_message(&m.content);
         for c in &m.tool_calls {
             n += count_text(&c.name) + count_text(&c.arguments);

@@ -89,6 +89,16 @@ pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
 
 /// Reads every rate-limit header this module knows from a response.
 pub fn parse_rate_info(h: &HeaderMap, now: Instant) -> RateInfo {
+    // Most responses carry none of them: one pass over the names instead of a dozen lookups.
+    let relevant = h.keys().any(|k| {
+        let k = k.as_str();
+        k.starts_with("x-ratelimit-")
+            || k.starts_with("anthropic-ratelimit-")
+            || k.starts_with("retry-after")
+    });
+    if !relevant {
+        return RateInfo::default();
+    }
     let num = |name: &str| header(h, name).and_then(|v| v.parse::<u64>().ok());
     let dur = |name: &str| header(h, name).and_then(parse_duration).map(|d| now + d);
     let at = |name: &str| header(h, name).and_then(|v| rfc3339_to_instant(v, now));

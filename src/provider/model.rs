@@ -126,11 +126,20 @@ impl ChatRequest {
     /// The messages a backend sends: with a continuation, the partial output is appended as
     /// an assistant prefix the model continues from.
     pub fn wire_messages(&self) -> Vec<Message> {
-        let mut msgs = self.messages.clone();
-        if let Some(prefix) = self.continuation.as_ref().filter(|p| !p.is_empty()) {
-            msgs.push(Message::assistant(prefix.clone()));
-        }
-        msgs
+        self.wire_iter().map(std::borrow::Cow::into_owned).collect()
+    }
+
+    /// [`ChatRequest::wire_messages`] without copying the conversation (only a continuation
+    /// prefix is built).
+    pub fn wire_iter(&self) -> impl ExactSizeIterator<Item = std::borrow::Cow<'_, Message>> {
+        let prefix = self.continuation.as_ref().filter(|p| !p.is_empty());
+        let n = self.messages.len() + usize::from(prefix.is_some());
+        (0..n).map(move |i| match self.messages.get(i) {
+            Some(m) => std::borrow::Cow::Borrowed(m),
+            None => {
+                std::borrow::Cow::Owned(Message::assistant(prefix.cloned().unwrap_or_default()))
+            }
+        })
     }
 }
 

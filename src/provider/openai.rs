@@ -2,17 +2,23 @@
 //! preset quirks (`reasoning_content`/`reasoning` fields, `<think>` blocks, `max_completion_tokens`,
 //! DeepSeek's assistant `prefix` for continuations).
 
+use std::borrow::Cow;
+
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::backend::{Backend, Failed, Reply, ReplyBody, Timeouts};
 use super::error::ProviderError;
 use super::headers::RateInfo;
-use super::http::{Step, delta_stream, error_fields, event_json, json_body, send};
+use super::http::{
+    Step, body_bytes, delta_stream, error_fields, event_json, json_body, parse_json, send, send_by,
+};
 use super::model::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Role, StreamDelta,
-    ToolCall, Usage,
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Message, Role,
+    StreamDelta, ToolCall, ToolSpec, Usage,
 };
 use super::presets::Preset;
 use super::think::{ThinkSplitter, split_think};
@@ -56,66 +62,163 @@ impl OpenAiCompatible {
         }
     }
 
-    /// The wire body of a chat request.
-    pub fn body(&self, req: &ChatRequest) -> Value {
+    /// The wire body of a chat request, serialised straight from the request (no intermediate
+    /// JSON tree).
+    pub fn body<'a>(&self, req: &'a ChatRequest) -> ChatBody<'a> {
         let info = self.preset.map(Preset::info);
-        let msgs = req.wire_messages();
-        let last = msgs.len().saturating_sub(1);
-        let messages: Vec<Value> = msgs
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let role = match m.role {
-                    Role::System => "system",
-                    Role::User => "user",
-                    Role::Assistant => "assistant",
-                    Role::Tool => "tool",
-                };
-                let mut v = json!({"role": role, "content": m.content});
-                if !m.tool_calls.is_empty() {
-                    v["tool_calls"] = m
-                        .tool_calls
-                        .iter()
-                        .map(|c| {
-                            json!({"id": c.id, "type": "function",
-                                        "function": {"name": c.name, "arguments": c.arguments}})
-                        })
-                        .collect();
-                }
-                if let Some(id) = &m.tool_call_id {
-                    v["tool_call_id"] = json!(id);
-                }
-                if i == last && req.continuation.is_some() && self.preset == Some(Preset::Deepseek)
-                {
-                    v["prefix"] = json!(true);
-                }
-                v
-            })
-            .collect();
-        let mut body = json!({"model": req.model, "messages": messages, "stream": req.stream});
-        let max_key = if info.is_some_and(|i| i.max_completion_tokens) {
-            "max_completion_tokens"
-        } else {
-            "max_tokens"
+        let msgs: Vec<_> = req.wire_iter().collect();
+        let prefix_last = req.continuation.is_some() && self.preset == Some(Preset::Deepseek);
+        let max_completion = info.is_some_and(|i| i.max_completion_tokens);
+        ChatBody {
+            model: &req.model,
+            messages: WireMessages { msgs, prefix_last },
+            stream: req.stream,
+            max_tokens: (!max_completion).then_some(req.max_tokens),
+            max_completion_tokens: max_completion.then_some(req.max_tokens),
+            // As a JSON tree built from the f32 would carry it (widened to f64).
+            temperature: req.temperature.map(f64::from),
+            tools: WireTools(&req.tools),
+            stream_options: (req.stream && info.is_none_or(|i| i.stream_usage)).then_some(
+                StreamOptions {
+                    include_usage: true,
+                },
+            ),
+        }
+    }
+}
+
+/// The chat-completions request body, borrowing from the [`ChatRequest`].
+#[derive(Debug, Serialize)]
+pub struct ChatBody<'a> {
+    model: &'a str,
+    messages: WireMessages<'a>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "WireTools::is_empty")]
+    tools: WireTools<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Debug, Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Debug)]
+struct WireMessages<'a> {
+    msgs: Vec<Cow<'a, Message>>,
+    /// DeepSeek continuation: the last message carries `prefix: true`.
+    prefix_last: bool,
+}
+
+impl Serialize for WireMessages<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let last = self.msgs.len().saturating_sub(1);
+        let mut seq = s.serialize_seq(Some(self.msgs.len()))?;
+        for (i, m) in self.msgs.iter().enumerate() {
+            seq.serialize_element(&WireMessage {
+                m,
+                prefix: i == last && self.prefix_last,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+struct WireMessage<'a> {
+    m: &'a Message,
+    prefix: bool,
+}
+
+impl Serialize for WireMessage<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.m;
+        let role = match m.role {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
         };
-        body[max_key] = json!(req.max_tokens);
-        if let Some(t) = req.temperature {
-            body["temperature"] = json!(t);
+        let mut st = s.serialize_map(None)?;
+        st.serialize_entry("role", role)?;
+        st.serialize_entry("content", &m.content)?;
+        if !m.tool_calls.is_empty() {
+            st.serialize_entry("tool_calls", &WireToolCalls(&m.tool_calls))?;
         }
-        if !req.tools.is_empty() {
-            body["tools"] = req
-                .tools
-                .iter()
-                .map(|t| {
-                    json!({"type": "function", "function": {"name": t.name,
-                    "description": t.description, "parameters": t.parameters}})
-                })
-                .collect();
+        if let Some(id) = &m.tool_call_id {
+            st.serialize_entry("tool_call_id", id)?;
         }
-        if req.stream && info.is_none_or(|i| i.stream_usage) {
-            body["stream_options"] = json!({"include_usage": true});
+        if self.prefix {
+            st.serialize_entry("prefix", &true)?;
         }
-        body
+        st.end()
+    }
+}
+
+struct WireToolCalls<'a>(&'a [ToolCall]);
+
+impl Serialize for WireToolCalls<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Function<'a> {
+            name: &'a str,
+            arguments: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Call<'a> {
+            id: &'a str,
+            #[serde(rename = "type")]
+            kind: &'static str,
+            function: Function<'a>,
+        }
+        s.collect_seq(self.0.iter().map(|c| Call {
+            id: &c.id,
+            kind: "function",
+            function: Function {
+                name: &c.name,
+                arguments: &c.arguments,
+            },
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct WireTools<'a>(&'a [ToolSpec]);
+
+impl WireTools<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for WireTools<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Function<'a> {
+            name: &'a str,
+            description: &'a str,
+            parameters: &'a Value,
+        }
+        #[derive(Serialize)]
+        struct Tool<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            function: Function<'a>,
+        }
+        s.collect_seq(self.0.iter().map(|t| Tool {
+            kind: "function",
+            function: Function {
+                name: &t.name,
+                description: &t.description,
+                parameters: &t.parameters,
+            },
+        }))
     }
 }
 
@@ -181,6 +284,110 @@ pub fn parse_response(v: &Value, backend: &str) -> Result<ChatResponse, Provider
         ),
         usage: usage_of(v).unwrap_or_default(),
     })
+}
+
+/// Present when the key is, whatever its value (`null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
+    }
+}
+
+#[derive(Deserialize)]
+struct TypedResponse {
+    #[serde(default)]
+    error: Present,
+    model: Option<String>,
+    choices: Option<Vec<TypedChoice>>,
+    usage: Option<TypedUsage>,
+}
+
+#[derive(Deserialize)]
+struct TypedChoice {
+    message: Option<TypedMessage>,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TypedMessage {
+    content: Option<String>,
+    reasoning_content: Option<String>,
+    reasoning: Option<String>,
+    tool_calls: Option<Vec<TypedToolCall>>,
+}
+
+#[derive(Deserialize)]
+struct TypedToolCall {
+    id: Option<String>,
+    function: Option<TypedFunction>,
+}
+
+#[derive(Deserialize)]
+struct TypedFunction {
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TypedUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+/// The common case of [`parse_body`] without a JSON tree: a well-formed success body. `None`
+/// for anything else (an error body, a missing or oddly typed field, duplicate keys, …), which
+/// [`parse_response`] then handles exactly as it always did.
+fn parse_typed(bytes: &[u8], backend: &str) -> Option<ChatResponse> {
+    let v: TypedResponse = serde_json::from_slice(bytes).ok()?;
+    if v.error.0 {
+        return None;
+    }
+    let choice = v.choices?.into_iter().next()?;
+    let msg = choice.message?;
+    let (content, think) = split_think(msg.content.as_deref().unwrap_or_default());
+    let mut reasoning = msg.reasoning_content.or(msg.reasoning).unwrap_or_default();
+    reasoning.push_str(&think);
+    let mut tool_calls = Vec::new();
+    for c in msg.tool_calls.unwrap_or_default() {
+        let f = c.function?;
+        tool_calls.push(ToolCall {
+            id: c.id.unwrap_or_default(),
+            name: f.name.unwrap_or_default(),
+            arguments: f.arguments.unwrap_or_default(),
+        });
+    }
+    Some(ChatResponse {
+        backend: backend.to_string(),
+        model: v.model.unwrap_or_default(),
+        content,
+        reasoning,
+        tool_calls,
+        finish_reason: Some(
+            choice
+                .finish_reason
+                .as_deref()
+                .map_or(FinishReason::Stop, FinishReason::from_wire),
+        ),
+        usage: v
+            .usage
+            .map(|u| Usage {
+                prompt_tokens: u.prompt_tokens.unwrap_or(0),
+                completion_tokens: u.completion_tokens.unwrap_or(0),
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// Parses a complete chat-completions JSON body: typed for the common case, else through a
+/// JSON tree and [`parse_response`] (same results either way).
+pub fn parse_body(bytes: &[u8], backend: &str) -> Result<ChatResponse, ProviderError> {
+    match parse_typed(bytes, backend) {
+        Some(r) => Ok(r),
+        None => parse_response(&parse_json(bytes)?, backend),
+    }
 }
 
 /// Stateful handler of chat-completions SSE events.
@@ -293,7 +500,10 @@ impl Backend for OpenAiCompatible {
         let name = self.name.clone();
         let stream = req.stream;
         async move {
-            let (resp, rate) = send(rb, t.request).await?;
+            // One timer for headers and (JSON) body.
+            let deadline = tokio::time::sleep(t.request);
+            tokio::pin!(deadline);
+            let (resp, rate) = send_by(rb, deadline.as_mut(), t.request).await?;
             if stream {
                 let mut h = ChunkHandler::default();
                 let s = delta_stream(resp, t.stall, move |ev| {
@@ -309,10 +519,10 @@ impl Backend for OpenAiCompatible {
                     body: ReplyBody::Stream(s),
                 });
             }
-            let v = json_body(resp, t.request)
+            let r = body_bytes(resp, deadline, t.request)
                 .await
+                .and_then(|b| parse_body(&b, &name))
                 .map_err(|error| Failed { error, rate })?;
-            let r = parse_response(&v, &name).map_err(|error| Failed { error, rate })?;
             Ok(Reply {
                 rate,
                 body: ReplyBody::Complete(r),
@@ -369,5 +579,96 @@ impl Backend for OpenAiCompatible {
             Ok((resp, rate))
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed parse gives exactly what the JSON-tree parse gives, and odd bodies fall back.
+    #[test]
+    fn typed_parse_matches_the_json_tree_parse() {
+        let bodies = [
+            r#"{"model":"m","choices":[{"message":{"role":"assistant","content":"<think>hm</think>hi"},"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
+            r#"{"model":null,"choices":[{"message":{"content":null,"reasoning_content":null,"reasoning":"r","tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}],"usage":null}"#,
+            r#"{"choices":[{"message":{"content":"x","tool_calls":[{"id":"c1","function":null}]}}]}"#,
+            r#"{"choices":[{"message":"x"}],"usage":{"prompt_tokens":1.5}}"#,
+            r#"{"error":null,"choices":[{"message":{"content":"x"}}]}"#,
+            r#"{"error":{"message":"bad","type":"server_error"}}"#,
+            r#"{"choices":[]}"#,
+            r#"{"choices":[{"finish_reason":"stop"}]}"#,
+            r#"{"model":"a","model":"b","choices":[{"message":{"content":"x"}}]}"#,
+            r#"not json"#,
+        ];
+        for b in bodies {
+            let tree = parse_json(b.as_bytes()).and_then(|v| parse_response(&v, "b"));
+            let typed = parse_body(b.as_bytes(), "b");
+            assert_eq!(format!("{typed:?}"), format!("{tree:?}"), "body {b}");
+        }
+    }
+
+    /// The body names every field the protocol needs, per preset.
+    #[test]
+    fn body_serialises_the_wire_protocol() {
+        let mut req = ChatRequest::new(
+            "m",
+            vec![
+                Message::system("s"),
+                Message {
+                    role: Role::Assistant,
+                    content: String::new(),
+                    tool_calls: vec![ToolCall {
+                        id: "c".into(),
+                        name: "f".into(),
+                        arguments: "{}".into(),
+                    }],
+                    tool_call_id: None,
+                },
+                Message::tool_result("c", "r"),
+            ],
+        );
+        req.temperature = Some(0.5);
+        req.stream = true;
+        req.continuation = Some("part".into());
+        req.tools = vec![ToolSpec {
+            name: "f".into(),
+            description: "d".into(),
+            parameters: json!({"type": "object"}),
+        }];
+        let ds = OpenAiCompatible::new(
+            "b",
+            "http://x",
+            None,
+            Some(Preset::Deepseek),
+            reqwest::Client::new(),
+        );
+        let v = serde_json::to_value(ds.body(&req)).unwrap_or_default();
+        assert_eq!(
+            v,
+            json!({"model": "m", "stream": true, "max_tokens": 1024, "temperature": 0.5,
+                "stream_options": {"include_usage": true},
+                "tools": [{"type": "function", "function": {"name": "f", "description": "d",
+                           "parameters": {"type": "object"}}}],
+                "messages": [
+                    {"role": "system", "content": "s"},
+                    {"role": "assistant", "content": "", "tool_calls": [{"id": "c",
+                        "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                    {"role": "tool", "content": "r", "tool_call_id": "c"},
+                    {"role": "assistant", "content": "part", "prefix": true}]})
+        );
+        let oa = OpenAiCompatible::new(
+            "b",
+            "http://x",
+            None,
+            Some(Preset::Openai),
+            reqwest::Client::new(),
+        );
+        req.continuation = None;
+        req.stream = false;
+        let v = serde_json::to_value(oa.body(&req)).unwrap_or_default();
+        assert_eq!(v["max_completion_tokens"], json!(1024));
+        assert!(v.get("max_tokens").is_none() && v.get("stream_options").is_none());
+        assert!(v["messages"][2].get("prefix").is_none());
     }
 }

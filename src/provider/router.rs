@@ -104,12 +104,22 @@ impl Router {
     ) -> Result<ChatResponse, ProviderError> {
         let attempts = AttemptBudget::new(self.max_attempts);
         let requested = req.model.clone();
-        self.walk(&requested, token, &attempts, |target, model| {
-            let mut req = req.clone();
-            req.model = model;
-            let (msg, reply) = Chat::new(req, token.clone(), attempts.clone(), sink.clone());
-            target.do_send(msg);
-            reply.result()
+        let mut req = Some(req);
+        self.walk(&requested, token, &attempts, |target, model, last| {
+            // The last target of the chain takes the request itself; earlier ones a copy.
+            let next = if last { req.take() } else { req.clone() };
+            let reply = next.map(|mut req| {
+                req.model = model;
+                let (msg, reply) = Chat::new(req, token.clone(), attempts.clone(), sink.clone());
+                target.do_send(msg);
+                reply
+            });
+            async move {
+                match reply {
+                    Some(reply) => reply.result().await,
+                    None => Err(ProviderError::Unavailable("request already sent".into())),
+                }
+            }
         })
         .await
         .inspect_err(|_| {
@@ -127,7 +137,7 @@ impl Router {
     ) -> Result<EmbedResponse, ProviderError> {
         let attempts = AttemptBudget::new(self.max_attempts);
         let requested = req.model.clone();
-        self.walk(&requested, token, &attempts, |target, model| {
+        self.walk(&requested, token, &attempts, |target, model, _| {
             let mut req = req.clone();
             req.model = model;
             let (msg, reply) = Embed::new(req, token.clone(), attempts.clone());
@@ -145,7 +155,7 @@ impl Router {
         mut call: F,
     ) -> Result<T, ProviderError>
     where
-        F: FnMut(&Addr<ProviderActor>, String) -> Fut,
+        F: FnMut(&Addr<ProviderActor>, String, bool) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let chain = self.chain(requested, token);
@@ -154,7 +164,8 @@ impl Router {
         }
         let mut last = ProviderError::NoRoute(requested.to_string());
         let mut need_window: Option<u64> = None;
-        for target in &chain {
+        let final_target = chain.len() - 1;
+        for (i, target) in chain.iter().enumerate() {
             if let Some(w) = need_window
                 && target.context_window.is_none_or(|cw| cw <= w)
             {
@@ -174,7 +185,7 @@ impl Router {
                 .model
                 .clone()
                 .unwrap_or_else(|| requested.to_string());
-            match call(addr, model).await {
+            match call(addr, model, i == final_target).await {
                 Ok(r) => return Ok(r),
                 Err(e) if !e.allows_fallback() => return Err(e),
                 Err(e) => {

@@ -69,10 +69,9 @@ impl Scheduler {
             rx: Some(rx),
             addr: self.addr.clone(),
         };
-        self.addr
-            .send(Acquire { request, reply })
-            .await
-            .map_err(|_| SchedulerError::Stopped)?;
+        // The grant arrives on `reply`; actix's own response channel would only add a wake-up.
+        // A stopped actor drops the message and with it `reply`, which reads as `Stopped` below.
+        self.addr.do_send(Acquire { request, reply });
         let Some(rx) = pending.rx.as_mut() else {
             return Err(SchedulerError::Stopped);
         };
@@ -87,6 +86,18 @@ impl Scheduler {
             .send(Release { token, usage })
             .await
             .map_err(|_| SchedulerError::Stopped)
+    }
+
+    /// [`Scheduler::release`] without waiting for the actor to handle it. The release is queued
+    /// in the actor's mailbox before this returns, so every message sent to the scheduler
+    /// afterwards — in particular the same agent's next `acquire` — is handled after the usage
+    /// was charged (an actix mailbox is one FIFO queue).
+    pub fn release_nowait(&self, token: SliceToken, usage: Usage) -> Result<(), SchedulerError> {
+        if !self.addr.connected() {
+            return Err(SchedulerError::Stopped);
+        }
+        self.addr.do_send(Release { token, usage });
+        Ok(())
     }
 
     /// Switches the scheduling policy.
