@@ -20,6 +20,7 @@ pub mod http;
 pub mod messages;
 pub mod model;
 pub mod openai;
+mod openai_body;
 pub mod presets;
 pub mod retry;
 pub mod router;

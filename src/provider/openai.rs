@@ -2,12 +2,9 @@
 //! preset quirks (`reasoning_content`/`reasoning` fields, `<think>` blocks, `max_completion_tokens`,
 //! DeepSeek's assistant `prefix` for continuations).
 
-use std::borrow::Cow;
-
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::backend::{Backend, Failed, Reply, ReplyBody, Timeouts};
@@ -17,9 +14,10 @@ use super::http::{
     Step, body_bytes, delta_stream, error_fields, event_json, json_body, parse_json, send, send_by,
 };
 use super::model::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Message, Role,
-    StreamDelta, ToolCall, ToolSpec, Usage,
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, StreamDelta, ToolCall,
+    Usage,
 };
+use super::openai_body::ChatBody;
 use super::presets::Preset;
 use super::think::{ThinkSplitter, split_think};
 
@@ -65,160 +63,7 @@ impl OpenAiCompatible {
     /// The wire body of a chat request, serialised straight from the request (no intermediate
     /// JSON tree).
     pub fn body<'a>(&self, req: &'a ChatRequest) -> ChatBody<'a> {
-        let info = self.preset.map(Preset::info);
-        let msgs: Vec<_> = req.wire_iter().collect();
-        let prefix_last = req.continuation.is_some() && self.preset == Some(Preset::Deepseek);
-        let max_completion = info.is_some_and(|i| i.max_completion_tokens);
-        ChatBody {
-            model: &req.model,
-            messages: WireMessages { msgs, prefix_last },
-            stream: req.stream,
-            max_tokens: (!max_completion).then_some(req.max_tokens),
-            max_completion_tokens: max_completion.then_some(req.max_tokens),
-            // As a JSON tree built from the f32 would carry it (widened to f64).
-            temperature: req.temperature.map(f64::from),
-            tools: WireTools(&req.tools),
-            stream_options: (req.stream && info.is_none_or(|i| i.stream_usage)).then_some(
-                StreamOptions {
-                    include_usage: true,
-                },
-            ),
-        }
-    }
-}
-
-/// The chat-completions request body, borrowing from the [`ChatRequest`].
-#[derive(Debug, Serialize)]
-pub struct ChatBody<'a> {
-    model: &'a str,
-    messages: WireMessages<'a>,
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_tokens: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_completion_tokens: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "WireTools::is_empty")]
-    tools: WireTools<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream_options: Option<StreamOptions>,
-}
-
-#[derive(Debug, Serialize)]
-struct StreamOptions {
-    include_usage: bool,
-}
-
-#[derive(Debug)]
-struct WireMessages<'a> {
-    msgs: Vec<Cow<'a, Message>>,
-    /// DeepSeek continuation: the last message carries `prefix: true`.
-    prefix_last: bool,
-}
-
-impl Serialize for WireMessages<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let last = self.msgs.len().saturating_sub(1);
-        let mut seq = s.serialize_seq(Some(self.msgs.len()))?;
-        for (i, m) in self.msgs.iter().enumerate() {
-            seq.serialize_element(&WireMessage {
-                m,
-                prefix: i == last && self.prefix_last,
-            })?;
-        }
-        seq.end()
-    }
-}
-
-struct WireMessage<'a> {
-    m: &'a Message,
-    prefix: bool,
-}
-
-impl Serialize for WireMessage<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let m = self.m;
-        let role = match m.role {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-            Role::Tool => "tool",
-        };
-        let mut st = s.serialize_map(None)?;
-        st.serialize_entry("role", role)?;
-        st.serialize_entry("content", &m.content)?;
-        if !m.tool_calls.is_empty() {
-            st.serialize_entry("tool_calls", &WireToolCalls(&m.tool_calls))?;
-        }
-        if let Some(id) = &m.tool_call_id {
-            st.serialize_entry("tool_call_id", id)?;
-        }
-        if self.prefix {
-            st.serialize_entry("prefix", &true)?;
-        }
-        st.end()
-    }
-}
-
-struct WireToolCalls<'a>(&'a [ToolCall]);
-
-impl Serialize for WireToolCalls<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Function<'a> {
-            name: &'a str,
-            arguments: &'a str,
-        }
-        #[derive(Serialize)]
-        struct Call<'a> {
-            id: &'a str,
-            #[serde(rename = "type")]
-            kind: &'static str,
-            function: Function<'a>,
-        }
-        s.collect_seq(self.0.iter().map(|c| Call {
-            id: &c.id,
-            kind: "function",
-            function: Function {
-                name: &c.name,
-                arguments: &c.arguments,
-            },
-        }))
-    }
-}
-
-#[derive(Debug)]
-struct WireTools<'a>(&'a [ToolSpec]);
-
-impl WireTools<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for WireTools<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Function<'a> {
-            name: &'a str,
-            description: &'a str,
-            parameters: &'a Value,
-        }
-        #[derive(Serialize)]
-        struct Tool<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            function: Function<'a>,
-        }
-        s.collect_seq(self.0.iter().map(|t| Tool {
-            kind: "function",
-            function: Function {
-                name: &t.name,
-                description: &t.description,
-                parameters: &t.parameters,
-            },
-        }))
+        ChatBody::new(req, self.preset)
     }
 }
 
@@ -584,6 +429,7 @@ impl Backend for OpenAiCompatible {
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::{Message, Role, ToolSpec};
     use super::*;
 
     /// The typed parse gives exactly what the JSON-tree parse gives, and odd bodies fall back.
