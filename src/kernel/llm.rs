@@ -70,7 +70,7 @@ impl AgentContext {
             .router
             .default_backend(&request.model)
             .ok_or_else(|| LlmError::NoBackend(request.model.clone()))?;
-        if sink.is_some() || request.stream {
+        if sink.is_some() {
             request.stream = true;
         }
         let estimate = estimate::reservation(&request);
