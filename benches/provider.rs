@@ -364,7 +364,8 @@ fn components() {
         None,
         None,
         reqwest::Client::new(),
-    );
+    )
+    .expect("backend");
     let reply = completion(30).to_string();
     println!("\n## Where the provider path spends its CPU (µs per call, single thread)\n");
     println!("| step | µs |\n|---|---:|");

@@ -1,63 +1,106 @@
-//! `openai_compatible` backend: the chat-completions protocol (JSON and SSE) over reqwest, with
-//! preset quirks (`reasoning_content`/`reasoning` fields, `<think>` blocks, `max_completion_tokens`,
+//! `openai_compatible` backend: the chat-completions protocol through async-openai, with preset
+//! quirks (`reasoning_content`/`reasoning` fields, `<think>` blocks, `max_completion_tokens`,
 //! DeepSeek's assistant `prefix` for continuations).
+//!
+//! async-openai builds the requests and parses the responses (`byot`: our own wire types, since
+//! the presets' fields differ from OpenAI's); its retries are off — the HTTP path is our
+//! [`Transport`], which sends each request once and reports the rate-limit headers and typed
+//! errors to the provider actor, which owns retry policy.
 
+use std::sync::Arc;
+
+use async_openai::Client;
+use async_openai::config::Config;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use serde::Deserialize;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use secrecy::SecretString;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::backend::{Backend, Failed, Reply, ReplyBody, Timeouts};
 use super::error::ProviderError;
 use super::headers::RateInfo;
-use super::http::{
-    Step, body_bytes, delta_stream, error_fields, event_json, json_body, parse_json, send, send_by,
-};
-use super::model::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, StreamDelta, ToolCall,
-    Usage,
-};
+use super::model::{ChatRequest, EmbedRequest, EmbedResponse};
 use super::openai_body::ChatBody;
+pub use super::openai_parse::{parse_body, parse_embeddings, parse_response};
+pub use super::openai_stream::ChunkHandler;
+use super::openai_stream::delta_stream;
+use super::openai_transport::{Exchange, Transport, into_failed};
 use super::presets::Preset;
-use super::think::{ThinkSplitter, split_think};
 
-/// Tool-call indices at or above this are treated as garbage (they size a vector).
-const MAX_TOOL_CALLS: u64 = 1024;
+/// async-openai's view of one endpoint: base URL and prebuilt headers. Unlike async-openai's
+/// `OpenAIConfig` it reads no `OPENAI_*` variables (a DeepSeek backend must never send an
+/// OpenAI key) and sends no `Authorization` header when the backend has no key.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    base: String,
+    headers: HeaderMap,
+    key: SecretString,
+}
+
+impl Config for Endpoint {
+    fn headers(&self) -> HeaderMap {
+        self.headers.clone()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn query(&self) -> Vec<(&str, &str)> {
+        Vec::new()
+    }
+
+    fn api_base(&self) -> &str {
+        &self.base
+    }
+
+    fn api_key(&self) -> &SecretString {
+        &self.key
+    }
+}
 
 /// An OpenAI-compatible endpoint.
 #[derive(Clone, Debug)]
 pub struct OpenAiCompatible {
     name: String,
-    base_url: String,
-    api_key: Option<String>,
     preset: Option<Preset>,
-    http: reqwest::Client,
+    client: Arc<Client<Endpoint>>,
 }
 
 impl OpenAiCompatible {
-    /// A client for `base_url` (e.g. `https://api.deepseek.com/v1`).
+    /// A client for `base_url` (e.g. `https://api.deepseek.com/v1`) sending through `http`.
+    /// Fails when the key cannot be an HTTP header value.
     pub fn new(
         name: impl Into<String>,
         base_url: impl Into<String>,
         api_key: Option<String>,
         preset: Option<Preset>,
         http: reqwest::Client,
-    ) -> Self {
-        OpenAiCompatible {
-            name: name.into(),
-            base_url: base_url.into().trim_end_matches('/').to_string(),
-            api_key,
+    ) -> Result<Self, ProviderError> {
+        let name = name.into();
+        let mut headers = HeaderMap::new();
+        if let Some(k) = &api_key {
+            let mut v = HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
+                ProviderError::Config(format!(
+                    "backend `{name}`: the API key contains characters an HTTP header cannot carry"
+                ))
+            })?;
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
+        }
+        let endpoint = Endpoint {
+            base: base_url.into().trim_end_matches('/').to_string(),
+            headers,
+            key: SecretString::from(api_key.unwrap_or_default()),
+        };
+        let client = Client::build(http.clone(), endpoint).with_http_service(Transport::new(http));
+        Ok(OpenAiCompatible {
+            name,
             preset,
-            http,
-        }
-    }
-
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        let rb = self.http.post(format!("{}{}", self.base_url, path));
-        match &self.api_key {
-            Some(k) => rb.bearer_auth(k),
-            None => rb,
-        }
+            client: Arc::new(client),
+        })
     }
 
     /// The wire body of a chat request, serialised straight from the request (no intermediate
@@ -67,271 +110,11 @@ impl OpenAiCompatible {
     }
 }
 
-fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str)
-}
-
-fn usage_of(v: &Value) -> Option<Usage> {
-    let u = v.get("usage").filter(|u| u.is_object())?;
-    Some(Usage {
-        prompt_tokens: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-        completion_tokens: u
-            .get("completion_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-    })
-}
-
-fn reasoning_of(v: &Value) -> Option<&str> {
-    str_of(v, "reasoning_content").or_else(|| str_of(v, "reasoning"))
-}
-
-/// Parses a complete chat-completions JSON response.
-pub fn parse_response(v: &Value, backend: &str) -> Result<ChatResponse, ProviderError> {
-    if v.get("error").is_some() {
-        let (kind, _, message) = error_fields(v);
-        return Err(ProviderError::StreamError { kind, message });
-    }
-    let choice = v
-        .get("choices")
-        .and_then(|c| c.get(0))
-        .ok_or_else(|| ProviderError::MalformedResponse("response has no `choices[0]`".into()))?;
-    let msg = choice
-        .get("message")
-        .ok_or_else(|| ProviderError::MalformedResponse("choice has no `message`".into()))?;
-    let (content, think) = split_think(str_of(msg, "content").unwrap_or_default());
-    let mut reasoning = reasoning_of(msg).unwrap_or_default().to_string();
-    reasoning.push_str(&think);
-    let mut tool_calls = Vec::new();
-    for c in msg
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let f = c.get("function").ok_or_else(|| {
-            ProviderError::MalformedResponse("tool call without `function`".into())
-        })?;
-        tool_calls.push(ToolCall {
-            id: str_of(c, "id").unwrap_or_default().to_string(),
-            name: str_of(f, "name").unwrap_or_default().to_string(),
-            arguments: str_of(f, "arguments").unwrap_or_default().to_string(),
-        });
-    }
-    Ok(ChatResponse {
-        backend: backend.to_string(),
-        model: str_of(v, "model").unwrap_or_default().to_string(),
-        content,
-        reasoning,
-        tool_calls,
-        finish_reason: Some(
-            str_of(choice, "finish_reason").map_or(FinishReason::Stop, FinishReason::from_wire),
-        ),
-        usage: usage_of(v).unwrap_or_default(),
-    })
-}
-
-/// Present when the key is, whatever its value (`null` included).
-#[derive(Default)]
-struct Present(bool);
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
-    }
-}
-
-#[derive(Deserialize)]
-struct TypedResponse {
-    #[serde(default)]
-    error: Present,
-    model: Option<String>,
-    choices: Option<Vec<TypedChoice>>,
-    usage: Option<TypedUsage>,
-}
-
-#[derive(Deserialize)]
-struct TypedChoice {
-    message: Option<TypedMessage>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TypedMessage {
-    content: Option<String>,
-    reasoning_content: Option<String>,
-    reasoning: Option<String>,
-    tool_calls: Option<Vec<TypedToolCall>>,
-}
-
-#[derive(Deserialize)]
-struct TypedToolCall {
-    id: Option<String>,
-    function: Option<TypedFunction>,
-}
-
-#[derive(Deserialize)]
-struct TypedFunction {
-    name: Option<String>,
-    arguments: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct TypedUsage {
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
-}
-
-/// The common case of [`parse_body`] without a JSON tree: a well-formed success body. `None`
-/// for anything else (an error body, a missing or oddly typed field, duplicate keys, …), which
-/// [`parse_response`] then handles exactly as it always did.
-fn parse_typed(bytes: &[u8], backend: &str) -> Option<ChatResponse> {
-    let v: TypedResponse = serde_json::from_slice(bytes).ok()?;
-    if v.error.0 {
-        return None;
-    }
-    let choice = v.choices?.into_iter().next()?;
-    let msg = choice.message?;
-    let (content, think) = split_think(msg.content.as_deref().unwrap_or_default());
-    let mut reasoning = msg.reasoning_content.or(msg.reasoning).unwrap_or_default();
-    reasoning.push_str(&think);
-    let mut tool_calls = Vec::new();
-    for c in msg.tool_calls.unwrap_or_default() {
-        let f = c.function?;
-        tool_calls.push(ToolCall {
-            id: c.id.unwrap_or_default(),
-            name: f.name.unwrap_or_default(),
-            arguments: f.arguments.unwrap_or_default(),
-        });
-    }
-    Some(ChatResponse {
-        backend: backend.to_string(),
-        model: v.model.unwrap_or_default(),
-        content,
-        reasoning,
-        tool_calls,
-        finish_reason: Some(
-            choice
-                .finish_reason
-                .as_deref()
-                .map_or(FinishReason::Stop, FinishReason::from_wire),
-        ),
-        usage: v
-            .usage
-            .map(|u| Usage {
-                prompt_tokens: u.prompt_tokens.unwrap_or(0),
-                completion_tokens: u.completion_tokens.unwrap_or(0),
-            })
-            .unwrap_or_default(),
-    })
-}
-
-/// Parses a complete chat-completions JSON body: typed for the common case, else through a
-/// JSON tree and [`parse_response`] (same results either way).
-pub fn parse_body(bytes: &[u8], backend: &str) -> Result<ChatResponse, ProviderError> {
-    match parse_typed(bytes, backend) {
-        Some(r) => Ok(r),
-        None => parse_response(&parse_json(bytes)?, backend),
-    }
-}
-
-/// Stateful handler of chat-completions SSE events.
-#[derive(Debug, Default)]
-pub struct ChunkHandler {
-    think: ThinkSplitter,
-}
-
-impl ChunkHandler {
-    /// Handles one event (`[DONE]` is terminal).
-    pub fn handle(&mut self, data: &str, v: Option<Value>) -> Result<Step, ProviderError> {
-        let mut step = Step::default();
-        if data.trim() == "[DONE]" {
-            let (vis, rs) = self.think.finish();
-            push_text(&mut step.deltas, vis, rs);
-            step.done = true;
-            return Ok(step);
-        }
-        let Some(v) = v else { return Ok(step) };
-        if v.get("error").is_some() {
-            let (kind, _, message) = error_fields(&v);
-            return Err(match kind.as_str() {
-                "server_error" | "overloaded_error" | "api_error" => ProviderError::Server {
-                    status: 500,
-                    message,
-                },
-                "rate_limit_error" | "rate_limit_exceeded" => ProviderError::RateLimited {
-                    retry_after: None,
-                    message,
-                },
-                _ => ProviderError::StreamError { kind, message },
-            });
-        }
-        if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
-            if let Some(d) = choice.get("delta") {
-                if let Some(r) = reasoning_of(d).filter(|r| !r.is_empty()) {
-                    step.deltas.push(StreamDelta::Reasoning(r.to_string()));
-                }
-                if let Some(t) = str_of(d, "content").filter(|t| !t.is_empty()) {
-                    let (vis, rs) = self.think.push(t);
-                    push_text(&mut step.deltas, vis, rs);
-                }
-                for c in d
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let index = c.get("index").and_then(Value::as_u64).unwrap_or(0);
-                    if index >= MAX_TOOL_CALLS {
-                        return Err(ProviderError::MalformedResponse(format!(
-                            "tool call index {index}"
-                        )));
-                    }
-                    let index = index as usize;
-                    let f = c.get("function");
-                    let id = str_of(c, "id").unwrap_or_default();
-                    let name = f.and_then(|f| str_of(f, "name")).unwrap_or_default();
-                    if !id.is_empty() || !name.is_empty() {
-                        step.deltas.push(StreamDelta::ToolCallStart {
-                            index,
-                            id: id.into(),
-                            name: name.into(),
-                        });
-                    }
-                    if let Some(a) = f
-                        .and_then(|f| str_of(f, "arguments"))
-                        .filter(|a| !a.is_empty())
-                    {
-                        step.deltas.push(StreamDelta::ToolCallArgs {
-                            index,
-                            fragment: a.into(),
-                        });
-                    }
-                }
-            }
-            if let Some(fr) = str_of(choice, "finish_reason") {
-                let (vis, rs) = self.think.finish();
-                push_text(&mut step.deltas, vis, rs);
-                step.deltas
-                    .push(StreamDelta::Finish(FinishReason::from_wire(fr)));
-            }
-        }
-        // Usage at the top level (`stream_options.include_usage`) or, as Moonshot sends it,
-        // inside the final choice.
-        let choice_usage = v.get("choices").and_then(|c| c.get(0)).and_then(usage_of);
-        if let Some(u) = usage_of(&v).or(choice_usage) {
-            step.deltas.push(StreamDelta::Usage(u));
-        }
-        Ok(step)
-    }
-}
-
-fn push_text(out: &mut Vec<StreamDelta>, visible: String, reasoning: String) {
-    if !reasoning.is_empty() {
-        out.push(StreamDelta::Reasoning(reasoning));
-    }
-    if !visible.is_empty() {
-        out.push(StreamDelta::Text(visible));
+/// The attempt ran out of its request timeout before a complete response.
+fn timed_out(t: Timeouts, rate: RateInfo) -> Failed {
+    Failed {
+        error: ProviderError::Transport(format!("no complete response within {:?}", t.request)),
+        rate,
     }
 }
 
@@ -341,33 +124,38 @@ impl Backend for OpenAiCompatible {
     }
 
     fn chat(&self, req: &ChatRequest, t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
-        let rb = self.post("/chat/completions").json(&self.body(req));
+        // Encoded now, so the future does not borrow the request.
+        let body = serde_json::value::to_raw_value(&self.body(req));
+        let client = Arc::clone(&self.client);
         let name = self.name.clone();
         let stream = req.stream;
         async move {
-            // One timer for headers and (JSON) body.
-            let deadline = tokio::time::sleep(t.request);
-            tokio::pin!(deadline);
-            let (resp, rate) = send_by(rb, deadline.as_mut(), t.request).await?;
+            let body = body.map_err(|e| ProviderError::Rejected {
+                status: 0,
+                message: format!("request not encodable: {e}"),
+            })?;
+            let chat = client.chat();
             if stream {
-                let mut h = ChunkHandler::default();
-                let s = delta_stream(resp, t.stall, move |ev| {
-                    let v = if ev.data.trim() == "[DONE]" {
-                        None
-                    } else {
-                        Some(event_json(&ev)?)
-                    };
-                    h.handle(&ev.data, v)
-                });
+                // The timeout covers the response headers; the stall timeout the chunks.
+                let call =
+                    tokio::time::timeout(t.request, chat.create_stream_byot::<_, Value>(body));
+                let (r, rate) = Exchange::scope(call).await;
+                let events = r
+                    .map_err(|_| timed_out(t, rate))?
+                    .map_err(|e| into_failed(e, rate))?;
                 return Ok(Reply {
                     rate,
-                    body: ReplyBody::Stream(s),
+                    body: ReplyBody::Stream(delta_stream(events, t.stall)),
                 });
             }
-            let r = body_bytes(resp, deadline, t.request)
-                .await
-                .and_then(|b| parse_body(&b, &name))
-                .map_err(|error| Failed { error, rate })?;
+            // One timeout for headers and body.
+            let call = tokio::time::timeout(t.request, chat.create_byot::<_, Box<RawValue>>(body));
+            let (r, rate) = Exchange::scope(call).await;
+            let raw = r
+                .map_err(|_| timed_out(t, rate))?
+                .map_err(|e| into_failed(e, rate))?;
+            let r =
+                parse_body(raw.get().as_bytes(), &name).map_err(|error| Failed { error, rate })?;
             Ok(Reply {
                 rate,
                 body: ReplyBody::Complete(r),
@@ -381,46 +169,18 @@ impl Backend for OpenAiCompatible {
         req: EmbedRequest,
         t: Timeouts,
     ) -> BoxFuture<'static, Result<(EmbedResponse, RateInfo), Failed>> {
-        let rb = self
-            .post("/embeddings")
-            .json(&json!({"model": req.model, "input": req.inputs}));
+        let client = Arc::clone(&self.client);
         let name = self.name.clone();
         async move {
-            let (resp, rate) = send(rb, t.request).await?;
-            let v = json_body(resp, t.request)
-                .await
-                .map_err(|error| Failed { error, rate })?;
-            let bad = |m: &str| Failed {
-                error: ProviderError::MalformedResponse(m.into()),
-                rate,
-            };
-            let data = v
-                .get("data")
-                .and_then(Value::as_array)
-                .ok_or_else(|| bad("no `data` array"))?;
-            let mut vectors = vec![Vec::new(); data.len()];
-            for (pos, item) in data.iter().enumerate() {
-                let idx = item
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .map_or(pos, |i| i as usize);
-                let emb = item
-                    .get("embedding")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| bad("item without `embedding`"))?;
-                let vec: Option<Vec<f32>> =
-                    emb.iter().map(|x| x.as_f64().map(|f| f as f32)).collect();
-                let slot = vectors
-                    .get_mut(idx)
-                    .ok_or_else(|| bad("embedding index out of range"))?;
-                *slot = vec.ok_or_else(|| bad("non-numeric embedding"))?;
-            }
-            let resp = EmbedResponse {
-                backend: name,
-                model: str_of(&v, "model").unwrap_or(&req.model).to_string(),
-                vectors,
-                usage: usage_of(&v).unwrap_or_default(),
-            };
+            let body = json!({"model": req.model, "input": req.inputs});
+            let embeddings = client.embeddings();
+            let call = tokio::time::timeout(t.request, embeddings.create_byot::<_, Value>(body));
+            let (r, rate) = Exchange::scope(call).await;
+            let v = r
+                .map_err(|_| timed_out(t, rate))?
+                .map_err(|e| into_failed(e, rate))?;
+            let resp =
+                parse_embeddings(&v, &req.model, &name).map_err(|error| Failed { error, rate })?;
             Ok((resp, rate))
         }
         .boxed()
@@ -429,30 +189,8 @@ impl Backend for OpenAiCompatible {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::{Message, Role, ToolSpec};
+    use super::super::model::{Message, Role, ToolCall, ToolSpec};
     use super::*;
-
-    /// The typed parse gives exactly what the JSON-tree parse gives, and odd bodies fall back.
-    #[test]
-    fn typed_parse_matches_the_json_tree_parse() {
-        let bodies = [
-            r#"{"model":"m","choices":[{"message":{"role":"assistant","content":"<think>hm</think>hi"},"finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
-            r#"{"model":null,"choices":[{"message":{"content":null,"reasoning_content":null,"reasoning":"r","tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{}"}}]},"finish_reason":null}],"usage":null}"#,
-            r#"{"choices":[{"message":{"content":"x","tool_calls":[{"id":"c1","function":null}]}}]}"#,
-            r#"{"choices":[{"message":"x"}],"usage":{"prompt_tokens":1.5}}"#,
-            r#"{"error":null,"choices":[{"message":{"content":"x"}}]}"#,
-            r#"{"error":{"message":"bad","type":"server_error"}}"#,
-            r#"{"choices":[]}"#,
-            r#"{"choices":[{"finish_reason":"stop"}]}"#,
-            r#"{"model":"a","model":"b","choices":[{"message":{"content":"x"}}]}"#,
-            r#"not json"#,
-        ];
-        for b in bodies {
-            let tree = parse_json(b.as_bytes()).and_then(|v| parse_response(&v, "b"));
-            let typed = parse_body(b.as_bytes(), "b");
-            assert_eq!(format!("{typed:?}"), format!("{tree:?}"), "body {b}");
-        }
-    }
 
     /// The body names every field the protocol needs, per preset.
     #[test]
@@ -488,7 +226,8 @@ mod tests {
             None,
             Some(Preset::Deepseek),
             reqwest::Client::new(),
-        );
+        )
+        .expect("backend");
         let v = serde_json::to_value(ds.body(&req)).unwrap_or_default();
         assert_eq!(
             v,
@@ -509,12 +248,49 @@ mod tests {
             None,
             Some(Preset::Openai),
             reqwest::Client::new(),
-        );
+        )
+        .expect("backend");
         req.continuation = None;
         req.stream = false;
         let v = serde_json::to_value(oa.body(&req)).unwrap_or_default();
         assert_eq!(v["max_completion_tokens"], json!(1024));
         assert!(v.get("max_tokens").is_none() && v.get("stream_options").is_none());
         assert!(v["messages"][2].get("prefix").is_none());
+    }
+
+    /// The key goes into a sensitive `Authorization` header; no key, no header; a key that
+    /// cannot be a header value is a configuration error naming the backend.
+    #[test]
+    fn endpoint_headers_come_from_the_backend_config_only() {
+        let with_key = OpenAiCompatible::new(
+            "k",
+            "http://x/v1/",
+            Some("sk-1".into()),
+            None,
+            reqwest::Client::new(),
+        )
+        .expect("backend");
+        let h = with_key.client.config().headers();
+        let auth = h.get(AUTHORIZATION).expect("auth header");
+        assert!(auth.is_sensitive());
+        assert_eq!(auth.to_str().ok(), Some("Bearer sk-1"));
+        assert_eq!(
+            with_key.client.config().url("/chat/completions"),
+            "http://x/v1/chat/completions"
+        );
+        let without = OpenAiCompatible::new("n", "http://x/v1", None, None, reqwest::Client::new())
+            .expect("backend");
+        assert!(without.client.config().headers().is_empty());
+        let bad = OpenAiCompatible::new(
+            "bad",
+            "http://x",
+            Some("sk\nx".into()),
+            None,
+            reqwest::Client::new(),
+        );
+        assert!(
+            matches!(bad, Err(ProviderError::Config(ref m)) if m.contains("`bad`")),
+            "{bad:?}"
+        );
     }
 }

@@ -59,7 +59,7 @@ fn backend_of(
             key,
             cfg.preset,
             http.clone(),
-        )),
+        )?),
         BackendKind::Anthropic => Arc::new(Anthropic::new(
             name,
             url()?,

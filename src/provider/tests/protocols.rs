@@ -272,3 +272,66 @@ async fn scripted_backend_is_offline_deterministic_and_accounted() {
     );
     assert_eq!(p.ledger.agent_totals(pid).calls, 2);
 }
+
+/// The `openai_compatible` requests go through async-openai and our transport: the key from
+/// the backend config (and only it) in `Authorization`, a JSON body, one HTTP request per
+/// attempt (async-openai's own retries are off: a 503 with `max_attempts = 1` is one hit).
+#[actix_rt::test]
+async fn openai_requests_carry_the_backend_key_and_are_sent_once() {
+    let srv = serve(|hit| async move {
+        if hit.body["messages"][0]["content"] == "fail" {
+            return json_response(503, &json!({"error": {"message": "busy"}}), &[]);
+        }
+        json_response(200, &openai_completion("ok", 3), &[])
+    })
+    .await;
+    let mut keyed = backend(BackendKind::OpenaiCompatible, &srv.url);
+    keyed.models = vec!["m-keyed".into()];
+    let mut keyless = backend(BackendKind::OpenaiCompatible, &srv.url);
+    keyless.models = vec!["m-keyless".into()];
+    keyless.retry.max_attempts = 1;
+    let mut cfg = one("keyed", keyed);
+    cfg.backends.insert("keyless".into(), keyless);
+    let http = reqwest::Client::new();
+    let p = Providers::start_with(&cfg, |name, bc| {
+        let key = (name == "keyed").then(|| "sk-test-123".to_string());
+        let url = bc.base_url.clone().unwrap_or_default();
+        let b = crate::provider::openai::OpenAiCompatible::new(name, url, key, None, http.clone())?;
+        Ok(std::sync::Arc::new(b) as std::sync::Arc<dyn crate::provider::backend::Backend>)
+    })
+    .expect("start");
+    let pid = Pid::new();
+    let ask = |m: &str, model: &str| ChatRequest::new(model, vec![Message::user(m)]);
+    let r = p
+        .router
+        .chat(ask("hi", "m-keyed"), &token(pid, 1), None)
+        .await
+        .expect("keyed call");
+    assert_eq!(r.content, "ok");
+    let failed = p
+        .router
+        .chat(ask("fail", "m-keyless"), &token(pid, 1), None)
+        .await;
+    assert!(
+        matches!(failed, Err(ProviderError::Server { status: 503, .. })),
+        "{failed:?}"
+    );
+    let log = srv.log.lock();
+    assert_eq!(log.len(), 2, "one request per attempt, no hidden retries");
+    let auth = |h: &Hit| {
+        h.headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(auth(&log[0]).as_deref(), Some("Bearer sk-test-123"));
+    assert_eq!(auth(&log[1]), None, "a backend without a key sends none");
+    assert_eq!(log[0].path, "/v1/chat/completions");
+    assert_eq!(
+        log[0]
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+}
