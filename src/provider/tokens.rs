@@ -29,6 +29,7 @@ use std::sync::LazyLock;
 use regex_automata::meta::{Cache, Regex};
 use regex_automata::{Anchored, Input, PatternID};
 use rustc_hash::FxHashMap;
+use tiktoken_rs::Rank;
 
 /// The pre-tokenizer patterns, tried leftmost-first in this order at each piece start.
 const PATTERNS: [&str; 3] = [
@@ -59,6 +60,23 @@ static SPLITTER: LazyLock<Option<Regex>> = LazyLock::new(|| match Regex::new_man
         tracing::error!(error = %e, "token pre-tokenizer did not build; counting with tiktoken-rs");
         None
     }
+});
+
+/// cl100k's ordinary tokens: ranks `0..CL100K_RANKS` (the special tokens come after).
+const CL100K_RANKS: Rank = 100_256;
+
+/// tiktoken's BPE switches to another merge routine from this piece length on; such pieces
+/// are left to `encode_ordinary`.
+const BPE_SPLIT_MAX: usize = 100;
+
+/// cl100k's ranks, read back from tiktoken-rs token by token (`decode_bytes`), so that a piece
+/// missing from the cache goes through tiktoken's own BPE merge (`byte_pair_split`) without
+/// its regex running again. Built on the first cache miss (about 100 000 entries).
+static RANKS: LazyLock<FxHashMap<Vec<u8>, Rank>> = LazyLock::new(|| {
+    let bpe = tiktoken_rs::cl100k_base_singleton();
+    (0..CL100K_RANKS)
+        .filter_map(|r| Some((bpe.decode_bytes(&[r]).ok()?, r)))
+        .collect()
 });
 
 /// Per-thread search cache and piece counts (no locking on the hot path).
@@ -95,23 +113,40 @@ pub fn count(text: &str) -> u64 {
         .unwrap_or_else(|| tiktoken_count(text))
 }
 
-/// tiktoken-rs itself: the oracle, and the BPE of a piece the cache does not hold.
+/// tiktoken-rs itself: the oracle, and the fallback.
 fn tiktoken_count(text: &str) -> u64 {
     tiktoken_rs::cl100k_base_singleton()
         .encode_ordinary(text)
         .len() as u64
 }
 
-/// Tokens of one piece, from the cache or BPE-encoded (a piece split again on its own is the
-/// piece itself, so tiktoken-rs counts it exactly as inside the text).
+/// Tokens of one piece as `encode_ordinary` counts it (a piece split again on its own is the
+/// piece itself): one if the piece is a token, else the parts of tiktoken's BPE merge.
+fn bpe_count(piece: &str) -> u64 {
+    let bytes = piece.as_bytes();
+    if bytes.len() >= BPE_SPLIT_MAX {
+        return tiktoken_count(piece);
+    }
+    let ranks = &*RANKS;
+    if ranks.contains_key(bytes) {
+        1
+    } else if bytes.len() < 2 {
+        // Every byte is a token; only an incomplete rank table gets here.
+        tiktoken_count(piece)
+    } else {
+        tiktoken_rs::byte_pair_split(bytes, ranks).len() as u64
+    }
+}
+
+/// Tokens of one piece, from the cache or BPE-encoded.
 fn piece_count(counts: &mut FxHashMap<Box<str>, u32>, piece: &str) -> u64 {
     if piece.len() > MAX_CACHED_PIECE {
-        return tiktoken_count(piece);
+        return bpe_count(piece);
     }
     if let Some(&n) = counts.get(piece) {
         return u64::from(n);
     }
-    let n = tiktoken_count(piece);
+    let n = bpe_count(piece);
     if let Ok(small) = u32::try_from(n) {
         if counts.len() >= CACHE_CAP {
             counts.clear();
@@ -151,7 +186,7 @@ fn for_each_piece<'t>(
 mod tests {
     use super::*;
 
-    use tiktoken_rs::{CoreBPE, Rank};
+    use tiktoken_rs::CoreBPE;
 
     /// tiktoken-rs 0.12's `cl100k_base` pattern, for the split oracle.
     const TIKTOKEN_PATTERN: &str = concat!(
@@ -273,6 +308,14 @@ mod tests {
             oracle.check(t);
         }
         oracle.check_pieces();
+    }
+
+    /// The rank table read back from tiktoken-rs is complete: every ordinary token, every byte.
+    #[test]
+    fn rank_table() {
+        assert_eq!(RANKS.len(), CL100K_RANKS as usize);
+        assert!((0..=255u8).all(|b| RANKS.contains_key(&[b][..])));
+        assert!(cl100k().decode_bytes(&[CL100K_RANKS]).is_err());
     }
 
     #[test]
