@@ -31,6 +31,7 @@ pub mod scripted;
 pub mod set;
 pub mod sse;
 pub mod think;
+mod tokens;
 pub mod usage;
 
 #[cfg(test)]
