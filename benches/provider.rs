@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use agent_os_kernel::Pid;
 use agent_os_kernel::provider::config::{BackendConfig, BackendKind, ProvidersConfig};
+use agent_os_kernel::provider::backend::{Backend, Timeouts};
 use agent_os_kernel::provider::estimate::count_text;
+use agent_os_kernel::provider::openai::OpenAiCompatible;
 use agent_os_kernel::provider::{ChatRequest, Message, Providers};
 use agent_os_kernel::scheduler::{Scheduler, SchedulerConfig, SliceRequest, SliceToken, Usage};
 use async_openai::config::OpenAIConfig;
@@ -169,7 +171,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
+async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
     // Limits far above the load: the whole budget path (tiktoken estimate, RPM/TPM accounting,
     // reconciliation) runs on every call without ever making it wait.
     let mut b = backend(url);
@@ -237,10 +239,22 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
         "| provider path on the offline scripted backend (no HTTP), sequential | {:.2} |",
         t.elapsed().as_secs_f64() * 1e6 / n as f64
     );
+    let alone = OpenAiCompatible::new(
+        "alone",
+        url,
+        Some("bench".into()),
+        None,
+        reqwest::Client::new(),
+    )
+    .expect("backend");
+    let timeouts = Timeouts {
+        request: Duration::from_secs(30),
+        stall: Duration::from_secs(30),
+    };
     let mut rows = Vec::new();
     for conc in [1usize, 16] {
         let calls = if conc == 1 { 400 } else { 1600 };
-        let (mut d, mut o) = (Vec::new(), Vec::new());
+        let (mut d, mut o, mut b) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..8 {
             let t = Instant::now();
             let per = calls / conc;
@@ -276,13 +290,31 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64)> {
             }))
             .await;
             let ours_us = t.elapsed().as_secs_f64() * 1e6 / calls as f64;
+            // The openai_compatible backend alone (async-openai over our transport), without
+            // scheduler, provider actor, budget or ledger.
+            let t = Instant::now();
+            futures::future::join_all((0..conc).map(|_| {
+                let backend = &alone;
+                async move {
+                    for _ in 0..per {
+                        let n = seq.fetch_add(1, Ordering::Relaxed);
+                        backend
+                            .chat(&our_request(n), timeouts)
+                            .await
+                            .expect("backend call");
+                    }
+                }
+            }))
+            .await;
+            let alone_us = t.elapsed().as_secs_f64() * 1e6 / calls as f64;
             if round > 0 {
                 // round 0 warms connections and caches
                 d.push(direct_us);
                 o.push(ours_us);
+                b.push(alone_us);
             }
         }
-        rows.push((format!("concurrency {conc}"), median(d), median(o)));
+        rows.push((format!("concurrency {conc}"), median(d), median(b), median(o)));
     }
     rows
 }
@@ -351,8 +383,8 @@ fn micro(n: u32, mut f: impl FnMut()) -> f64 {
 }
 
 fn components() {
-    use agent_os_kernel::provider::estimate::{reservation, rough_reservation};
-    use agent_os_kernel::provider::openai::{OpenAiCompatible, parse_body};
+    use agent_os_kernel::provider::estimate::{reservation, upper_reservation};
+    use agent_os_kernel::provider::openai::parse_body;
     let mut req = ChatRequest::new(
         "bench-model",
         vec![Message::system(SYSTEM), Message::user(USER)],
@@ -425,9 +457,9 @@ fn components() {
         })
     );
     println!(
-        "| byte-based reservation (no TPM limit) | {:.2} |",
+        "| byte-bound reservation (reserved while the token room is ≥ 4× the bound) | {:.2} |",
         micro(n, || {
-            std::hint::black_box(rough_reservation(std::hint::black_box(&req)));
+            std::hint::black_box(upper_reservation(std::hint::black_box(&req)));
         })
     );
     println!(
@@ -442,6 +474,98 @@ fn components() {
             std::hint::black_box(parse_body(std::hint::black_box(reply.as_bytes()), "b").ok());
         })
     );
+}
+
+/// `PROVIDER_BENCH_PROFILE_SECS=n`: only the kernel path at concurrency 16 for `n` seconds (for
+/// `perf record`), then exit.
+async fn profile_kernel(url: &str, secs: u64) {
+    let mode = std::env::var("PROVIDER_BENCH_PROFILE_MODE").unwrap_or_else(|_| "full".into());
+    let mut b = backend(url);
+    if mode != "notpm" {
+        b.rpm = Some(100_000_000);
+        b.tpm = Some(u64::MAX / 4);
+    }
+    if mode == "scripted" {
+        b.kind = BackendKind::Scripted;
+    }
+    let mut cfg = ProvidersConfig::default();
+    cfg.backends.insert("local".into(), b);
+    let p = Providers::start(&cfg).expect("providers");
+    let http = if std::env::var("PROVIDER_BENCH_KERNEL_HTTP").is_ok() {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(256)
+            .build()
+            .expect("http")
+    } else {
+        reqwest::Client::new()
+    };
+    let alone = OpenAiCompatible::new("alone", url, None, None, http).expect("backend");
+    let timeouts = Timeouts {
+        request: Duration::from_secs(30),
+        stall: Duration::from_secs(30),
+    };
+    let sched = scheduler();
+    let pid = Pid::new();
+    let long = grant(&sched, Pid::new(), Duration::from_secs(3600)).await;
+    let seq = &AtomicUsize::new(0);
+    let stop = Instant::now() + Duration::from_secs(secs);
+    let conc: usize = std::env::var("PROVIDER_BENCH_PROFILE_CONC")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16);
+    futures::future::join_all((0..conc).map(|_| {
+        let (router, sched, long, alone, mode) =
+            (p.router.clone(), sched.clone(), long.clone(), &alone, mode.as_str());
+        async move {
+            while Instant::now() < stop {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                let mut r = ChatRequest::new(
+                    "bench-model",
+                    vec![Message::system(SYSTEM), Message::user(format!("{USER} #{n}"))],
+                );
+                r.max_tokens = 64;
+                match mode {
+                    "alone" => {
+                        alone.chat(&r, timeouts).await.expect("backend call");
+                    }
+                    "router" | "scripted" => {
+                        router.chat(r, &long, None).await.expect("provider call");
+                    }
+                    "spawn" => {
+                        let call = alone.chat(&r, timeouts);
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        actix::spawn(async move {
+                            let _ = tx.send(call.await.is_ok());
+                        });
+                        assert!(rx.await.expect("spawned call"));
+                    }
+                    "tspawn" => {
+                        let call = alone.chat(&r, timeouts);
+                        let ok = tokio::spawn(call).await.expect("spawned call");
+                        assert!(ok.is_ok());
+                    }
+                    "sched" => {
+                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                        let _ = sched.release_nowait(slice, Usage::default());
+                    }
+                    "sched-alone" => {
+                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                        alone.chat(&r, timeouts).await.expect("backend call");
+                        let _ = sched.release_nowait(slice, Usage::default());
+                    }
+                    _ => {
+                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                        router.chat(r, &slice, None).await.expect("provider call");
+                        let _ = sched.release_nowait(slice, Usage::default());
+                    }
+                }
+            }
+        }
+    }))
+    .await;
+    let n = seq.load(Ordering::Relaxed);
+    println!("{mode}: {n} calls, {:.1} µs/call", secs as f64 * 1e6 / n as f64);
 }
 
 fn main() {
@@ -463,6 +587,13 @@ fn main() {
         next: AtomicUsize::new(0),
     });
     let (fast_url, enforced_url) = start_servers(lim.clone());
+    if let Some(secs) = std::env::var("PROVIDER_BENCH_PROFILE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        actix::System::new().block_on(profile_kernel(&fast_url, secs));
+        return;
+    }
     components();
     let sys = actix::System::new();
     sys.block_on(async move {
@@ -470,11 +601,13 @@ fn main() {
         println!(
             "\n## Per-call overhead (local OpenAI-compatible server, JSON, median of 7 rounds)\n"
         );
-        println!("| load | direct async-openai (µs/call) | provider path (µs/call) | overhead |");
+        println!(
+            "| load | direct async-openai (µs/call) | backend alone (µs/call) | provider path (µs/call) | overhead |"
+        );
         println!("|---|---:|---:|---:|");
-        for (label, d, o) in rows {
+        for (label, d, b, o) in rows {
             println!(
-                "| {label} | {d:.1} | {o:.1} | {:+.1} % |",
+                "| {label} | {d:.1} | {b:.1} | {o:.1} | {:+.1} % |",
                 (o - d) / d * 100.0
             );
         }

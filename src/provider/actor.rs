@@ -16,7 +16,9 @@ use super::backend::{Backend, Failed, ReplyBody, Timeouts};
 use super::breaker::{BreakerState, CircuitBreaker};
 use super::budget::{Budget, Permit, Wait};
 use super::error::ProviderError;
-use super::estimate::{count_text, prompt_tokens, reservation, rough_reservation};
+use super::estimate::{
+    count_text, embed_tokens, prompt_tokens, reservation, upper_embed, upper_reservation,
+};
 use super::headers::RateInfo;
 use super::messages::{Chat, Embed, GetStats, ProviderStats};
 use super::model::{
@@ -75,8 +77,35 @@ struct Queued {
     token: SliceToken,
     attempts: AttemptBudget,
     tries: u32,
-    estimate: u64,
+    /// Byte-based upper bound of the call's tokens (cheap, computed on arrival).
+    upper: u64,
+    /// The tiktoken estimate, computed only when the budget is tight (see [`Queued::charge`]).
+    exact: Option<u64>,
     job: Job,
+}
+
+/// The bound is reserved as is while it is at most this fraction of the token room left;
+/// closer to the limit the call is tokenized so the reservation is the tiktoken estimate.
+const CHEAP_ROOM_FACTOR: u64 = 4;
+
+impl Queued {
+    /// Tokens to reserve for this call when `room` tokens are left (`None`: no token limit).
+    /// A token is at least one byte, so the byte bound never under-reserves; tokenizing is
+    /// only worth its CPU near the limit, where over-reserving could hold other calls back.
+    fn charge(&mut self, room: Option<u64>) -> u64 {
+        if let Some(n) = self.exact {
+            return n;
+        }
+        if room.is_none_or(|r| self.upper.saturating_mul(CHEAP_ROOM_FACTOR) <= r) {
+            return self.upper;
+        }
+        let n = match &self.job {
+            Job::Chat { req, .. } => reservation(req),
+            Job::Embed { req, .. } => embed_tokens(&req.inputs),
+        };
+        self.exact = Some(n);
+        n
+    }
 }
 
 impl PartialEq for Queued {
@@ -206,7 +235,7 @@ impl ProviderActor {
         &mut self,
         token: SliceToken,
         attempts: AttemptBudget,
-        estimate: u64,
+        upper: u64,
         job: Job,
         ctx: &mut Context<Self>,
     ) {
@@ -223,7 +252,8 @@ impl ProviderActor {
             token,
             attempts,
             tries: 1,
-            estimate,
+            upper,
+            exact: None,
             job,
         });
         self.pump(ctx);
@@ -265,7 +295,12 @@ impl ProviderActor {
                 }
                 return;
             }
-            match self.budget.try_acquire(now, top.estimate) {
+            let room = self.budget.token_room(now);
+            let charge = match self.queue.peek_mut() {
+                Some(mut top) => top.charge(room),
+                None => return,
+            };
+            match self.budget.try_acquire(now, charge) {
                 Err(Wait::Until(t)) => {
                     self.sweep_invalid();
                     return self.schedule_wake(t, ctx);
@@ -495,17 +530,13 @@ impl Handler<Chat> for ProviderActor {
     type Result = ();
 
     fn handle(&mut self, msg: Chat, ctx: &mut Context<Self>) {
-        let estimate = if self.settings.limits.tokens.is_some() {
-            reservation(&msg.req)
-        } else {
-            rough_reservation(&msg.req)
-        };
+        let upper = upper_reservation(&msg.req);
         let job = Job::Chat {
             req: Arc::new(msg.req),
             sink: msg.sink,
             reply: msg.reply,
         };
-        self.enqueue(msg.token, msg.attempts, estimate, job, ctx);
+        self.enqueue(msg.token, msg.attempts, upper, job, ctx);
     }
 }
 
@@ -522,18 +553,12 @@ impl Handler<Embed> for ProviderActor {
     type Result = ();
 
     fn handle(&mut self, msg: Embed, ctx: &mut Context<Self>) {
-        let estimate = msg
-            .req
-            .inputs
-            .iter()
-            .map(|t| count_text(t))
-            .sum::<u64>()
-            .max(1);
+        let upper = upper_embed(&msg.req.inputs);
         let job = Job::Embed {
             req: msg.req,
             reply: msg.reply,
         };
-        self.enqueue(msg.token, msg.attempts, estimate, job, ctx);
+        self.enqueue(msg.token, msg.attempts, upper, job, ctx);
     }
 }
 

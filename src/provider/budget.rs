@@ -88,6 +88,25 @@ impl Budget {
             .map_or(Wait::Completion, |(t, _)| Wait::Until(*t))
     }
 
+    /// Tokens a new call could still reserve now: what is left of the TPM window and of the
+    /// server's reported remaining tokens, whichever is smaller; `None` when neither limits
+    /// tokens. (Window entries that expired but were not yet pruned still count, so this errs
+    /// low.)
+    pub fn token_room(&self, now: Instant) -> Option<u64> {
+        let local = self
+            .limits
+            .tokens
+            .map(|tpm| tpm.saturating_sub(self.open_tokens + self.done_tokens));
+        let server = self
+            .server_tokens
+            .filter(|(_, reset)| *reset > now)
+            .map(|(left, _)| left);
+        match (local, server) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Tries to dispatch a request estimated at `tokens`.
     pub fn try_acquire(&mut self, now: Instant, tokens: u64) -> Result<Permit, Wait> {
         if let Some(p) = self.paused_until(now) {

@@ -76,14 +76,96 @@ pub fn reservation(req: &ChatRequest) -> u64 {
     prompt_tokens(req) + u64::from(req.max_tokens)
 }
 
-/// A cheap reservation (about four bytes per token) for backends without a TPM limit, where
-/// the estimate only feeds the server-header floor and tokenizing would be wasted work.
-pub fn rough_reservation(req: &ChatRequest) -> u64 {
-    let bytes: usize = req
-        .messages
-        .iter()
-        .map(|m| m.content.len() + 16)
-        .sum::<usize>()
-        + req.continuation.as_ref().map_or(0, String::len);
-    (bytes as u64).div_ceil(4) + u64::from(req.max_tokens)
+/// Counts the bytes written to it (the JSON size of a value without building the string).
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An upper bound of [`reservation`] without tokenizing: every cl100k token stands for at
+/// least one byte, so the byte length of each text bounds its token count (same framing as
+/// [`prompt_tokens`]). Costs one pass over the message lengths.
+pub fn upper_reservation(req: &ChatRequest) -> u64 {
+    let mut n: u64 = 3;
+    for m in req.wire_iter() {
+        n += 4 + m.content.len() as u64;
+        for c in &m.tool_calls {
+            n += (c.name.len() + c.arguments.len()) as u64;
+        }
+    }
+    for t in &req.tools {
+        let mut params = ByteCount(0);
+        // Writing into a counter cannot fail; a `Value` always serialises.
+        let _ = serde_json::to_writer(&mut params, &t.parameters);
+        n += (t.name.len() + t.description.len() + params.0) as u64;
+    }
+    n + u64::from(req.max_tokens)
+}
+
+/// Upper bound of the tokens of embedding inputs (bytes; see [`upper_reservation`]).
+pub fn upper_embed(inputs: &[String]) -> u64 {
+    inputs.iter().map(|t| t.len() as u64).sum::<u64>().max(1)
+}
+
+/// Exact (tiktoken) tokens of embedding inputs.
+pub fn embed_tokens(inputs: &[String]) -> u64 {
+    inputs.iter().map(|t| count_text(t)).sum::<u64>().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::model::{Message, ToolCall, ToolSpec};
+
+    /// The byte bound is never below the tiktoken estimate, whatever the text.
+    #[test]
+    fn upper_reservation_bounds_the_exact_one() {
+        let texts = [
+            "",
+            "Summarise the plot of a short story.",
+            "漢字とひらがな 🦀👩‍💻",
+            "   \n\n\t  ",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "{\"a\": [1, 2, 3], \"b\": null}",
+        ];
+        for t in texts {
+            let mut req = ChatRequest::new(
+                "m",
+                vec![
+                    Message::system(t),
+                    Message::user(t),
+                    Message {
+                        tool_calls: vec![ToolCall {
+                            id: "c".into(),
+                            name: "lookup".into(),
+                            arguments: t.into(),
+                        }],
+                        ..Message::assistant(t)
+                    },
+                ],
+            );
+            req.tools = vec![ToolSpec {
+                name: "lookup".into(),
+                description: t.into(),
+                parameters: serde_json::json!({"type": "object", "description": t}),
+            }];
+            req.continuation = Some(t.into());
+            req.max_tokens = 17;
+            assert!(
+                upper_reservation(&req) >= reservation(&req),
+                "{t:?}: bound {} < exact {}",
+                upper_reservation(&req),
+                reservation(&req)
+            );
+        }
+        let inputs = vec!["héllo wörld".to_string(), String::new()];
+        assert!(upper_embed(&inputs) >= embed_tokens(&inputs));
+    }
 }
