@@ -7,15 +7,19 @@
 //!
 //! `cargo bench --bench provider`
 //! (`PROVIDER_BENCH_WINDOW_SECS` shortens the window for a quick look; results in
-//! docs/benchmarks.md are with the default 60 s.)
+//! docs/benchmarks.md are with the default 60 s. `PROVIDER_BENCH_PROFILE_SECS`: see
+//! `profile_kernel`.)
+
+mod components;
+mod profile;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agent_os_kernel::Pid;
-use agent_os_kernel::provider::config::{BackendConfig, BackendKind, ProvidersConfig};
 use agent_os_kernel::provider::backend::{Backend, Timeouts};
+use agent_os_kernel::provider::config::{BackendConfig, BackendKind, ProvidersConfig};
 use agent_os_kernel::provider::estimate::count_text;
 use agent_os_kernel::provider::openai::OpenAiCompatible;
 use agent_os_kernel::provider::{ChatRequest, Message, Providers};
@@ -314,7 +318,12 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
                 b.push(alone_us);
             }
         }
-        rows.push((format!("concurrency {conc}"), median(d), median(b), median(o)));
+        rows.push((
+            format!("concurrency {conc}"),
+            median(d),
+            median(b),
+            median(o),
+        ));
     }
     rows
 }
@@ -373,201 +382,6 @@ async fn budget(url: &str, lim: &Limiter, window: Duration) -> (usize, u64, usiz
     )
 }
 
-/// Mean µs of `f` over `n` runs.
-fn micro(n: u32, mut f: impl FnMut()) -> f64 {
-    let t = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
-}
-
-fn components() {
-    use agent_os_kernel::provider::estimate::{reservation, upper_reservation};
-    use agent_os_kernel::provider::openai::parse_body;
-    let mut req = ChatRequest::new(
-        "bench-model",
-        vec![Message::system(SYSTEM), Message::user(USER)],
-    );
-    req.max_tokens = 64;
-    let backend = OpenAiCompatible::new(
-        "b",
-        "http://127.0.0.1:1/v1",
-        None,
-        None,
-        reqwest::Client::new(),
-    )
-    .expect("backend");
-    let reply = completion(30).to_string();
-    println!("\n## Where the provider path spends its CPU (µs per call, single thread)\n");
-    println!("| step | µs |\n|---|---:|");
-    let n = 20_000;
-    // Fresh texts, built before timing: the user message with a number appended, and twelve
-    // made-up words that no earlier call has seen (every piece misses the piece cache).
-    let fresh: Vec<String> = (0..n).map(|i| format!("{USER} #{i}")).collect();
-    let word = |k: u32| -> String {
-        let mut x = k.wrapping_mul(2_654_435_761) | 1 << 31;
-        std::iter::from_fn(|| {
-            let c = char::from(b'a' + (x % 26) as u8);
-            x /= 26;
-            (x > 0).then_some(c)
-        })
-        .collect()
-    };
-    let unseen: Vec<String> = (0..n)
-        .map(|i| {
-            (0..12)
-                .map(|j| word(i * 12 + j))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    let direct = |t: &str| {
-        tiktoken_rs::cl100k_base_singleton()
-            .encode_ordinary(t)
-            .len()
-    };
-    let each = |texts: &[String], f: &dyn Fn(&str) -> u64| {
-        let mut i = 0;
-        micro(n, || {
-            std::hint::black_box(f(std::hint::black_box(&texts[i])));
-            i += 1;
-        })
-    };
-    println!(
-        "| tiktoken-rs encode_ordinary, fresh user message (74 chars + ' #i') | {:.2} |",
-        each(&fresh, &|t| direct(t) as u64)
-    );
-    println!(
-        "| count_text, same fresh messages (no whole-message memo; its pieces cached) | {:.2} |",
-        each(&fresh, &count_text)
-    );
-    println!(
-        "| tiktoken-rs encode_ordinary, 12 unseen made-up words | {:.2} |",
-        each(&unseen, &|t| direct(t) as u64)
-    );
-    println!(
-        "| count_text, same unseen words (every piece misses the piece cache) | {:.2} |",
-        each(&unseen, &count_text)
-    );
-    println!(
-        "| reservation with a TPM limit, messages memoised | {:.2} |",
-        micro(n, || {
-            std::hint::black_box(reservation(std::hint::black_box(&req)));
-        })
-    );
-    println!(
-        "| byte-bound reservation (reserved while the token room is ≥ 4× the bound) | {:.2} |",
-        micro(n, || {
-            std::hint::black_box(upper_reservation(std::hint::black_box(&req)));
-        })
-    );
-    println!(
-        "| build + serialise request body | {:.2} |",
-        micro(n, || {
-            std::hint::black_box(serde_json::to_vec(&backend.body(&req)).ok());
-        })
-    );
-    println!(
-        "| parse + normalise response | {:.2} |",
-        micro(n, || {
-            std::hint::black_box(parse_body(std::hint::black_box(reply.as_bytes()), "b").ok());
-        })
-    );
-}
-
-/// `PROVIDER_BENCH_PROFILE_SECS=n`: only the kernel path at concurrency 16 for `n` seconds (for
-/// `perf record`), then exit.
-async fn profile_kernel(url: &str, secs: u64) {
-    let mode = std::env::var("PROVIDER_BENCH_PROFILE_MODE").unwrap_or_else(|_| "full".into());
-    let mut b = backend(url);
-    if mode != "notpm" {
-        b.rpm = Some(100_000_000);
-        b.tpm = Some(u64::MAX / 4);
-    }
-    if mode == "scripted" {
-        b.kind = BackendKind::Scripted;
-    }
-    let mut cfg = ProvidersConfig::default();
-    cfg.backends.insert("local".into(), b);
-    let p = Providers::start(&cfg).expect("providers");
-    let http = if std::env::var("PROVIDER_BENCH_KERNEL_HTTP").is_ok() {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(256)
-            .build()
-            .expect("http")
-    } else {
-        reqwest::Client::new()
-    };
-    let alone = OpenAiCompatible::new("alone", url, None, None, http).expect("backend");
-    let timeouts = Timeouts {
-        request: Duration::from_secs(30),
-        stall: Duration::from_secs(30),
-    };
-    let sched = scheduler();
-    let pid = Pid::new();
-    let long = grant(&sched, Pid::new(), Duration::from_secs(3600)).await;
-    let seq = &AtomicUsize::new(0);
-    let stop = Instant::now() + Duration::from_secs(secs);
-    let conc: usize = std::env::var("PROVIDER_BENCH_PROFILE_CONC")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16);
-    futures::future::join_all((0..conc).map(|_| {
-        let (router, sched, long, alone, mode) =
-            (p.router.clone(), sched.clone(), long.clone(), &alone, mode.as_str());
-        async move {
-            while Instant::now() < stop {
-                let n = seq.fetch_add(1, Ordering::Relaxed);
-                let mut r = ChatRequest::new(
-                    "bench-model",
-                    vec![Message::system(SYSTEM), Message::user(format!("{USER} #{n}"))],
-                );
-                r.max_tokens = 64;
-                match mode {
-                    "alone" => {
-                        alone.chat(&r, timeouts).await.expect("backend call");
-                    }
-                    "router" | "scripted" => {
-                        router.chat(r, &long, None).await.expect("provider call");
-                    }
-                    "spawn" => {
-                        let call = alone.chat(&r, timeouts);
-                        let (tx, rx) = tokio::sync::oneshot::channel();
-                        actix::spawn(async move {
-                            let _ = tx.send(call.await.is_ok());
-                        });
-                        assert!(rx.await.expect("spawned call"));
-                    }
-                    "tspawn" => {
-                        let call = alone.chat(&r, timeouts);
-                        let ok = tokio::spawn(call).await.expect("spawned call");
-                        assert!(ok.is_ok());
-                    }
-                    "sched" => {
-                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                        let _ = sched.release_nowait(slice, Usage::default());
-                    }
-                    "sched-alone" => {
-                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                        alone.chat(&r, timeouts).await.expect("backend call");
-                        let _ = sched.release_nowait(slice, Usage::default());
-                    }
-                    _ => {
-                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                        router.chat(r, &slice, None).await.expect("provider call");
-                        let _ = sched.release_nowait(slice, Usage::default());
-                    }
-                }
-            }
-        }
-    }))
-    .await;
-    let n = seq.load(Ordering::Relaxed);
-    println!("{mode}: {n} calls, {:.1} µs/call", secs as f64 * 1e6 / n as f64);
-}
-
 fn main() {
     let window = Duration::from_secs(
         std::env::var("PROVIDER_BENCH_WINDOW_SECS")
@@ -591,10 +405,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
     {
-        actix::System::new().block_on(profile_kernel(&fast_url, secs));
+        actix::System::new().block_on(profile::profile_kernel(&fast_url, secs));
         return;
     }
-    components();
+    components::components();
     let sys = actix::System::new();
     sys.block_on(async move {
         let rows = overhead(&fast_url).await;
@@ -604,7 +418,7 @@ fn main() {
         println!(
             "| load | direct async-openai (µs/call) | backend alone (µs/call) | provider path (µs/call) | overhead |"
         );
-        println!("|---|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|");
         for (label, d, b, o) in rows {
             println!(
                 "| {label} | {d:.1} | {b:.1} | {o:.1} | {:+.1} % |",

@@ -1,0 +1,99 @@
+//! Profiling mode of the provider benchmark: one path only, for `perf record`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use agent_os_kernel::Pid;
+use agent_os_kernel::provider::backend::{Backend, Timeouts};
+use agent_os_kernel::provider::config::{BackendKind, ProvidersConfig};
+use agent_os_kernel::provider::openai::OpenAiCompatible;
+use agent_os_kernel::provider::{ChatRequest, Message, Providers};
+use agent_os_kernel::scheduler::Usage;
+
+use super::{SYSTEM, USER, backend, grant, scheduler};
+
+/// `PROVIDER_BENCH_PROFILE_SECS=n`: one path only, for `n` seconds (for `perf record`), then
+/// exit. `PROVIDER_BENCH_PROFILE_MODE`: `full` (default: slice + provider path), `notpm` (same
+/// without RPM/TPM limits), `router` (provider path on one long-lived slice), `grant-router`
+/// (a slice per call, the call on the long-lived one), `scripted` (provider path on the
+/// offline backend), `alone` (the backend without actor or scheduler), `sched` (slice
+/// acquire + release only), `sched-alone`; `PROVIDER_BENCH_PROFILE_CONC` callers (16).
+pub async fn profile_kernel(url: &str, secs: u64) {
+    let mode = std::env::var("PROVIDER_BENCH_PROFILE_MODE").unwrap_or_else(|_| "full".into());
+    let mut b = backend(url);
+    if mode != "notpm" {
+        b.rpm = Some(100_000_000);
+        b.tpm = Some(u64::MAX / 4);
+    }
+    if mode == "scripted" {
+        b.kind = BackendKind::Scripted;
+    }
+    let mut cfg = ProvidersConfig::default();
+    cfg.backends.insert("local".into(), b);
+    let p = Providers::start(&cfg).expect("providers");
+    let alone =
+        OpenAiCompatible::new("alone", url, None, None, reqwest::Client::new()).expect("backend");
+    let timeouts = Timeouts {
+        request: Duration::from_secs(30),
+        stall: Duration::from_secs(30),
+    };
+    let sched = scheduler();
+    let pid = Pid::new();
+    let long = grant(&sched, Pid::new(), Duration::from_secs(3600)).await;
+    let seq = &AtomicUsize::new(0);
+    let stop = Instant::now() + Duration::from_secs(secs);
+    let conc: usize = std::env::var("PROVIDER_BENCH_PROFILE_CONC")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16);
+    futures::future::join_all((0..conc).map(|_| {
+        let (router, sched, long, alone, mode) = (
+            p.router.clone(),
+            sched.clone(),
+            long.clone(),
+            &alone,
+            mode.as_str(),
+        );
+        async move {
+            while Instant::now() < stop {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                let mut r = ChatRequest::new(
+                    "bench-model",
+                    vec![
+                        Message::system(SYSTEM),
+                        Message::user(format!("{USER} #{n}")),
+                    ],
+                );
+                r.max_tokens = 64;
+                match mode {
+                    "alone" => {
+                        alone.chat(&r, timeouts).await.expect("backend call");
+                    }
+                    "router" | "scripted" => {
+                        router.chat(r, &long, None).await.expect("provider call");
+                    }
+                    "sched" => {
+                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                        let _ = sched.release_nowait(slice, Usage::default());
+                    }
+                    "sched-alone" => {
+                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                        alone.chat(&r, timeouts).await.expect("backend call");
+                        let _ = sched.release_nowait(slice, Usage::default());
+                    }
+                    _ => {
+                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                        router.chat(r, &slice, None).await.expect("provider call");
+                        let _ = sched.release_nowait(slice, Usage::default());
+                    }
+                }
+            }
+        }
+    }))
+    .await;
+    let n = seq.load(Ordering::Relaxed);
+    println!(
+        "{mode}: {n} calls, {:.1} µs/call",
+        secs as f64 * 1e6 / n as f64
+    );
+}
