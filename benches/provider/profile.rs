@@ -72,6 +72,11 @@ pub async fn profile_kernel(url: &str, secs: u64) {
                     "router" | "scripted" => {
                         router.chat(r, &long, None).await.expect("provider call");
                     }
+                    "grant-router" => {
+                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                        router.chat(r, &long, None).await.expect("provider call");
+                        let _ = sched.release_nowait(slice, Usage::default());
+                    }
                     "sched" => {
                         let slice = grant(&sched, pid, Duration::from_secs(600)).await;
                         let _ = sched.release_nowait(slice, Usage::default());
