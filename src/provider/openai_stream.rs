@@ -150,10 +150,20 @@ impl State {
     fn flush(&mut self) {
         self.pending.extend(self.buf.drain(..).map(Ok));
     }
+
+    /// The body is over: the last deltas, or `TruncatedStream` if it never finished.
+    fn end(&mut self) {
+        let end = self.handler.end(&mut self.buf);
+        self.flush();
+        self.ended = true;
+        if let Err(e) = end {
+            self.fail(e);
+        }
+    }
 }
 
 /// Turns async-openai's event stream into a delta stream. A gap longer than `stall` is a
-/// `StreamStalled`; a body that ends before any `finish_reason`, or breaks off, is a
+/// `StreamStalled` (after a `finish_reason`, the end of the stream); a body that ends before any `finish_reason`, or breaks off, is a
 /// `TruncatedStream`; an event that is not JSON is a `MalformedResponse`; an in-stream
 /// `{"error": …}` is typed by its `type`.
 pub fn delta_stream(
@@ -177,15 +187,11 @@ pub fn delta_stream(
                 return None;
             }
             match tokio::time::timeout(st.stall, st.events.next()).await {
+                // A server that went quiet after the `finish_reason` (no usage chunk, no
+                // `[DONE]`, connection left open) has said all it will: the stream is complete.
+                Err(_) if st.handler.finished => st.end(),
                 Err(_) => st.fail(ProviderError::StreamStalled(st.stall)),
-                Ok(None) => {
-                    let end = st.handler.end(&mut st.buf);
-                    st.flush();
-                    st.ended = true;
-                    if let Err(e) = end {
-                        st.fail(e);
-                    }
-                }
+                Ok(None) => st.end(),
                 Ok(Some(Err(e))) => st.fail(into_failed(e, RateInfo::default()).error),
                 Ok(Some(Ok(v))) => {
                     let r = st.handler.handle(&v, &mut st.buf);

@@ -195,6 +195,38 @@ async fn stalled_stream_is_retried() {
     );
 }
 
+/// A server that goes quiet after the `finish_reason` chunk (no usage chunk, no `[DONE]`, the
+/// connection left open) has finished: the call succeeds once the stall gap passes, without a
+/// retry.
+#[actix_rt::test]
+async fn a_stream_quiet_after_its_finish_reason_is_complete() {
+    let srv = serve(|_| async move {
+        let words: Vec<String> = ["done ", "here"].iter().map(|s| s.to_string()).collect();
+        sse_response(
+            openai_stream(&words, 5),
+            Duration::ZERO,
+            Fault::StallAfter(3),
+        )
+    })
+    .await;
+    let mut b = backend(BackendKind::OpenaiCompatible, &srv.url);
+    b.stall_timeout_ms = 200;
+    let p = Providers::start(&one("quiet", b)).expect("start");
+    let mut r = req("q");
+    r.stream = true;
+    let resp = p
+        .router
+        .chat(r, &token(Pid::new(), 1), None)
+        .await
+        .expect("complete after the finish_reason");
+    assert_eq!(resp.content, "done here");
+    assert_eq!(
+        resp.finish_reason,
+        Some(crate::provider::FinishReason::Stop)
+    );
+    assert_eq!(srv.hits(), 1, "not retried");
+}
+
 #[actix_rt::test]
 async fn malformed_json_and_truncated_sse_are_typed_errors() {
     let srv = serve(|hit| async move {
