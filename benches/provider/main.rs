@@ -170,6 +170,19 @@ async fn grant(s: &Scheduler, pid: Pid, ttl: Duration) -> SliceToken {
         .expect("slice")
 }
 
+/// The overhead benchmark's request: the system prompt and a fresh user message (number `n`).
+fn fresh_request(n: usize) -> ChatRequest {
+    let mut r = ChatRequest::new(
+        "bench-model",
+        vec![
+            Message::system(SYSTEM),
+            Message::user(format!("{USER} #{n}")),
+        ],
+    );
+    r.max_tokens = 64;
+    r
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -209,17 +222,7 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
             .build()
             .expect("request")
     };
-    let our_request = |n: usize| {
-        let mut r = ChatRequest::new(
-            "bench-model",
-            vec![
-                Message::system(SYSTEM),
-                Message::user(format!("{USER} #{n}")),
-            ],
-        );
-        r.max_tokens = 64;
-        r
-    };
+    let our_request = fresh_request;
     let pid = Pid::new();
     // The actor path alone: the offline scripted backend (no HTTP; it tokenizes its own reply
     // for usage), sequential calls.

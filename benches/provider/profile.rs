@@ -4,13 +4,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agent_os_kernel::Pid;
+use agent_os_kernel::provider::Providers;
 use agent_os_kernel::provider::backend::{Backend, Timeouts};
 use agent_os_kernel::provider::config::{BackendKind, ProvidersConfig};
 use agent_os_kernel::provider::openai::OpenAiCompatible;
-use agent_os_kernel::provider::{ChatRequest, Message, Providers};
 use agent_os_kernel::scheduler::Usage;
 
-use super::{SYSTEM, USER, backend, grant, scheduler};
+use super::{backend, fresh_request, grant, scheduler};
 
 /// `PROVIDER_BENCH_PROFILE_SECS=n`: one path only, for `n` seconds (for `perf record`), then
 /// exit. `PROVIDER_BENCH_PROFILE_MODE`: `full` (default: slice + provider path), `notpm` (same
@@ -57,14 +57,7 @@ pub async fn profile_kernel(url: &str, secs: u64) {
         async move {
             while Instant::now() < stop {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
-                let mut r = ChatRequest::new(
-                    "bench-model",
-                    vec![
-                        Message::system(SYSTEM),
-                        Message::user(format!("{USER} #{n}")),
-                    ],
-                );
-                r.max_tokens = 64;
+                let r = fresh_request(n);
                 match mode {
                     "alone" => {
                         alone.chat(&r, timeouts).await.expect("backend call");
