@@ -1,14 +1,13 @@
-//! HTTP plumbing shared by the network backends: sending with a timeout, mapping error
-//! statuses and bodies to typed errors, and turning an SSE body into a delta stream.
+//! HTTP plumbing: mapping error statuses and bodies to typed errors (both network backends),
+//! and, for the native Anthropic backend, sending with a timeout and turning an SSE body into a
+//! delta stream (the OpenAI-compatible backend gets both from async-openai).
 
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::Value;
-use tokio::time::Sleep;
 
 use super::backend::{DeltaStream, Failed};
 use super::error::ProviderError;
@@ -16,78 +15,50 @@ use super::headers::{RateInfo, parse_rate_info};
 use super::model::StreamDelta;
 use super::sse::{SseEvent, SseParser};
 
-/// Sends `rb`, waits for headers within `timeout`; non-2xx statuses become typed errors.
+/// Sends `rb`, waits for headers within `timeout`; non-2xx statuses become typed errors (the
+/// error body gets a `timeout` of its own).
 pub async fn send(
     rb: reqwest::RequestBuilder,
     timeout: Duration,
 ) -> Result<(reqwest::Response, RateInfo), Failed> {
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    send_by(rb, deadline.as_mut(), timeout).await
-}
-
-/// [`send`] against a deadline the caller keeps using afterwards (e.g. for the body), so one
-/// timer covers the whole exchange. `timeout` only names the limit in the error.
-pub async fn send_by(
-    rb: reqwest::RequestBuilder,
-    mut deadline: Pin<&mut Sleep>,
-    timeout: Duration,
-) -> Result<(reqwest::Response, RateInfo), Failed> {
-    let resp = tokio::select! {
-        biased;
-        r = rb.send() => r.map_err(|e| ProviderError::Transport(e.to_string()))?,
-        () = deadline.as_mut() => {
-            return Err(ProviderError::Transport(format!("no response within {timeout:?}")).into());
-        }
-    };
+    let resp = tokio::time::timeout(timeout, rb.send())
+        .await
+        .map_err(|_| ProviderError::Transport(format!("no response within {timeout:?}")))?
+        .map_err(|e| ProviderError::Transport(e.to_string()))?;
     let rate = parse_rate_info(resp.headers(), Instant::now());
     let status = resp.status().as_u16();
     if (200..300).contains(&status) {
         return Ok((resp, rate));
     }
-    // The error body gets a full `timeout` of its own, as it always had.
-    deadline
-        .as_mut()
-        .reset(tokio::time::Instant::now() + timeout);
-    let body = tokio::select! {
-        biased;
-        r = resp.text() => r.unwrap_or_default(),
-        () = deadline => String::new(),
-    };
+    let body = tokio::time::timeout(timeout, resp.text())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     Err(Failed {
         error: classify(status, &body, rate.retry_after),
         rate,
     })
 }
 
-/// Reads a whole body before `deadline` fires (`timeout` names the limit in the error).
-pub async fn body_bytes(
-    resp: reqwest::Response,
-    deadline: Pin<&mut Sleep>,
-    timeout: Duration,
-) -> Result<bytes::Bytes, ProviderError> {
-    tokio::select! {
-        biased;
-        r = resp.bytes() => r.map_err(|e| ProviderError::Transport(e.to_string())),
-        () = deadline => Err(ProviderError::Transport(format!(
-            "body not complete within {timeout:?}"
-        ))),
-    }
-}
-
 /// Parses a JSON body (`MalformedResponse` naming the start of the body if it is not JSON).
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ProviderError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
-        ProviderError::MalformedResponse(format!("{e} in body starting `{head}`"))
-    })
+    serde_json::from_slice(bytes).map_err(|e| malformed(&e, bytes))
+}
+
+/// `MalformedResponse` for a body that did not parse, quoting its first 120 bytes.
+pub fn malformed(e: &serde_json::Error, body: &[u8]) -> ProviderError {
+    let head = String::from_utf8_lossy(&body[..body.len().min(120)]);
+    ProviderError::MalformedResponse(format!("{e} in body starting `{head}`"))
 }
 
 /// Reads a JSON body within `timeout`.
 pub async fn json_body(resp: reqwest::Response, timeout: Duration) -> Result<Value, ProviderError> {
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    parse_json(&body_bytes(resp, deadline, timeout).await?)
+    let bytes = tokio::time::timeout(timeout, resp.bytes())
+        .await
+        .map_err(|_| ProviderError::Transport(format!("body not complete within {timeout:?}")))?
+        .map_err(|e| ProviderError::Transport(e.to_string()))?;
+    parse_json(&bytes)
 }
 
 /// `(type, code, message)` of an OpenAI (`{"error":{…}}`) or Anthropic

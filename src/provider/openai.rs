@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_openai::Client;
 use async_openai::config::Config;
+use async_openai::error::OpenAIError;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -110,11 +111,20 @@ impl OpenAiCompatible {
     }
 }
 
-/// The attempt ran out of its request timeout before a complete response.
-fn timed_out(t: Timeouts, rate: RateInfo) -> Failed {
-    Failed {
-        error: ProviderError::Transport(format!("no complete response within {:?}", t.request)),
-        rate,
+/// Runs one async-openai call under the attempt's request timeout: its output and the rate-limit
+/// headers of its response, or the typed failure (with those headers).
+async fn exchange<T>(
+    t: Timeouts,
+    call: impl Future<Output = Result<T, OpenAIError>>,
+) -> Result<(T, RateInfo), Failed> {
+    let (r, rate) = Exchange::scope(tokio::time::timeout(t.request, call)).await;
+    match r {
+        Ok(Ok(v)) => Ok((v, rate)),
+        Ok(Err(e)) => Err(into_failed(e, rate)),
+        Err(_) => Err(Failed {
+            error: ProviderError::Transport(format!("no complete response within {:?}", t.request)),
+            rate,
+        }),
     }
 }
 
@@ -137,23 +147,14 @@ impl Backend for OpenAiCompatible {
             let chat = client.chat();
             if stream {
                 // The timeout covers the response headers; the stall timeout the chunks.
-                let call =
-                    tokio::time::timeout(t.request, chat.create_stream_byot::<_, Value>(body));
-                let (r, rate) = Exchange::scope(call).await;
-                let events = r
-                    .map_err(|_| timed_out(t, rate))?
-                    .map_err(|e| into_failed(e, rate))?;
+                let (events, rate) = exchange(t, chat.create_stream_byot::<_, Value>(body)).await?;
                 return Ok(Reply {
                     rate,
                     body: ReplyBody::Stream(delta_stream(events, t.stall)),
                 });
             }
             // One timeout for headers and body.
-            let call = tokio::time::timeout(t.request, chat.create_byot::<_, Box<RawValue>>(body));
-            let (r, rate) = Exchange::scope(call).await;
-            let raw = r
-                .map_err(|_| timed_out(t, rate))?
-                .map_err(|e| into_failed(e, rate))?;
+            let (raw, rate) = exchange(t, chat.create_byot::<_, Box<RawValue>>(body)).await?;
             let r =
                 parse_body(raw.get().as_bytes(), &name).map_err(|error| Failed { error, rate })?;
             Ok(Reply {
@@ -174,11 +175,7 @@ impl Backend for OpenAiCompatible {
         async move {
             let body = json!({"model": req.model, "input": req.inputs});
             let embeddings = client.embeddings();
-            let call = tokio::time::timeout(t.request, embeddings.create_byot::<_, Value>(body));
-            let (r, rate) = Exchange::scope(call).await;
-            let v = r
-                .map_err(|_| timed_out(t, rate))?
-                .map_err(|e| into_failed(e, rate))?;
+            let (v, rate) = exchange(t, embeddings.create_byot::<_, Value>(body)).await?;
             let resp =
                 parse_embeddings(&v, &req.model, &name).map_err(|error| Failed { error, rate })?;
             Ok((resp, rate))

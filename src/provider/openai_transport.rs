@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 use super::backend::Failed;
 use super::error::ProviderError;
 use super::headers::{RateInfo, parse_rate_info};
-use super::http::classify;
+use super::http::{classify, malformed};
 
 tokio::task_local! {
     /// The exchange of the attempt being polled (see [`Exchange::scope`]).
@@ -108,11 +108,6 @@ fn boxed(error: ProviderError, rate: Option<RateInfo>) -> OpenAIError {
     })))
 }
 
-/// The first `n` characters of `s` (for error messages quoting a body).
-fn head(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
 /// Maps what async-openai returned to a typed failure of the attempt. `rate` is what the
 /// transport saw of the response (used when the error is not one of the transport's own).
 pub fn into_failed(e: OpenAIError, rate: RateInfo) -> Failed {
@@ -123,9 +118,7 @@ pub fn into_failed(e: OpenAIError, rate: RateInfo) -> Failed {
         },
         // The body of a 2xx response could not be read (connection reset, …).
         OpenAIError::Reqwest(e) => ProviderError::Transport(e.to_string()),
-        OpenAIError::JSONDeserialize(e, body) => {
-            ProviderError::MalformedResponse(format!("{e} in body starting `{}`", head(&body, 120)))
-        }
+        OpenAIError::JSONDeserialize(e, body) => malformed(&e, body.as_bytes()),
         // The SSE body broke off (connection error, invalid UTF-8, …).
         OpenAIError::StreamError(e) => ProviderError::TruncatedStream(format!("stream error: {e}")),
         // Error responses are classified by the transport before async-openai sees them; this
