@@ -1,6 +1,7 @@
 //! The LLM syscall: slice → provider (router, fallback) → release with usage; a preempted
 //! generation re-queues and continues from its partial output.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -74,6 +75,8 @@ impl AgentContext {
             request.stream = true;
         }
         let estimate = estimate::reservation(&request);
+        // Shared with every attempt; only a continuation makes a copy (with the partial output).
+        let request = Arc::new(request);
         let mut partial: Option<ChatResponse> = None;
         let mut resume = false;
         loop {
@@ -85,11 +88,18 @@ impl AgentContext {
                         .resume(resume),
                 )
                 .await?;
-            let mut attempt = request.clone();
-            if let Some(p) = &partial {
-                attempt.continuation = Some(p.content.clone());
-            }
-            let result = providers.router.chat(attempt, &slice, sink.clone()).await;
+            let attempt = match &partial {
+                Some(p) => {
+                    let mut a = (*request).clone();
+                    a.continuation = Some(p.content.clone());
+                    Arc::new(a)
+                }
+                None => Arc::clone(&request),
+            };
+            let result = providers
+                .router
+                .chat_shared(attempt, &slice, sink.clone())
+                .await;
             let usage = match &result {
                 Ok(r) => Usage {
                     input_tokens: r.usage.prompt_tokens,

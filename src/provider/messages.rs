@@ -104,6 +104,15 @@ impl Message for Embed {
     type Result = ();
 }
 
+/// Tells the actor to dispatch what its queue can (sent when a call parks in the queue, and
+/// when an attempt ends while calls wait).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pump;
+
+impl Message for Pump {
+    type Result = ();
+}
+
 /// Asks for the actor's counters.
 #[derive(Debug, Clone, Copy)]
 pub struct GetStats;

@@ -12,9 +12,12 @@ pub mod anthropic;
 pub mod backend;
 pub mod breaker;
 pub mod budget;
+mod call;
 pub mod config;
 pub mod error;
 pub mod estimate;
+mod gate;
+pub mod handle;
 pub mod headers;
 pub mod http;
 pub mod messages;
@@ -25,6 +28,7 @@ pub mod openai_parse;
 pub mod openai_stream;
 pub mod openai_transport;
 pub mod presets;
+mod queued;
 pub mod retry;
 pub mod router;
 pub mod scripted;
@@ -40,6 +44,7 @@ mod tests;
 pub use actor::{ProviderActor, ProviderSettings};
 pub use config::{BackendConfig, BackendKind, Price, ProvidersConfig, RouteTarget};
 pub use error::ProviderError;
+pub use handle::ProviderHandle;
 pub use messages::{Chat, Embed, GetStats, ProviderStats, Reply};
 pub use model::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Message, Role,

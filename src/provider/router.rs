@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::sync::Arc;
+
 use actix::Addr;
 use tokio::sync::mpsc;
 use tracing::info;
@@ -12,7 +14,8 @@ use tracing::info;
 use super::actor::ProviderActor;
 use super::config::RouteTarget;
 use super::error::ProviderError;
-use super::messages::{Chat, Embed, GetStats, ProviderStats};
+use super::handle::ProviderHandle;
+use super::messages::ProviderStats;
 use super::model::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, StreamDelta};
 use super::retry::AttemptBudget;
 use crate::scheduler::SliceToken;
@@ -20,7 +23,7 @@ use crate::scheduler::SliceToken;
 /// Routes calls to provider actors.
 #[derive(Clone, Debug)]
 pub struct Router {
-    actors: HashMap<String, Addr<ProviderActor>>,
+    actors: HashMap<String, ProviderHandle>,
     routes: BTreeMap<String, Vec<RouteTarget>>,
     models: Vec<(String, Vec<String>)>,
     max_attempts: u32,
@@ -29,7 +32,7 @@ pub struct Router {
 impl Router {
     /// A router over started actors. `models` lists, per backend, the models it serves.
     pub fn new(
-        actors: HashMap<String, Addr<ProviderActor>>,
+        actors: HashMap<String, ProviderHandle>,
         routes: BTreeMap<String, Vec<RouteTarget>>,
         models: Vec<(String, Vec<String>)>,
         max_attempts: u32,
@@ -102,24 +105,30 @@ impl Router {
         token: &SliceToken,
         sink: Option<mpsc::UnboundedSender<StreamDelta>>,
     ) -> Result<ChatResponse, ProviderError> {
+        self.chat_shared(Arc::new(req), token, sink).await
+    }
+
+    /// [`Router::chat`] on a shared request: it is copied only for a target that names the
+    /// model differently.
+    pub async fn chat_shared(
+        &self,
+        req: Arc<ChatRequest>,
+        token: &SliceToken,
+        sink: Option<mpsc::UnboundedSender<StreamDelta>>,
+    ) -> Result<ChatResponse, ProviderError> {
         let attempts = AttemptBudget::new(self.max_attempts);
         let requested = req.model.clone();
-        let mut req = Some(req);
-        self.walk(&requested, token, &attempts, |target, model, last| {
-            // The last target of the chain takes the request itself; earlier ones a copy.
-            let next = if last { req.take() } else { req.clone() };
-            let reply = next.map(|mut req| {
-                req.model = model;
-                let (msg, reply) = Chat::new(req, token.clone(), attempts.clone(), sink.clone());
-                target.do_send(msg);
-                reply
-            });
-            async move {
-                match reply {
-                    Some(reply) => reply.result().await,
-                    None => Err(ProviderError::Unavailable("request already sent".into())),
-                }
-            }
+        self.walk(&requested, token, &attempts, |target, model| {
+            let req = if req.model == model {
+                Arc::clone(&req)
+            } else {
+                let mut r = (*req).clone();
+                r.model = model;
+                Arc::new(r)
+            };
+            let sink = sink.clone();
+            let attempts = &attempts;
+            async move { target.chat(req, token, attempts, sink).await }
         })
         .await
         .inspect_err(|_| {
@@ -137,25 +146,24 @@ impl Router {
     ) -> Result<EmbedResponse, ProviderError> {
         let attempts = AttemptBudget::new(self.max_attempts);
         let requested = req.model.clone();
-        self.walk(&requested, token, &attempts, |target, model, _| {
+        self.walk(&requested, token, &attempts, |target, model| {
             let mut req = req.clone();
             req.model = model;
-            let (msg, reply) = Embed::new(req, token.clone(), attempts.clone());
-            target.do_send(msg);
-            reply.result()
+            let attempts = &attempts;
+            async move { target.embed(req, token, attempts).await }
         })
         .await
     }
 
-    async fn walk<T, F, Fut>(
-        &self,
+    async fn walk<'a, T, F, Fut>(
+        &'a self,
         requested: &str,
         token: &SliceToken,
         attempts: &AttemptBudget,
         mut call: F,
     ) -> Result<T, ProviderError>
     where
-        F: FnMut(&Addr<ProviderActor>, String, bool) -> Fut,
+        F: FnMut(&'a ProviderHandle, String) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let chain = self.chain(requested, token);
@@ -164,14 +172,13 @@ impl Router {
         }
         let mut last = ProviderError::NoRoute(requested.to_string());
         let mut need_window: Option<u64> = None;
-        let final_target = chain.len() - 1;
-        for (i, target) in chain.iter().enumerate() {
+        for target in chain.iter() {
             if let Some(w) = need_window
                 && target.context_window.is_none_or(|cw| cw <= w)
             {
                 continue;
             }
-            let Some(addr) = self.actors.get(&target.backend) else {
+            let Some(handle) = self.actors.get(&target.backend) else {
                 last = ProviderError::Config(format!(
                     "route names unknown backend `{}`",
                     target.backend
@@ -185,7 +192,7 @@ impl Router {
                 .model
                 .clone()
                 .unwrap_or_else(|| requested.to_string());
-            match call(addr, model, i == final_target).await {
+            match call(handle, model).await {
                 Ok(r) => return Ok(r),
                 Err(e) if !e.allows_fallback() => return Err(e),
                 Err(e) => {
@@ -200,20 +207,20 @@ impl Router {
         Err(last)
     }
 
-    /// Counters of every provider actor.
+    /// Counters of every provider actor, sorted by backend.
     pub async fn stats(&self) -> Vec<ProviderStats> {
-        let mut out = Vec::new();
-        for a in self.actors.values() {
-            if let Ok(s) = a.send(GetStats).await {
-                out.push(s);
-            }
-        }
+        let mut out: Vec<ProviderStats> = self.actors.values().map(|h| h.stats()).collect();
         out.sort_by(|a, b| a.backend.cmp(&b.backend));
         out
     }
 
     /// The actor of one backend.
     pub fn actor(&self, backend: &str) -> Option<&Addr<ProviderActor>> {
+        self.actors.get(backend).map(ProviderHandle::addr)
+    }
+
+    /// The handle of one backend.
+    pub fn backend(&self, backend: &str) -> Option<&ProviderHandle> {
         self.actors.get(backend)
     }
 }

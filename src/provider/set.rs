@@ -5,15 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr};
 use tracing::{info, warn};
 
-use super::actor::{ProviderActor, ProviderSettings};
+use super::actor::ProviderSettings;
 use super::anthropic::Anthropic;
 use super::backend::{Backend, Timeouts};
 use super::budget::BudgetLimits;
 use super::config::{BackendConfig, BackendKind, ProvidersConfig};
 use super::error::ProviderError;
+use super::handle::ProviderHandle;
 use super::openai::OpenAiCompatible;
 use super::presets::Preset;
 use super::router::Router;
@@ -129,11 +129,11 @@ impl Providers {
             }
         }
         let ledger = UsageLedger::new(cfg.prices.clone());
-        let mut actors: HashMap<String, Addr<ProviderActor>> = HashMap::new();
+        let mut actors: HashMap<String, ProviderHandle> = HashMap::new();
         let mut models = Vec::new();
         for (name, bc) in &cfg.backends {
             let backend = make(name, bc)?;
-            let actor = ProviderActor::new(settings_of(name, bc), backend, ledger.clone()).start();
+            let actor = ProviderHandle::start(settings_of(name, bc), backend, ledger.clone());
             actors.insert(name.clone(), actor);
             models.push((name.clone(), bc.models.clone()));
         }

@@ -3,6 +3,7 @@
 //! They live inside the crate because they mint slice tokens with the crate-private
 //! `SliceToken::new`.
 
+mod gate;
 mod protocols;
 mod rate_limits;
 mod resilience;

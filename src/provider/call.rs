@@ -1,0 +1,280 @@
+//! Driving one call through its attempts: admission at the gate, the attempt itself (cut short
+//! when the slice is revoked), the accounting, retries, and the answer.
+//!
+//! The same driver runs in the caller's task (a call admitted on arrival: no actor hop) and in
+//! a task the provider actor spawns for a call it pumped out of the queue.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::SendError;
+use actix::Addr;
+use futures::StreamExt;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+use super::actor::ProviderActor;
+use super::backend::{Backend, Failed, ReplyBody, Timeouts};
+use super::budget::Permit;
+use super::error::ProviderError;
+use super::estimate::{count_text, prompt_tokens};
+use super::gate::{Entry, Gate, Verdict};
+use super::headers::RateInfo;
+use super::messages::Pump;
+use super::model::{ChatRequest, ChatResponse, FinishReason, ResponseBuilder, StreamDelta};
+use super::queued::{Done, Job, Queued};
+use super::retry::AttemptBudget;
+use super::usage::UsageLedger;
+use crate::scheduler::SliceToken;
+
+/// What the provider actor and its callers share.
+pub(super) struct Shared {
+    pub(super) gate: Mutex<Gate>,
+    pub(super) backend: Arc<dyn Backend>,
+    /// Backend name (logs, usage ledger, responses).
+    pub(super) name: Arc<str>,
+    pub(super) timeouts: Timeouts,
+    pub(super) ledger: UsageLedger,
+}
+
+/// Asks the actor to pump its queue; if the actor is gone, answers every queued call.
+pub(super) fn poke(shared: &Shared, addr: &Addr<ProviderActor>) {
+    // A full mailbox already holds a pump; a closed one has no actor left to pump.
+    if let Err(SendError::Closed(_)) = addr.try_send(Pump) {
+        for q in shared.gate.lock().drain() {
+            q.answer(Err(stopped()));
+        }
+    }
+}
+
+pub(super) fn stopped() -> ProviderError {
+    ProviderError::Unavailable("provider actor stopped".into())
+}
+
+/// Hands a permit back if the attempt holding it is dropped half-way (its caller went away).
+struct Held<'a> {
+    shared: &'a Shared,
+    addr: &'a Addr<ProviderActor>,
+    permit: Option<Permit>,
+}
+
+impl Held<'_> {
+    fn take(mut self) -> Permit {
+        self.permit.take().unwrap_or_else(|| unreachable!("taken once"))
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take()
+            && self.shared.gate.lock().abandoned(p, Instant::now())
+        {
+            poke(self.shared, self.addr);
+        }
+    }
+}
+
+/// Runs one call on this backend: refused at once without a valid slice or attempts left;
+/// otherwise driven from the caller's task until answered (or parked, then answered by the
+/// task the actor's pump starts for it).
+pub(super) async fn submit(
+    shared: &Shared,
+    addr: &Addr<ProviderActor>,
+    job: Job,
+    token: &SliceToken,
+    attempts: &AttemptBudget,
+    upper: u64,
+) -> Result<Done, ProviderError> {
+    if !token.is_valid() {
+        return Err(ProviderError::InvalidToken);
+    }
+    if !attempts.take() {
+        return Err(ProviderError::AttemptsExhausted);
+    }
+    let (tx, rx) = oneshot::channel();
+    let q = Queued::new(token.clone(), attempts.clone(), upper, job, tx);
+    drive(shared, addr, q, None).await;
+    // Answered already unless the call was parked.
+    rx.await
+        .unwrap_or_else(|_| Err(ProviderError::Unavailable("call dropped".into())))
+}
+
+/// Drives `q` until it is answered or parked in the queue (the pump picks it up later).
+/// `admitted` is the permit of a call the pump already admitted.
+pub(super) async fn drive(
+    shared: &Shared,
+    addr: &Addr<ProviderActor>,
+    mut q: Queued,
+    mut admitted: Option<Permit>,
+) {
+    loop {
+        let permit = match admitted.take() {
+            Some(p) => p,
+            None => {
+                let entry = shared.gate.lock().enter(q, Instant::now());
+                match entry {
+                    Entry::Go(back, p) => {
+                        q = back;
+                        p
+                    }
+                    Entry::Parked => return poke(shared, addr),
+                    Entry::Refused(q, e) => return q.answer(Err(e)),
+                }
+            }
+        };
+        let held = Held {
+            shared,
+            addr,
+            permit: Some(permit),
+        };
+        let outcome = attempt(shared, &q).await;
+        let permit = held.take();
+        let now = Instant::now();
+        let failed = match outcome {
+            Ok((done, rate)) => {
+                let (done, tokens, preempted) = record(shared, &q, done);
+                let waiting = shared
+                    .gate
+                    .lock()
+                    .succeeded(permit, &rate, tokens, preempted, now);
+                if waiting {
+                    poke(shared, addr);
+                }
+                return q.answer(Ok(done));
+            }
+            Err(failed) => failed,
+        };
+        let (verdict, waiting) = shared.gate.lock().failed(permit, &q, failed, now);
+        if waiting {
+            poke(shared, addr);
+        }
+        match verdict {
+            Verdict::Fail(e) => return q.answer(Err(e)),
+            Verdict::Retry(delay) => {
+                q.reset_stream();
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                q.tries += 1;
+            }
+        }
+    }
+}
+
+/// Names the backend on a result and records its usage; returns it with the tokens it used
+/// and whether it was preempted.
+fn record(shared: &Shared, q: &Queued, done: Done) -> (Done, Option<u64>, bool) {
+    let (pid, name) = (q.token.pid(), &*shared.name);
+    match done {
+        Done::Chat(mut r) => {
+            if r.backend != name {
+                r.backend = name.to_string();
+            }
+            shared.ledger.record(pid, name, &r.model, &r.usage);
+            let (tokens, preempted) = (Some(r.usage.total()), r.is_preempted());
+            (Done::Chat(r), tokens, preempted)
+        }
+        Done::Embed(mut r) => {
+            r.backend = name.to_string();
+            shared.ledger.record(pid, name, &r.model, &r.usage);
+            let tokens = Some(r.usage.total());
+            (Done::Embed(r), tokens, false)
+        }
+    }
+}
+
+/// One attempt of `q` on the backend.
+async fn attempt(shared: &Shared, q: &Queued) -> Result<(Done, RateInfo), Failed> {
+    match &q.job {
+        Job::Chat { req, sink } => run_chat(shared, req, &q.token, sink.as_ref())
+            .await
+            .map(|(r, i)| (Done::Chat(r), i)),
+        Job::Embed { req } => {
+            let call = shared.backend.embed(req.clone(), shared.timeouts);
+            tokio::select! {
+                r = call => r.map(|(e, i)| (Done::Embed(e), i)),
+                () = q.token.revoked() => Err(ProviderError::InvalidToken.into()),
+            }
+        }
+    }
+}
+
+/// One chat attempt, streamed or not, cut short when the slice is revoked.
+async fn run_chat(
+    shared: &Shared,
+    req: &ChatRequest,
+    token: &SliceToken,
+    sink: Option<&mpsc::UnboundedSender<StreamDelta>>,
+) -> Result<(ChatResponse, RateInfo), Failed> {
+    let preempted = |content: String| {
+        let usage = super::model::Usage {
+            prompt_tokens: prompt_tokens(req),
+            completion_tokens: count_text(&content),
+        };
+        ChatResponse {
+            model: req.model.clone(),
+            content,
+            finish_reason: Some(FinishReason::Preempted),
+            usage,
+            ..ChatResponse::default()
+        }
+    };
+    let call = shared.backend.chat(req, shared.timeouts);
+    let reply = tokio::select! {
+        r = call => r?,
+        () = token.revoked() => return Ok((preempted(String::new()), RateInfo::default())),
+    };
+    let mut stream = match reply.body {
+        ReplyBody::Complete(mut r) => {
+            if r.model.is_empty() {
+                r.model.clone_from(&req.model);
+            }
+            return Ok((r, reply.rate));
+        }
+        ReplyBody::Stream(s) => s,
+    };
+    let rate = reply.rate;
+    let mut b = ResponseBuilder::default();
+    loop {
+        let item = tokio::select! {
+            biased;
+            () = token.revoked() => None,
+            item = stream.next() => Some(item),
+        };
+        match item {
+            // Revoked: stop at this chunk and hand back the partial output.
+            None => {
+                let mut partial = b.finish();
+                let mut p = preempted(std::mem::take(&mut partial.content));
+                p.reasoning = partial.reasoning;
+                p.tool_calls = partial.tool_calls;
+                if partial.usage.completion_tokens > 0 {
+                    p.usage = partial.usage;
+                }
+                return Ok((p, rate));
+            }
+            Some(None) => break,
+            Some(Some(Err(error))) => return Err(Failed { error, rate }),
+            Some(Some(Ok(d))) => {
+                b.apply(&d);
+                if let Some(s) = sink {
+                    let _ = s.send(d);
+                }
+            }
+        }
+    }
+    let mut r = b.finish();
+    if r.model.is_empty() {
+        r.model.clone_from(&req.model);
+    }
+    if r.finish_reason.is_none() {
+        r.finish_reason = Some(FinishReason::Stop);
+    }
+    if r.usage.total() == 0 {
+        r.usage = super::model::Usage {
+            prompt_tokens: prompt_tokens(req),
+            completion_tokens: count_text(&r.content),
+        };
+    }
+    Ok((r, rate))
+}
