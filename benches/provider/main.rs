@@ -27,7 +27,7 @@ use agent_os_kernel::scheduler::{Scheduler, SchedulerConfig, SliceRequest, Slice
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
-    CreateChatCompletionRequestArgs,
+    CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
 };
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -183,6 +183,32 @@ fn fresh_request(n: usize) -> ChatRequest {
     r
 }
 
+/// The same request for the direct async-openai client (its own typed request).
+fn direct_request(n: usize) -> CreateChatCompletionRequest {
+    CreateChatCompletionRequestArgs::default()
+        .model("bench-model")
+        .max_completion_tokens(64u32)
+        .messages([
+            ChatCompletionRequestSystemMessageArgs::default()
+                .content(SYSTEM)
+                .build()
+                .expect("msg")
+                .into(),
+            ChatCompletionRequestUserMessageArgs::default()
+                .content(format!("{USER} #{n}"))
+                .build()
+                .expect("msg")
+                .into(),
+        ])
+        .build()
+        .expect("request")
+}
+
+/// A direct async-openai client for `url` (its own reqwest client and config).
+fn direct_client(url: &str) -> async_openai::Client<OpenAIConfig> {
+    async_openai::Client::with_config(OpenAIConfig::new().with_api_base(url).with_api_key("bench"))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -197,31 +223,10 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
     let mut cfg = ProvidersConfig::default();
     cfg.backends.insert("local".into(), b);
     let p = Providers::start(&cfg).expect("providers");
-    let direct = async_openai::Client::with_config(
-        OpenAIConfig::new().with_api_base(url).with_api_key("bench"),
-    );
+    let direct = direct_client(url);
     // Every call carries a fresh user message (as in an agent loop), so nothing is served from
     // a cache that a real workload would miss; the system prompt repeats, as it does for real.
     let seq = &AtomicUsize::new(0);
-    let direct_request = |n: usize| {
-        CreateChatCompletionRequestArgs::default()
-            .model("bench-model")
-            .max_completion_tokens(64u32)
-            .messages([
-                ChatCompletionRequestSystemMessageArgs::default()
-                    .content(SYSTEM)
-                    .build()
-                    .expect("msg")
-                    .into(),
-                ChatCompletionRequestUserMessageArgs::default()
-                    .content(format!("{USER} #{n}"))
-                    .build()
-                    .expect("msg")
-                    .into(),
-            ])
-            .build()
-            .expect("request")
-    };
     let our_request = fresh_request;
     let pid = Pid::new();
     // The actor path alone: the offline scripted backend (no HTTP; it tokenizes its own reply

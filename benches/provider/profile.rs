@@ -10,13 +10,14 @@ use agent_os_kernel::provider::config::{BackendKind, ProvidersConfig};
 use agent_os_kernel::provider::openai::OpenAiCompatible;
 use agent_os_kernel::scheduler::Usage;
 
-use super::{backend, fresh_request, grant, scheduler};
+use super::{backend, direct_client, direct_request, fresh_request, grant, scheduler};
 
 /// `PROVIDER_BENCH_PROFILE_SECS=n`: one path only, for `n` seconds (for `perf record`), then
 /// exit. `PROVIDER_BENCH_PROFILE_MODE`: `full` (default: slice + provider path), `notpm` (same
 /// without RPM/TPM limits), `router` (provider path on one long-lived slice), `grant-router`
 /// (a slice per call, the call on the long-lived one), `scripted` (provider path on the
-/// offline backend), `alone` (the backend without actor or scheduler), `sched` (slice
+/// offline backend), `alone` (the backend without actor or scheduler), `direct` (a plain
+/// async-openai client, the baseline), `sched` (slice
 /// acquire + release only), `sched-alone`; `PROVIDER_BENCH_PROFILE_CONC` callers (16).
 pub async fn profile_kernel(url: &str, secs: u64) {
     let mode = std::env::var("PROVIDER_BENCH_PROFILE_MODE").unwrap_or_else(|_| "full".into());
@@ -37,6 +38,7 @@ pub async fn profile_kernel(url: &str, secs: u64) {
         request: Duration::from_secs(30),
         stall: Duration::from_secs(30),
     };
+    let direct = direct_client(url);
     let sched = scheduler();
     let pid = Pid::new();
     let long = grant(&sched, Pid::new(), Duration::from_secs(3600)).await;
@@ -47,16 +49,22 @@ pub async fn profile_kernel(url: &str, secs: u64) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(16);
     futures::future::join_all((0..conc).map(|_| {
-        let (router, sched, long, alone, mode) = (
+        let (router, sched, long, alone, direct, mode) = (
             p.router.clone(),
             sched.clone(),
             long.clone(),
             &alone,
+            &direct,
             mode.as_str(),
         );
         async move {
             while Instant::now() < stop {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
+                if mode == "direct" {
+                    let r = direct.chat().create(direct_request(n)).await;
+                    r.expect("direct call");
+                    continue;
+                }
                 let r = fresh_request(n);
                 match mode {
                     "alone" => {

@@ -65,7 +65,7 @@ impl Config for Endpoint {
 /// An OpenAI-compatible endpoint.
 #[derive(Clone, Debug)]
 pub struct OpenAiCompatible {
-    name: String,
+    name: Arc<str>,
     preset: Option<Preset>,
     client: Arc<Client<Endpoint>>,
 }
@@ -80,7 +80,7 @@ impl OpenAiCompatible {
         preset: Option<Preset>,
         http: reqwest::Client,
     ) -> Result<Self, ProviderError> {
-        let name = name.into();
+        let name: String = name.into();
         let mut headers = HeaderMap::new();
         if let Some(k) = &api_key {
             let mut v = HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
@@ -98,7 +98,7 @@ impl OpenAiCompatible {
         };
         let client = Client::build(http.clone(), endpoint).with_http_service(Transport::new(http));
         Ok(OpenAiCompatible {
-            name,
+            name: name.into(),
             preset,
             client: Arc::new(client),
         })
@@ -137,7 +137,7 @@ impl Backend for OpenAiCompatible {
         // Encoded now, so the future does not borrow the request.
         let body = serde_json::value::to_raw_value(&self.body(req));
         let client = Arc::clone(&self.client);
-        let name = self.name.clone();
+        let name = Arc::clone(&self.name);
         let stream = req.stream;
         async move {
             let body = body.map_err(|e| ProviderError::Rejected {
@@ -171,7 +171,7 @@ impl Backend for OpenAiCompatible {
         t: Timeouts,
     ) -> BoxFuture<'static, Result<(EmbedResponse, RateInfo), Failed>> {
         let client = Arc::clone(&self.client);
-        let name = self.name.clone();
+        let name = Arc::clone(&self.name);
         async move {
             let body = json!({"model": req.model, "input": req.inputs});
             let embeddings = client.embeddings();

@@ -26,7 +26,18 @@ pub struct Router {
     actors: HashMap<String, ProviderHandle>,
     routes: BTreeMap<String, Vec<RouteTarget>>,
     models: Vec<(String, Vec<String>)>,
+    /// Model or group → its chain (every route, every listed model).
+    chains: HashMap<String, Arc<[RouteTarget]>>,
     max_attempts: u32,
+}
+
+/// A chain element naming just a backend (the requested model, no window).
+fn target(backend: &str) -> RouteTarget {
+    RouteTarget {
+        backend: backend.to_string(),
+        model: None,
+        context_window: None,
+    }
 }
 
 impl Router {
@@ -37,33 +48,36 @@ impl Router {
         models: Vec<(String, Vec<String>)>,
         max_attempts: u32,
     ) -> Self {
+        let mut chains: HashMap<String, Arc<[RouteTarget]>> = HashMap::new();
+        for (model, route) in &routes {
+            chains.insert(model.clone(), route.as_slice().into());
+        }
+        for (_, served) in &models {
+            for m in served {
+                if !chains.contains_key(m) {
+                    let listed: Arc<[RouteTarget]> = models
+                        .iter()
+                        .filter(|(_, ms)| ms.contains(m))
+                        .map(|(b, _)| target(b))
+                        .collect();
+                    chains.insert(m.clone(), listed);
+                }
+            }
+        }
         Router {
             actors,
             routes,
             models,
+            chains,
             max_attempts,
         }
     }
 
     /// The chain for `model`: its route, else every backend listing it, else the backend the
-    /// slice was granted on.
-    pub fn chain(&self, model: &str, token: &SliceToken) -> Vec<RouteTarget> {
-        if let Some(r) = self.routes.get(model) {
-            return r.clone();
-        }
-        let target = |backend: &str| RouteTarget {
-            backend: backend.to_string(),
-            model: None,
-            context_window: None,
-        };
-        let listed: Vec<RouteTarget> = self
-            .models
-            .iter()
-            .filter(|(_, ms)| ms.iter().any(|m| m == model))
-            .map(|(b, _)| target(b))
-            .collect();
-        if !listed.is_empty() {
-            return listed;
+    /// slice was granted on. Routes and listed models are resolved once, at construction.
+    pub fn chain(&self, model: &str, token: &SliceToken) -> Arc<[RouteTarget]> {
+        if let Some(c) = self.chains.get(model) {
+            return Arc::clone(c);
         }
         token
             .provider()
@@ -117,13 +131,12 @@ impl Router {
         sink: Option<mpsc::UnboundedSender<StreamDelta>>,
     ) -> Result<ChatResponse, ProviderError> {
         let attempts = AttemptBudget::new(self.max_attempts);
-        let requested = req.model.clone();
-        self.walk(&requested, token, &attempts, |target, model| {
+        self.walk(&req.model, token, &attempts, |target, model| {
             let req = if req.model == model {
                 Arc::clone(&req)
             } else {
                 let mut r = (*req).clone();
-                r.model = model;
+                r.model = model.to_string();
                 Arc::new(r)
             };
             let sink = sink.clone();
@@ -145,10 +158,9 @@ impl Router {
         token: &SliceToken,
     ) -> Result<EmbedResponse, ProviderError> {
         let attempts = AttemptBudget::new(self.max_attempts);
-        let requested = req.model.clone();
-        self.walk(&requested, token, &attempts, |target, model| {
+        self.walk(&req.model, token, &attempts, |target, model| {
             let mut req = req.clone();
-            req.model = model;
+            req.model = model.to_string();
             let attempts = &attempts;
             async move { target.embed(req, token, attempts).await }
         })
@@ -163,14 +175,11 @@ impl Router {
         mut call: F,
     ) -> Result<T, ProviderError>
     where
-        F: FnMut(&'a ProviderHandle, String) -> Fut,
+        F: FnMut(&'a ProviderHandle, &str) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let chain = self.chain(requested, token);
-        if chain.is_empty() {
-            return Err(ProviderError::NoRoute(requested.to_string()));
-        }
-        let mut last = ProviderError::NoRoute(requested.to_string());
+        let mut last = None;
         let mut need_window: Option<u64> = None;
         for target in chain.iter() {
             if let Some(w) = need_window
@@ -179,19 +188,16 @@ impl Router {
                 continue;
             }
             let Some(handle) = self.actors.get(&target.backend) else {
-                last = ProviderError::Config(format!(
+                last = Some(ProviderError::Config(format!(
                     "route names unknown backend `{}`",
                     target.backend
-                ));
+                )));
                 continue;
             };
             if attempts.remaining() == 0 {
                 break;
             }
-            let model = target
-                .model
-                .clone()
-                .unwrap_or_else(|| requested.to_string());
+            let model = target.model.as_deref().unwrap_or(requested);
             match call(handle, model).await {
                 Ok(r) => return Ok(r),
                 Err(e) if !e.allows_fallback() => return Err(e),
@@ -200,11 +206,11 @@ impl Router {
                         need_window = Some(target.context_window.unwrap_or(0));
                     }
                     info!(backend = %target.backend, error = %e, left = attempts.remaining(), "falling back");
-                    last = e;
+                    last = Some(e);
                 }
             }
         }
-        Err(last)
+        Err(last.unwrap_or_else(|| ProviderError::NoRoute(requested.to_string())))
     }
 
     /// Counters of every provider actor, sorted by backend.

@@ -47,11 +47,15 @@ pub struct UsageKey {
     pub model: String,
 }
 
+/// One agent's cells: (backend, model) → totals. An agent uses few pairs, so a scan finds its
+/// cell without building a key (no allocation per recorded call).
+type AgentCells = Vec<(String, String, UsageTotals)>;
+
 /// The shared ledger (cheap to clone).
 #[derive(Clone, Debug, Default)]
 pub struct UsageLedger {
     prices: Arc<BTreeMap<String, Price>>,
-    cells: Arc<Mutex<HashMap<UsageKey, UsageTotals>>>,
+    cells: Arc<Mutex<HashMap<Pid, AgentCells>>>,
 }
 
 impl UsageLedger {
@@ -81,50 +85,63 @@ impl UsageLedger {
             completion_tokens: usage.completion_tokens,
             cost_nano_usd: self.cost_nano(model, usage),
         };
-        let key = UsageKey {
-            pid,
-            backend: backend.to_string(),
-            model: model.to_string(),
-        };
-        self.cells.lock().entry(key).or_default().add(&one);
+        let mut cells = self.cells.lock();
+        let agent = cells.entry(pid).or_default();
+        match agent
+            .iter_mut()
+            .find(|(b, m, _)| b == backend && m == model)
+        {
+            Some((_, _, t)) => t.add(&one),
+            None => agent.push((backend.to_string(), model.to_string(), one)),
+        }
         one
+    }
+
+    /// Totals of the cells whose backend `keep` accepts.
+    fn fold(&self, keep: impl Fn(&str) -> bool) -> UsageTotals {
+        let mut t = UsageTotals::default();
+        for agent in self.cells.lock().values() {
+            for (backend, _, v) in agent {
+                if keep(backend) {
+                    t.add(v);
+                }
+            }
+        }
+        t
     }
 
     /// Every cell.
     pub fn snapshot(&self) -> BTreeMap<UsageKey, UsageTotals> {
-        self.cells
-            .lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect()
+        let mut out = BTreeMap::new();
+        for (pid, agent) in self.cells.lock().iter() {
+            for (backend, model, v) in agent {
+                let key = UsageKey {
+                    pid: *pid,
+                    backend: backend.clone(),
+                    model: model.clone(),
+                };
+                out.insert(key, *v);
+            }
+        }
+        out
     }
 
     /// Totals of one agent over all backends and models (what the scheduler's quotas read).
     pub fn agent_totals(&self, pid: Pid) -> UsageTotals {
         let mut t = UsageTotals::default();
-        self.cells
-            .lock()
-            .iter()
-            .filter(|(k, _)| k.pid == pid)
-            .for_each(|(_, v)| t.add(v));
+        if let Some(agent) = self.cells.lock().get(&pid) {
+            agent.iter().for_each(|(_, _, v)| t.add(v));
+        }
         t
     }
 
     /// Totals of one backend over all agents.
     pub fn backend_totals(&self, backend: &str) -> UsageTotals {
-        let mut t = UsageTotals::default();
-        self.cells
-            .lock()
-            .iter()
-            .filter(|(k, _)| k.backend == backend)
-            .for_each(|(_, v)| t.add(v));
-        t
+        self.fold(|b| b == backend)
     }
 
     /// Grand totals.
     pub fn totals(&self) -> UsageTotals {
-        let mut t = UsageTotals::default();
-        self.cells.lock().values().for_each(|v| t.add(v));
-        t
+        self.fold(|_| true)
     }
 }
