@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::prelude::SendError;
 use actix::Addr;
+use actix::prelude::SendError;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -60,7 +60,9 @@ struct Held<'a> {
 
 impl Held<'_> {
     fn take(mut self) -> Permit {
-        self.permit.take().unwrap_or_else(|| unreachable!("taken once"))
+        self.permit
+            .take()
+            .unwrap_or_else(|| unreachable!("taken once"))
     }
 }
 

@@ -16,7 +16,6 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use secrecy::SecretString;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::backend::{Backend, Failed, Reply, ReplyBody, Timeouts};
@@ -24,7 +23,7 @@ use super::error::ProviderError;
 use super::headers::RateInfo;
 use super::model::{ChatRequest, EmbedRequest, EmbedResponse};
 use super::openai_body::ChatBody;
-pub use super::openai_parse::{parse_body, parse_embeddings, parse_response};
+pub use super::openai_parse::{WireChat, parse_body, parse_embeddings, parse_response};
 pub use super::openai_stream::ChunkHandler;
 use super::openai_stream::delta_stream;
 use super::openai_transport::{Exchange, Transport, into_failed};
@@ -112,20 +111,31 @@ impl OpenAiCompatible {
 }
 
 /// Runs one async-openai call under the attempt's request timeout: its output and the rate-limit
-/// headers of its response, or the typed failure (with those headers).
+/// headers of its response, or the typed failure (with those headers). `recover` may turn an
+/// error async-openai reports into a result (see the chat path).
 async fn exchange<T>(
     t: Timeouts,
     call: impl Future<Output = Result<T, OpenAIError>>,
+    recover: impl FnOnce(OpenAIError) -> Result<T, OpenAIError>,
 ) -> Result<(T, RateInfo), Failed> {
     let (r, rate) = Exchange::scope(tokio::time::timeout(t.request, call)).await;
     match r {
         Ok(Ok(v)) => Ok((v, rate)),
-        Ok(Err(e)) => Err(into_failed(e, rate)),
+        Ok(Err(e)) => recover(e)
+            .map(|v| (v, rate))
+            .map_err(|e| into_failed(e, rate)),
         Err(_) => Err(Failed {
             error: ProviderError::Transport(format!("no complete response within {:?}", t.request)),
             rate,
         }),
     }
+}
+
+/// A complete chat body: typed, or — when the typed parse could not take it — its text for the
+/// JSON-tree parse.
+enum ChatBodyIn {
+    Typed(WireChat),
+    Text(String),
 }
 
 impl Backend for OpenAiCompatible {
@@ -147,16 +157,30 @@ impl Backend for OpenAiCompatible {
             let chat = client.chat();
             if stream {
                 // The timeout covers the response headers; the stall timeout the chunks.
-                let (events, rate) = exchange(t, chat.create_stream_byot::<_, Value>(body)).await?;
+                let call = chat.create_stream_byot::<_, Value>(body);
+                let (events, rate) = exchange(t, call, Err).await?;
                 return Ok(Reply {
                     rate,
                     body: ReplyBody::Stream(delta_stream(events, t.stall)),
                 });
             }
-            // One timeout for headers and body.
-            let (raw, rate) = exchange(t, chat.create_byot::<_, Box<RawValue>>(body)).await?;
-            let r =
-                parse_body(raw.get().as_bytes(), &name).map_err(|error| Failed { error, rate })?;
+            // One timeout for headers and body. The common shape is parsed straight into our
+            // types; a body the typed parse cannot take goes through the JSON tree (same result).
+            let call = async {
+                chat.create_byot::<_, WireChat>(body)
+                    .await
+                    .map(ChatBodyIn::Typed)
+            };
+            let (body, rate) = exchange(t, call, |e| match e {
+                OpenAIError::JSONDeserialize(_, text) => Ok(ChatBodyIn::Text(text)),
+                e => Err(e),
+            })
+            .await?;
+            let parsed = match body {
+                ChatBodyIn::Typed(w) => w.into_response(&name),
+                ChatBodyIn::Text(text) => parse_body(text.as_bytes(), &name),
+            };
+            let r = parsed.map_err(|error| Failed { error, rate })?;
             Ok(Reply {
                 rate,
                 body: ReplyBody::Complete(r),
@@ -175,7 +199,8 @@ impl Backend for OpenAiCompatible {
         async move {
             let body = json!({"model": req.model, "input": req.inputs});
             let embeddings = client.embeddings();
-            let (v, rate) = exchange(t, embeddings.create_byot::<_, Value>(body)).await?;
+            let call = embeddings.create_byot::<_, Value>(body);
+            let (v, rate) = exchange(t, call, Err).await?;
             let resp =
                 parse_embeddings(&v, &req.model, &name).map_err(|error| Failed { error, rate })?;
             Ok((resp, rate))

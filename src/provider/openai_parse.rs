@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::error::ProviderError;
 use super::http::{error_fields, parse_json};
 use super::model::{ChatResponse, EmbedResponse, FinishReason, ToolCall, Usage};
-use super::think::split_think;
+use super::think::{split_think, split_think_owned};
 
 pub(super) fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
@@ -73,20 +73,30 @@ pub fn parse_response(v: &Value, backend: &str) -> Result<ChatResponse, Provider
     })
 }
 
-/// Present when the key is, whatever its value (`null` included).
+/// A field that may be absent, `null`, or a value: the JSON-tree parse treats an absent
+/// `message`/`function`/`error` differently from a `null` one, and so must the typed one.
 #[derive(Default)]
-struct Present(bool);
+enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
 
-impl<'de> Deserialize<'de> for Present {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d).map(|_| Present(true))
+        Option::<T>::deserialize(d).map(|v| v.map_or(Field::Null, Field::Value))
     }
 }
 
+/// A chat-completions body in the shape providers send. It deserializes (async-openai's `byot`
+/// target) every body of that shape straight into our types; a body it cannot deserialize —
+/// an oddly typed field, duplicate keys, … — goes through the JSON tree ([`parse_response`])
+/// instead, and [`WireChat::into_response`] gives exactly what that tree parse gives.
 #[derive(Deserialize)]
-struct TypedResponse {
+pub struct WireChat {
     #[serde(default)]
-    error: Present,
+    error: Field<Value>,
     model: Option<String>,
     choices: Option<Vec<TypedChoice>>,
     usage: Option<TypedUsage>,
@@ -94,11 +104,12 @@ struct TypedResponse {
 
 #[derive(Deserialize)]
 struct TypedChoice {
-    message: Option<TypedMessage>,
+    #[serde(default)]
+    message: Field<TypedMessage>,
     finish_reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct TypedMessage {
     content: Option<String>,
     reasoning_content: Option<String>,
@@ -109,10 +120,11 @@ struct TypedMessage {
 #[derive(Deserialize)]
 struct TypedToolCall {
     id: Option<String>,
-    function: Option<TypedFunction>,
+    #[serde(default)]
+    function: Field<TypedFunction>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct TypedFunction {
     name: Option<String>,
     arguments: Option<String>,
@@ -124,56 +136,75 @@ struct TypedUsage {
     completion_tokens: Option<u64>,
 }
 
-/// The common case of [`parse_body`] without a JSON tree: a well-formed success body. `None`
-/// for anything else (an error body, a missing or oddly typed field, duplicate keys, …), which
-/// [`parse_response`] then handles exactly as it always did.
-fn parse_typed(bytes: &[u8], backend: &str) -> Option<ChatResponse> {
-    let v: TypedResponse = serde_json::from_slice(bytes).ok()?;
-    if v.error.0 {
-        return None;
+impl WireChat {
+    /// The normalised response (or the typed error the body carries).
+    pub fn into_response(self, backend: &str) -> Result<ChatResponse, ProviderError> {
+        let bad = |m: &str| ProviderError::MalformedResponse(m.into());
+        match self.error {
+            Field::Absent => {}
+            Field::Null => return Err(error_of(Value::Null)),
+            Field::Value(e) => return Err(error_of(e)),
+        }
+        let choice = self
+            .choices
+            .and_then(|c| c.into_iter().next())
+            .ok_or_else(|| bad("response has no `choices[0]`"))?;
+        let msg = match choice.message {
+            Field::Absent => return Err(bad("choice has no `message`")),
+            Field::Null => TypedMessage::default(),
+            Field::Value(m) => m,
+        };
+        let (content, think) = split_think_owned(msg.content.unwrap_or_default());
+        let mut reasoning = msg.reasoning_content.or(msg.reasoning).unwrap_or_default();
+        reasoning.push_str(&think);
+        let mut tool_calls = Vec::new();
+        for c in msg.tool_calls.unwrap_or_default() {
+            let f = match c.function {
+                Field::Absent => return Err(bad("tool call without `function`")),
+                Field::Null => TypedFunction::default(),
+                Field::Value(f) => f,
+            };
+            tool_calls.push(ToolCall {
+                id: c.id.unwrap_or_default(),
+                name: f.name.unwrap_or_default(),
+                arguments: f.arguments.unwrap_or_default(),
+            });
+        }
+        Ok(ChatResponse {
+            backend: backend.to_string(),
+            model: self.model.unwrap_or_default(),
+            content,
+            reasoning,
+            tool_calls,
+            finish_reason: Some(
+                choice
+                    .finish_reason
+                    .as_deref()
+                    .map_or(FinishReason::Stop, FinishReason::from_wire),
+            ),
+            usage: self
+                .usage
+                .map(|u| Usage {
+                    prompt_tokens: u.prompt_tokens.unwrap_or(0),
+                    completion_tokens: u.completion_tokens.unwrap_or(0),
+                })
+                .unwrap_or_default(),
+        })
     }
-    let choice = v.choices?.into_iter().next()?;
-    let msg = choice.message?;
-    let (content, think) = split_think(msg.content.as_deref().unwrap_or_default());
-    let mut reasoning = msg.reasoning_content.or(msg.reasoning).unwrap_or_default();
-    reasoning.push_str(&think);
-    let mut tool_calls = Vec::new();
-    for c in msg.tool_calls.unwrap_or_default() {
-        let f = c.function?;
-        tool_calls.push(ToolCall {
-            id: c.id.unwrap_or_default(),
-            name: f.name.unwrap_or_default(),
-            arguments: f.arguments.unwrap_or_default(),
-        });
-    }
-    Some(ChatResponse {
-        backend: backend.to_string(),
-        model: v.model.unwrap_or_default(),
-        content,
-        reasoning,
-        tool_calls,
-        finish_reason: Some(
-            choice
-                .finish_reason
-                .as_deref()
-                .map_or(FinishReason::Stop, FinishReason::from_wire),
-        ),
-        usage: v
-            .usage
-            .map(|u| Usage {
-                prompt_tokens: u.prompt_tokens.unwrap_or(0),
-                completion_tokens: u.completion_tokens.unwrap_or(0),
-            })
-            .unwrap_or_default(),
-    })
 }
 
-/// Parses a complete chat-completions JSON body: typed for the common case, else through a
+/// The error a body's `error` member carries (as [`parse_response`] reads it).
+fn error_of(e: Value) -> ProviderError {
+    let (kind, _, message) = error_fields(&serde_json::json!({ "error": e }));
+    ProviderError::StreamError { kind, message }
+}
+
+/// Parses a complete chat-completions JSON body: typed for the common shape, else through a
 /// JSON tree and [`parse_response`] (same results either way).
 pub fn parse_body(bytes: &[u8], backend: &str) -> Result<ChatResponse, ProviderError> {
-    match parse_typed(bytes, backend) {
-        Some(r) => Ok(r),
-        None => parse_response(&parse_json(bytes)?, backend),
+    match serde_json::from_slice::<WireChat>(bytes) {
+        Ok(w) => w.into_response(backend),
+        Err(_) => parse_response(&parse_json(bytes)?, backend),
     }
 }
 
@@ -229,6 +260,12 @@ mod tests {
             r#"{"choices":[]}"#,
             r#"{"choices":[{"finish_reason":"stop"}]}"#,
             r#"{"model":"a","model":"b","choices":[{"message":{"content":"x"}}]}"#,
+            r#"{"choices":[{"message":null,"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"message":{"content":"x","tool_calls":[{"id":"c1","function":null}]}}]}"#,
+            r#"{"error":"plain","choices":[]}"#,
+            r#"{"choices":[{"message":{"content":"ok"}},"garbage"]}"#,
+            r#"{"choices":{"0":{"message":{"content":"x"}}}}"#,
+            r#"{"choices":[{"message":{"content":[{"type":"text","text":"x"}]}}]}"#,
             r#"not json"#,
         ];
         for b in bodies {

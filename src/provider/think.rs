@@ -24,9 +24,8 @@ impl ThinkSplitter {
         loop {
             let tag = if self.inside { CLOSE } else { OPEN };
             if let Some(pos) = self.pending.find(tag) {
-                let before: String = self.pending.drain(..pos).collect();
-                self.pending.drain(..tag.len());
-                self.emit(&before, &mut visible, &mut reasoning);
+                self.emit(&self.pending[..pos], &mut visible, &mut reasoning);
+                self.pending.drain(..pos + tag.len());
                 self.inside = !self.inside;
                 continue;
             }
@@ -36,8 +35,8 @@ impl ThinkSplitter {
                 .find(|n| self.pending.ends_with(&tag[..*n]))
                 .unwrap_or(0);
             let cut = self.pending.len() - keep;
-            let out: String = self.pending.drain(..cut).collect();
-            self.emit(&out, &mut visible, &mut reasoning);
+            self.emit(&self.pending[..cut], &mut visible, &mut reasoning);
+            self.pending.drain(..cut);
             break;
         }
         (visible, reasoning)
@@ -52,6 +51,7 @@ impl ThinkSplitter {
     }
 
     fn emit(&self, s: &str, visible: &mut String, reasoning: &mut String) {
+        // (`&self` and `&self.pending[..]` are both shared borrows.)
         if self.inside {
             reasoning.push_str(s);
         } else {
@@ -60,8 +60,22 @@ impl ThinkSplitter {
     }
 }
 
+/// [`split_think`] of an owned text: without a think block the text is kept as it is (no copy).
+pub fn split_think_owned(text: String) -> (String, String) {
+    if !text.contains(OPEN) {
+        let start = text.len() - text.trim_start().len();
+        let mut text = text;
+        text.drain(..start);
+        return (text, String::new());
+    }
+    split_think(&text)
+}
+
 /// Splits a complete text at once.
 pub fn split_think(text: &str) -> (String, String) {
+    if !text.contains(OPEN) {
+        return (text.trim_start().to_string(), String::new());
+    }
     let mut s = ThinkSplitter::new();
     let (mut v, mut r) = s.push(text);
     let (v2, r2) = s.finish();

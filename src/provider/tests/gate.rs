@@ -77,7 +77,10 @@ async fn an_admitted_call_does_not_wait_for_the_actor_and_a_parked_one_does() {
     let first = call("first");
     eventually("the first call reached the server", || srv.hits() == 2).await;
     let second = call("second");
-    eventually("the second call is parked", || queued(&p.router, "gated") == 1).await;
+    eventually("the second call is parked", || {
+        queued(&p.router, "gated") == 1
+    })
+    .await;
     hold.notify_one();
     let first = first.await.expect("join").expect("first call");
     assert_eq!(first.content, "first");
@@ -115,7 +118,10 @@ async fn a_caller_that_goes_away_mid_call_gives_its_budget_back() {
         p.router.chat(req("abandoned"), &token(Pid::new(), 1), None),
     )
     .await;
-    assert!(gone.is_err(), "the first call is still waiting for its server");
+    assert!(
+        gone.is_err(),
+        "the first call is still waiting for its server"
+    );
     let stats = p.router.backend("c").expect("backend").stats();
     assert_eq!(stats.in_flight, 0, "the dropped call's slot is free again");
     let r = tokio::time::timeout(
