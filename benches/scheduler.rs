@@ -3,8 +3,9 @@
 //! Run with `cargo bench --bench scheduler`. Prints a markdown table (recorded in
 //! `docs/benchmarks.md`):
 //! - grant+release latency p50/p99 with 10 000 queued requests, and grants per second: one slot,
-//!   10 000 agents waiting; each cycle is "holder sends release → next waiter holds its token",
-//!   measured end to end through the actor's mailbox;
+//!   10 000 agents waiting; each cycle is "holder releases → next waiter's task holds its
+//!   token", measured end to end (the release grants under the scheduler's lock, the waiter's
+//!   task is woken by its oneshot);
 //! - Jain's fairness index of grants over 100 equal agents (4 slots, 20 000 grants);
 //! - utilisation of a simulated backend with capacity C = 8 and fixed latency L = 100 ms
 //!   (32 agents always asking): throughput of 240 calls divided by the C/L bound;
