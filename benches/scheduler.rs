@@ -3,16 +3,21 @@
 //! Run with `cargo bench --bench scheduler`. Prints a markdown table (recorded in
 //! `docs/benchmarks.md`):
 //! - grant+release latency p50/p99 with 10 000 queued requests, and grants per second: one slot,
-//!   10 000 agents waiting; each cycle is "holder sends release → next waiter holds its token",
-//!   measured end to end through the actor's mailbox;
+//!   10 000 agents waiting; each cycle is "holder releases → next waiter's task holds its
+//!   token", measured end to end (the release grants under the scheduler's lock, the waiter's
+//!   task is woken by its oneshot);
 //! - Jain's fairness index of grants over 100 equal agents (4 slots, 20 000 grants);
 //! - utilisation of a simulated backend with capacity C = 8 and fixed latency L = 100 ms
-//!   (32 agents always asking): throughput of 240 calls divided by the C/L bound.
+//!   (32 agents always asking): throughput of 240 calls divided by the C/L bound;
+//! - the uncontended round trip: one agent, free slots, nothing queued, `acquire` awaited then
+//!   `release_nowait` (what `AgentContext::llm` does), with the scheduler actor on the caller's
+//!   arbiter and on another arbiter (the kernel's layout: agents run on their own arbiters).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use actix::Arbiter;
 use agent_os_kernel::Pid;
 use agent_os_kernel::scheduler::{
     PolicyKind, Scheduler, SchedulerConfig, SliceRequest, Usage, percentile,
@@ -26,6 +31,8 @@ const CAPACITY: usize = 8;
 const LATENCY: Duration = Duration::from_millis(100);
 const UTIL_AGENTS: usize = 32;
 const UTIL_ROUNDS: usize = 30;
+const RT_WARMUP: usize = 10_000;
+const RT_ROUNDS: usize = 200_000;
 
 fn config(policy: PolicyKind, slots: usize) -> SchedulerConfig {
     SchedulerConfig {
@@ -187,6 +194,61 @@ async fn utilisation(policy: PolicyKind) -> f64 {
     (UTIL_ROUNDS as f64 * LATENCY.as_secs_f64()) / elapsed
 }
 
+struct RoundTrip {
+    p50_us: f64,
+    p99_us: f64,
+    mean_us: f64,
+}
+
+/// One agent, 8 free slots, nothing queued: `acquire` (awaited) + `release_nowait`, timed per
+/// round; the mean is the wall time over all rounds.
+async fn round_trip(s: &Scheduler) -> RoundTrip {
+    let pid = Pid::new();
+    for _ in 0..RT_WARMUP {
+        let t = s.acquire(SliceRequest::new(pid)).await.expect("warm-up");
+        s.release_nowait(t, Usage::default()).expect("release");
+    }
+    let mut v = Vec::with_capacity(RT_ROUNDS);
+    let start = Instant::now();
+    for _ in 0..RT_ROUNDS {
+        let t0 = Instant::now();
+        let t = s.acquire(SliceRequest::new(pid)).await.expect("acquire");
+        s.release_nowait(t, Usage::default()).expect("release");
+        v.push(t0.elapsed().as_nanos() as u64);
+    }
+    let mean_us = start.elapsed().as_secs_f64() * 1e6 / RT_ROUNDS as f64;
+    v.sort_unstable();
+    RoundTrip {
+        p50_us: percentile(&v, 50.0) as f64 / 1000.0,
+        p99_us: percentile(&v, 99.0) as f64 / 1000.0,
+        mean_us,
+    }
+}
+
+async fn round_trips() {
+    println!();
+    println!(
+        "| uncontended acquire+release_nowait ({RT_ROUNDS} rounds) | p50 (µs) | p99 (µs) | mean (µs) |"
+    );
+    println!("|---|---:|---:|---:|");
+    let same = Scheduler::start(config(PolicyKind::Priority, 8)).expect("start");
+    let r = round_trip(&same).await;
+    println!(
+        "| scheduler on the caller's arbiter | {:.2} | {:.2} | {:.2} |",
+        r.p50_us, r.p99_us, r.mean_us
+    );
+    let arbiter = Arbiter::new();
+    let other =
+        Scheduler::start_in_arbiter(&arbiter.handle(), config(PolicyKind::Priority, 8), None)
+            .expect("start");
+    let r = round_trip(&other).await;
+    println!(
+        "| scheduler on another arbiter | {:.2} | {:.2} | {:.2} |",
+        r.p50_us, r.p99_us, r.mean_us
+    );
+    arbiter.stop();
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
     let sys = actix_rt::System::new();
@@ -209,5 +271,6 @@ fn main() {
                 u * 100.0
             );
         }
+        round_trips().await;
     });
 }

@@ -1,45 +1,53 @@
-//! The scheduler actor: owns the scheduling state and arms its timers.
+//! The scheduler actor: drives time for the shared scheduling state.
+//!
+//! Acquisitions and releases are applied to the shared [`Core`](super::core) by the
+//! [`super::Scheduler`] handles themselves, under the state's lock. What needs time stays here:
+//! the expiry (reclaim) interval, the quota-window timers and the preemption retry timer. A
+//! handle whose operation needs a timer sends [`Arm`]; the actor's own timer callbacks take the
+//! same lock, let the core act, and arm whatever that asks for in turn.
 
 use std::time::{Duration, Instant};
 
-use actix::{Actor, AsyncContext, Context, Handler, MessageResult, SpawnHandle};
-use tokio::sync::mpsc::UnboundedSender;
+use actix::{Actor, AsyncContext, Context, Handler, SpawnHandle};
 
-use super::config::SchedulerConfig;
-use super::core::{Core, Wakeups};
+use super::core::Wakeups;
 use super::error::SchedulerError;
-use super::event::SchedulerEvent;
-use super::messages::{Acquire, Forget, GetStats, Release, SetGlobalQuota, SetPolicy, SetQuota};
-
-/// Mailbox capacity: acquisitions wait in the scheduler's queues, not in its mailbox, so the
-/// mailbox is made large enough never to push back on `send`.
-const MAILBOX_CAPACITY: usize = 1 << 20;
+use super::messages::Arm;
+use super::shared::{Shared, State};
 
 /// Timers fire on a millisecond wheel; waking a little late is harmless, early is not.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 
-/// The scheduler actor. Start it with [`super::Scheduler::start`] (or `Actor::start` and wrap
-/// the address with [`super::Scheduler::from_addr`]).
+/// The actor that drives the scheduler's timers. It is started (and reached) only through a
+/// [`super::Scheduler`] handle: [`super::Scheduler::start`], `start_with_events` or
+/// `start_in_arbiter`. When it stops (its arbiter or the system stops), every waiting request
+/// fails with [`SchedulerError::Stopped`] and the handles refuse new work.
 pub struct SchedulerActor {
-    core: Core,
+    shared: Shared,
     preempt_timer: Option<(Instant, SpawnHandle)>,
 }
 
 impl SchedulerActor {
-    /// Builds the actor; fails if the configuration is invalid. `events`, if given, receives
-    /// every [`SchedulerEvent`].
-    pub fn new(
-        config: SchedulerConfig,
-        events: Option<UnboundedSender<SchedulerEvent>>,
-    ) -> Result<Self, SchedulerError> {
-        Ok(SchedulerActor {
-            core: Core::new(config, events)?,
+    /// The actor for `shared`.
+    pub(crate) fn new(shared: Shared) -> Self {
+        SchedulerActor {
+            shared,
             preempt_timer: None,
-        })
+        }
     }
 
-    fn dispatch(&mut self, ctx: &mut Context<Self>) {
-        let wake = self.core.dispatch(Instant::now());
+    /// Lets `op` change the state (it returns whether anything may now be granted), dispatches
+    /// if so, and arms the timers the core asks for.
+    fn step(&mut self, ctx: &mut Context<Self>, op: impl FnOnce(&mut State, Instant) -> bool) {
+        let wake = {
+            let mut st = self.shared.lock();
+            let now = Instant::now();
+            if !op(&mut st, now) || st.is_stopped() {
+                return;
+            }
+            let wake = st.core.dispatch(now);
+            st.claim(wake)
+        };
         self.arm(wake, ctx);
     }
 
@@ -48,8 +56,10 @@ impl SchedulerActor {
         for (scope, until) in wake.quota {
             let delay = until.saturating_duration_since(now) + TIMER_SLACK;
             ctx.run_later(delay, move |act, ctx| {
-                act.core.wake(scope);
-                act.dispatch(ctx);
+                act.step(ctx, |st, _| {
+                    st.core.wake(scope);
+                    true
+                });
             });
         }
         if let Some(at) = wake.preempt_at {
@@ -60,11 +70,28 @@ impl SchedulerActor {
                 ctx.cancel_future(handle);
             }
             let delay = at.saturating_duration_since(now) + TIMER_SLACK;
-            let handle = ctx.run_later(delay, |act, ctx| {
+            let handle = ctx.run_later(delay, move |act, ctx| {
                 act.preempt_timer = None;
-                act.dispatch(ctx);
+                act.step(ctx, |st, _| {
+                    st.preempt_fired(at);
+                    true
+                });
             });
             self.preempt_timer = Some((at, handle));
+        }
+    }
+
+    /// Marks the shared state stopped and fails every waiting request (idempotent).
+    fn shut(&self) {
+        let waiters = self.shared.lock().stop();
+        if !waiters.is_empty() {
+            tracing::debug!(
+                waiters = waiters.len(),
+                "scheduler stopped, failing waiting requests"
+            );
+        }
+        for w in waiters {
+            let _ = w.reply.send(Err(SchedulerError::Stopped));
         }
     }
 }
@@ -73,76 +100,30 @@ impl Actor for SchedulerActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        ctx.run_interval(self.core.reclaim_interval(), |act, ctx| {
-            if act.core.reclaim(Instant::now()) {
-                act.dispatch(ctx);
-            }
+        let interval = self.shared.lock().core.reclaim_interval();
+        ctx.run_interval(interval, |act, ctx| {
+            act.step(ctx, |st, now| st.core.reclaim(now));
         });
         tracing::debug!("scheduler actor started");
     }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.shut();
+        tracing::debug!("scheduler actor stopped");
+    }
 }
 
-impl Handler<Acquire> for SchedulerActor {
+impl Drop for SchedulerActor {
+    // An arbiter that stops drops its actors without `stopped`: the handles must still learn it.
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+impl Handler<Arm> for SchedulerActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Acquire, ctx: &mut Self::Context) {
-        self.core.submit(msg.request, msg.reply, Instant::now());
-        self.dispatch(ctx);
-    }
-}
-
-impl Handler<Release> for SchedulerActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Release, ctx: &mut Self::Context) {
-        self.core.release(&msg.token, msg.usage, Instant::now());
-        self.dispatch(ctx);
-    }
-}
-
-impl Handler<SetPolicy> for SchedulerActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetPolicy, ctx: &mut Self::Context) {
-        self.core.set_policy(msg.0);
-        self.dispatch(ctx);
-    }
-}
-
-impl Handler<SetQuota> for SchedulerActor {
-    type Result = Result<(), SchedulerError>;
-
-    fn handle(&mut self, msg: SetQuota, ctx: &mut Self::Context) -> Self::Result {
-        self.core.set_quota(msg.pid, msg.quota)?;
-        self.dispatch(ctx);
-        Ok(())
-    }
-}
-
-impl Handler<SetGlobalQuota> for SchedulerActor {
-    type Result = Result<(), SchedulerError>;
-
-    fn handle(&mut self, msg: SetGlobalQuota, ctx: &mut Self::Context) -> Self::Result {
-        self.core.set_global_quota(msg.0)?;
-        self.dispatch(ctx);
-        Ok(())
-    }
-}
-
-impl Handler<Forget> for SchedulerActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Forget, ctx: &mut Self::Context) {
-        self.core.forget(msg.0);
-        self.dispatch(ctx);
-    }
-}
-
-impl Handler<GetStats> for SchedulerActor {
-    type Result = MessageResult<GetStats>;
-
-    fn handle(&mut self, _msg: GetStats, _ctx: &mut Self::Context) -> Self::Result {
-        MessageResult(self.core.stats(Instant::now()))
+    fn handle(&mut self, msg: Arm, ctx: &mut Self::Context) {
+        self.arm(msg.0, ctx);
     }
 }

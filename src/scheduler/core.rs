@@ -1,5 +1,6 @@
 //! The scheduler's state machine, free of actix: queues, slots, quotas, preemption, stats.
-//! The actor owns one `Core` and turns its [`Wakeups`] into timers.
+//! One `Core` is shared, under one lock, by every `Scheduler` handle and the actor
+//! (`shared.rs`); the actor turns its [`Wakeups`] into timers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +29,13 @@ pub(crate) struct Wakeups {
     pub(crate) quota: Vec<(QuotaScope, Instant)>,
     /// Try preemption again at this instant (a holder reaches its minimum quantum).
     pub(crate) preempt_at: Option<Instant>,
+}
+
+impl Wakeups {
+    /// True when no timer is asked for.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.quota.is_empty() && self.preempt_at.is_none()
+    }
 }
 
 #[derive(Default)]
@@ -473,9 +481,21 @@ impl Core {
         self.recorder.agents.remove(&pid);
     }
 
-    /// A snapshot of the statistics.
-    pub(crate) fn stats(&mut self, now: Instant) -> SchedulerStats {
-        let [wait_p50, wait_p90, wait_p99] = self.recorder.percentiles();
+    /// Takes every waiting request (queued or parked) out of the scheduler.
+    pub(crate) fn drain_waiters(&mut self) -> Vec<Waiter> {
+        let all = self
+            .take_all_waiters()
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect();
+        self.parked.clear();
+        all
+    }
+
+    /// A snapshot of the statistics, with the wait percentiles still unset, and the recorded
+    /// waits they are computed from (sort them outside the lock: [`super::stats::fill_waits`]).
+    pub(crate) fn stats(&mut self, now: Instant) -> (SchedulerStats, Vec<u64>) {
+        let waits = self.recorder.waits();
         let mut agents = std::collections::BTreeMap::new();
         for (pid, a) in &self.recorder.agents {
             let mut a = a.clone();
@@ -485,7 +505,7 @@ impl Core {
             }
             agents.insert(*pid, a);
         }
-        SchedulerStats {
+        let stats = SchedulerStats {
             policy: self.policy.kind(),
             global_slots: self.slots.global_cap(),
             running: self.slots.running_len(),
@@ -497,15 +517,16 @@ impl Core {
             queued: self.queues.len(),
             queue_depth_by_priority: self.queues.depth_by_priority(),
             waiting_quota: self.parked.values().map(|p| p.waiters.len()).sum(),
-            wait_p50,
-            wait_p90,
-            wait_p99,
+            wait_p50: std::time::Duration::ZERO,
+            wait_p90: std::time::Duration::ZERO,
+            wait_p99: std::time::Duration::ZERO,
             grants: self.recorder.grants,
             preemptions: self.recorder.preemptions,
             expirations: self.recorder.expirations,
             denials: self.recorder.denials,
             global_window: self.global.usage(&self.global_quota, now),
             agents,
-        }
+        };
+        (stats, waits)
     }
 }

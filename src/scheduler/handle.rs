@@ -1,163 +1,183 @@
 //! `Scheduler`: the cheap-to-clone handle the kernel and agents hold.
 
+use std::fmt;
+use std::time::Instant;
+
 use actix::{Actor, Addr, ArbiterHandle};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
 use super::actor::SchedulerActor;
 use super::config::{PolicyKind, SchedulerConfig};
+use super::core::Core;
 use super::error::SchedulerError;
 use super::event::SchedulerEvent;
-use super::messages::{Acquire, Forget, GetStats, Release, SetGlobalQuota, SetPolicy, SetQuota};
+use super::messages::Arm;
 use super::quota::{Quota, Usage};
 use super::request::SliceRequest;
-use super::stats::SchedulerStats;
+use super::shared::{Shared, State};
+use super::stats::{SchedulerStats, fill_waits};
 use super::token::SliceToken;
 use crate::pid::Pid;
 
-/// Handle to a running [`SchedulerActor`]. Clones share the actor.
-#[derive(Clone, Debug)]
+/// Handle to a running scheduler. Clones share it.
+///
+/// The scheduling state (queues, slots, quotas, stats) sits behind one lock shared by every
+/// handle and the [`SchedulerActor`]. Each operation takes the lock, lets the scheduler decide,
+/// and returns: an acquisition that can be granted at once is granted before `acquire` first
+/// yields, and a release is applied before it returns, with no message to the actor. The actor
+/// drives time (expiry, quota windows, preemption retries); a handle sends it a message only
+/// when an operation needs a timer it has not armed yet.
+#[derive(Clone)]
 pub struct Scheduler {
+    shared: Shared,
     addr: Addr<SchedulerActor>,
 }
 
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("connected", &self.addr.connected())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Scheduler {
-    /// Starts a scheduler actor on the current arbiter (call inside an actix `System`).
+    /// Starts a scheduler (its timer actor on the current arbiter; call inside an actix
+    /// `System`).
     pub fn start(config: SchedulerConfig) -> Result<Self, SchedulerError> {
         Self::start_with_events(config, None)
     }
 
-    /// Starts a scheduler actor that reports every [`SchedulerEvent`] on `events`.
+    /// Starts a scheduler that reports every [`SchedulerEvent`] on `events`.
     pub fn start_with_events(
         config: SchedulerConfig,
         events: Option<UnboundedSender<SchedulerEvent>>,
     ) -> Result<Self, SchedulerError> {
-        Ok(Scheduler {
-            addr: SchedulerActor::new(config, events)?.start(),
-        })
+        let shared = State::shared(Core::new(config, events)?);
+        let addr = SchedulerActor::new(shared.clone()).start();
+        Ok(Scheduler { shared, addr })
     }
 
-    /// Starts a scheduler actor on another arbiter (e.g. a dedicated one, so the scheduler never
-    /// shares a thread with agents).
+    /// Starts a scheduler whose timer actor runs on another arbiter (e.g. a dedicated one).
+    /// Acquisitions and releases do not run on that arbiter: they are applied by the caller.
     pub fn start_in_arbiter(
         arbiter: &ArbiterHandle,
         config: SchedulerConfig,
         events: Option<UnboundedSender<SchedulerEvent>>,
     ) -> Result<Self, SchedulerError> {
-        let actor = SchedulerActor::new(config, events)?;
-        Ok(Scheduler {
-            addr: SchedulerActor::start_in_arbiter(arbiter, move |_| actor),
-        })
+        let shared = State::shared(Core::new(config, events)?);
+        let actor = SchedulerActor::new(shared.clone());
+        let addr = SchedulerActor::start_in_arbiter(arbiter, move |_| actor);
+        Ok(Scheduler { shared, addr })
     }
 
-    /// Wraps the address of an already started actor.
-    pub fn from_addr(addr: Addr<SchedulerActor>) -> Self {
-        Scheduler { addr }
-    }
-
-    /// The actor's address.
-    pub fn addr(&self) -> &Addr<SchedulerActor> {
-        &self.addr
+    /// Applies `op` to the core under the lock, lets the scheduler grant what it can, and sends
+    /// the actor the timers that asks for (only if some are needed and not armed yet).
+    fn apply<R>(&self, op: impl FnOnce(&mut Core, Instant) -> R) -> Result<R, SchedulerError> {
+        let (out, wake) = {
+            let mut st = self.shared.lock();
+            if st.is_stopped() {
+                return Err(SchedulerError::Stopped);
+            }
+            let now = Instant::now();
+            let out = op(&mut st.core, now);
+            let wake = st.core.dispatch(now);
+            (out, st.claim(wake))
+        };
+        if !wake.is_empty() {
+            self.addr.do_send(Arm(wake));
+        }
+        Ok(out)
     }
 
     /// Waits for a slice. Resolves when the policy grants one (or at once with an error if the
-    /// request can never be served). Dropping the future withdraws the request.
+    /// request can never be served, or [`SchedulerError::Stopped`] once the scheduler has
+    /// stopped). With a free slot, nothing queued ahead and the quotas in reach, the slice is
+    /// granted on the first poll, without waiting for any other task. Dropping the future
+    /// withdraws the request.
     #[tracing::instrument(level = "trace", skip_all, fields(pid = %request.pid))]
     pub async fn acquire(&self, request: SliceRequest) -> Result<SliceToken, SchedulerError> {
         let (reply, rx) = oneshot::channel();
         let mut pending = PendingGrant {
             rx: Some(rx),
-            addr: self.addr.clone(),
+            scheduler: self,
         };
-        // The grant arrives on `reply`; actix's own response channel would only add a wake-up.
-        // A stopped actor drops the message and with it `reply`, which reads as `Stopped` below.
-        self.addr.do_send(Acquire { request, reply });
+        self.apply(|core, now| core.submit(request, reply, now))?;
         let Some(rx) = pending.rx.as_mut() else {
             return Err(SchedulerError::Stopped);
         };
+        // A grant made under the lock just now is already in `rx`: the await completes at once,
+        // with no wake-up. It still spends the task's cooperative budget (as any tokio receive
+        // does), so a loop that only acquires and releases yields to other tasks now and then.
         let outcome = rx.await;
         pending.rx = None;
         outcome.map_err(|_| SchedulerError::Stopped)?
     }
 
-    /// Returns a slice with its actual usage (charged even if the slice was revoked).
+    /// Returns a slice with its actual usage (charged even if the slice was revoked). The same
+    /// as [`Scheduler::release_nowait`]: the release is applied before this returns.
     pub async fn release(&self, token: SliceToken, usage: Usage) -> Result<(), SchedulerError> {
-        self.addr
-            .send(Release { token, usage })
-            .await
-            .map_err(|_| SchedulerError::Stopped)
+        self.release_nowait(token, usage)
     }
 
-    /// [`Scheduler::release`] without waiting for the actor to handle it. The release is queued
-    /// in the actor's mailbox before this returns, so every message sent to the scheduler
-    /// afterwards — in particular the same agent's next `acquire` — is handled after the usage
-    /// was charged (an actix mailbox is one FIFO queue).
+    /// Returns a slice with its actual usage, without awaiting anything: the slot is freed, the
+    /// usage charged and the next waiter granted before this returns, so everything done with
+    /// the scheduler afterwards — in particular the same agent's next `acquire`, from any
+    /// thread — sees it.
     pub fn release_nowait(&self, token: SliceToken, usage: Usage) -> Result<(), SchedulerError> {
-        if !self.addr.connected() {
-            return Err(SchedulerError::Stopped);
-        }
-        self.addr.do_send(Release { token, usage });
-        Ok(())
+        self.apply(|core, now| core.release(&token, usage, now))
     }
 
     /// Switches the scheduling policy.
     pub async fn set_policy(&self, policy: PolicyKind) -> Result<(), SchedulerError> {
-        self.addr
-            .send(SetPolicy(policy))
-            .await
-            .map_err(|_| SchedulerError::Stopped)
+        self.apply(|core, _| core.set_policy(policy))
     }
 
     /// Sets (`Some`) or clears (`None`) an agent's quota override (e.g. at spawn).
     pub async fn set_quota(&self, pid: Pid, quota: Option<Quota>) -> Result<(), SchedulerError> {
-        self.addr
-            .send(SetQuota { pid, quota })
-            .await
-            .map_err(|_| SchedulerError::Stopped)?
+        self.apply(|core, _| core.set_quota(pid, quota))?
     }
 
     /// Replaces the kernel-wide quota.
     pub async fn set_global_quota(&self, quota: Quota) -> Result<(), SchedulerError> {
-        self.addr
-            .send(SetGlobalQuota(quota))
-            .await
-            .map_err(|_| SchedulerError::Stopped)?
+        self.apply(|core, _| core.set_global_quota(quota))?
     }
 
     /// Forgets a terminated agent: cancels its requests and revokes its slices.
     pub async fn forget(&self, pid: Pid) -> Result<(), SchedulerError> {
-        self.addr
-            .send(Forget(pid))
-            .await
-            .map_err(|_| SchedulerError::Stopped)
+        self.apply(|core, _| core.forget(pid))
     }
 
     /// A statistics snapshot.
     pub async fn stats(&self) -> Result<SchedulerStats, SchedulerError> {
-        self.addr
-            .send(GetStats)
-            .await
-            .map_err(|_| SchedulerError::Stopped)
+        let (mut stats, waits) = {
+            let mut st = self.shared.lock();
+            if st.is_stopped() {
+                return Err(SchedulerError::Stopped);
+            }
+            st.core.stats(Instant::now())
+        };
+        fill_waits(&mut stats, waits);
+        Ok(stats)
     }
 }
 
 /// Withdraws an acquisition whose future is dropped: the request is skipped when it reaches the
 /// head, and a token granted but never received is released at once (instead of holding its slot
 /// until its deadline).
-struct PendingGrant {
+struct PendingGrant<'a> {
     rx: Option<oneshot::Receiver<Result<SliceToken, SchedulerError>>>,
-    addr: Addr<SchedulerActor>,
+    scheduler: &'a Scheduler,
 }
 
-impl Drop for PendingGrant {
+impl Drop for PendingGrant<'_> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
             if let Ok(Ok(token)) = rx.try_recv() {
-                self.addr.do_send(Release {
-                    token,
-                    usage: Usage::default(),
-                });
+                // A stopped scheduler has nothing left to free.
+                let _ = self.scheduler.release_nowait(token, Usage::default());
             }
         }
     }

@@ -1,10 +1,12 @@
 //! The scheduler: grants time-slice tokens for LLM work (the LLM is the CPU).
 //!
-//! A [`SchedulerActor`] owns the wait queues, the slots (global and per-provider capacity),
-//! the quotas and the statistics; the cheap [`Scheduler`] handle talks to it. An agent asks for
-//! a slice with a [`SliceRequest`], receives a [`SliceToken`] when the [`PolicyKind`] in force
-//! picks it and capacity allows, runs its LLM call while [`SliceToken::is_valid`], and gives the
-//! slice back with its [`Usage`]. The runtime contract is in `docs/semantics.md` (section Scheduler).
+//! The wait queues, the slots (global and per-provider capacity), the quotas and the statistics
+//! form one state machine shared, under one lock, by every cheap [`Scheduler`] handle and the
+//! [`SchedulerActor`], which drives time (expiry, quota windows, preemption retries). An agent
+//! asks for a slice with a [`SliceRequest`], receives a [`SliceToken`] when the [`PolicyKind`]
+//! in force picks it and capacity allows — at once, on its own thread, when a slot is free —
+//! runs its LLM call while [`SliceToken::is_valid`], and gives the slice back with its
+//! [`Usage`]. The runtime contract is in `docs/semantics.md` (section Scheduler).
 
 mod actor;
 pub mod config;
@@ -17,6 +19,7 @@ mod policy;
 mod queue;
 pub mod quota;
 pub mod request;
+mod shared;
 mod slots;
 pub mod stats;
 pub mod token;

@@ -128,12 +128,20 @@ impl Recorder {
         a.cost_usd += usage.cost_usd;
     }
 
-    /// p50, p90 and p99 of the recorded waits (nearest rank).
-    pub(crate) fn percentiles(&self) -> [Duration; 3] {
-        let mut v = self.waits_us.clone();
-        v.sort_unstable();
-        [50.0, 90.0, 99.0].map(|p| Duration::from_micros(percentile(&v, p)))
+    /// A copy of the recorded waits (µs), in no particular order.
+    pub(crate) fn waits(&self) -> Vec<u64> {
+        self.waits_us.clone()
     }
+}
+
+/// Sets the p50, p90 and p99 wait of `stats` (nearest rank) from the recorded `waits_us`.
+pub(crate) fn fill_waits(stats: &mut SchedulerStats, mut waits_us: Vec<u64>) {
+    waits_us.sort_unstable();
+    let [p50, p90, p99] =
+        [50.0, 90.0, 99.0].map(|p| Duration::from_micros(percentile(&waits_us, p)));
+    stats.wait_p50 = p50;
+    stats.wait_p90 = p90;
+    stats.wait_p99 = p99;
 }
 
 /// Nearest-rank percentile of sorted samples (0 when empty).
