@@ -109,8 +109,8 @@ impl AgentContext {
                 Err(_) => Usage::default(),
             };
             // Released in every case (also after an error or a revocation): usage is charged.
-            // Not awaited: the release is queued in the scheduler's mailbox ahead of this
-            // agent's next acquire (and of anything else sent to the scheduler from now on).
+            // Applied before `release_nowait` returns (under the scheduler's lock), so this
+            // agent's next acquire, and everything else from now on, sees the usage charged.
             self.kernel().scheduler().release_nowait(slice, usage)?;
             let response = result?;
             let whole = match partial.take() {
