@@ -226,7 +226,6 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
     let direct = direct_client(url);
     // Every call carries a fresh user message (as in an agent loop), so nothing is served from
     // a cache that a real workload would miss; the system prompt repeats, as it does for real.
-    let seq = &AtomicUsize::new(0);
     let our_request = fresh_request;
     let pid = Pid::new();
     // The actor path alone: the offline scripted backend (no HTTP; it tokenizes its own reply
@@ -263,62 +262,55 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
         request: Duration::from_secs(30),
         stall: Duration::from_secs(30),
     };
+    let alone = Arc::new(alone);
     let mut rows = Vec::new();
     for conc in [1usize, 16] {
         let calls = if conc == 1 { 400 } else { 1600 };
+        let per = calls / conc;
         let (mut d, mut o, mut b) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..8 {
-            let t = Instant::now();
-            let per = calls / conc;
-            futures::future::join_all((0..conc).map(|_| {
+            let direct_us = callers(conc, calls, || {
                 let c = direct.clone();
                 async move {
                     for _ in 0..per {
-                        let n = seq.fetch_add(1, Ordering::Relaxed);
+                        let n = next();
                         c.chat()
                             .create(direct_request(n))
                             .await
                             .expect("direct call");
                     }
                 }
-            }))
+            })
             .await;
-            let direct_us = t.elapsed().as_secs_f64() * 1e6 / calls as f64;
-            let t = Instant::now();
-            futures::future::join_all((0..conc).map(|_| {
+            let ours_us = callers(conc, calls, || {
                 let router = p.router.clone();
                 let sched = sched.clone();
                 async move {
                     for _ in 0..per {
-                        let n = seq.fetch_add(1, Ordering::Relaxed);
                         let slice = grant(&sched, pid, Duration::from_secs(600)).await;
                         router
-                            .chat(our_request(n), &slice, None)
+                            .chat(our_request(next()), &slice, None)
                             .await
                             .expect("provider call");
                         let _ = sched.release_nowait(slice, Usage::default());
                     }
                 }
-            }))
+            })
             .await;
-            let ours_us = t.elapsed().as_secs_f64() * 1e6 / calls as f64;
             // The openai_compatible backend alone (async-openai over our transport), without
             // scheduler, provider actor, budget or ledger.
-            let t = Instant::now();
-            futures::future::join_all((0..conc).map(|_| {
-                let backend = &alone;
+            let alone_us = callers(conc, calls, || {
+                let backend = Arc::clone(&alone);
                 async move {
                     for _ in 0..per {
-                        let n = seq.fetch_add(1, Ordering::Relaxed);
                         backend
-                            .chat(&our_request(n), timeouts)
+                            .chat(&our_request(next()), timeouts)
                             .await
                             .expect("backend call");
                     }
                 }
-            }))
+            })
             .await;
-            let alone_us = t.elapsed().as_secs_f64() * 1e6 / calls as f64;
             if round > 0 {
                 // round 0 warms connections and caches
                 d.push(direct_us);
@@ -334,6 +326,29 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
         ));
     }
     rows
+}
+
+/// A fresh request number (every call carries a fresh user message).
+fn next() -> usize {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Runs `conc` callers made by `caller`, each its own task on this thread (as agents are their
+/// own tasks), and returns the µs per call of `calls` calls in all.
+async fn callers<F, Fut>(conc: usize, calls: usize, mut caller: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..conc)
+        .map(|_| tokio::task::spawn_local(caller()))
+        .collect();
+    for task in tasks {
+        task.await.expect("caller task");
+    }
+    t.elapsed().as_secs_f64() * 1e6 / calls as f64
 }
 
 async fn budget(url: &str, lim: &Limiter, window: Duration) -> (usize, u64, usize, usize, u64) {

@@ -39,64 +39,72 @@ pub async fn profile_kernel(url: &str, secs: u64) {
         stall: Duration::from_secs(30),
     };
     let direct = direct_client(url);
+    let alone = std::sync::Arc::new(alone);
+    let mode: &'static str = mode.leak();
     let sched = scheduler();
     let pid = Pid::new();
     let long = grant(&sched, Pid::new(), Duration::from_secs(3600)).await;
-    let seq = &AtomicUsize::new(0);
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let seq = &SEQ;
     let stop = Instant::now() + Duration::from_secs(secs);
     let conc: usize = std::env::var("PROVIDER_BENCH_PROFILE_CONC")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(16);
-    futures::future::join_all((0..conc).map(|_| {
-        let (router, sched, long, alone, direct, mode) = (
-            p.router.clone(),
-            sched.clone(),
-            long.clone(),
-            &alone,
-            &direct,
-            mode.as_str(),
-        );
-        async move {
-            while Instant::now() < stop {
-                let n = seq.fetch_add(1, Ordering::Relaxed);
-                if mode == "direct" {
-                    let r = direct.chat().create(direct_request(n)).await;
-                    r.expect("direct call");
-                    continue;
-                }
-                let r = fresh_request(n);
-                match mode {
-                    "alone" => {
-                        alone.chat(&r, timeouts).await.expect("backend call");
+    // Each caller is its own task on this thread, as agents are their own tasks.
+    let tasks: Vec<_> = (0..conc)
+        .map(|_| {
+            let (router, sched, long, alone, direct) = (
+                p.router.clone(),
+                sched.clone(),
+                long.clone(),
+                std::sync::Arc::clone(&alone),
+                direct.clone(),
+            );
+            async move {
+                while Instant::now() < stop {
+                    let n = seq.fetch_add(1, Ordering::Relaxed);
+                    if mode == "direct" {
+                        let r = direct.chat().create(direct_request(n)).await;
+                        r.expect("direct call");
+                        continue;
                     }
-                    "router" | "scripted" => {
-                        router.chat(r, &long, None).await.expect("provider call");
-                    }
-                    "grant-router" => {
-                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                        router.chat(r, &long, None).await.expect("provider call");
-                        let _ = sched.release_nowait(slice, Usage::default());
-                    }
-                    "sched" => {
-                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                        let _ = sched.release_nowait(slice, Usage::default());
-                    }
-                    "sched-alone" => {
-                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                        alone.chat(&r, timeouts).await.expect("backend call");
-                        let _ = sched.release_nowait(slice, Usage::default());
-                    }
-                    _ => {
-                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                        router.chat(r, &slice, None).await.expect("provider call");
-                        let _ = sched.release_nowait(slice, Usage::default());
+                    let r = fresh_request(n);
+                    match mode {
+                        "alone" => {
+                            alone.chat(&r, timeouts).await.expect("backend call");
+                        }
+                        "router" | "scripted" => {
+                            router.chat(r, &long, None).await.expect("provider call");
+                        }
+                        "grant-router" => {
+                            let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                            router.chat(r, &long, None).await.expect("provider call");
+                            let _ = sched.release_nowait(slice, Usage::default());
+                        }
+                        "sched" => {
+                            let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                            let _ = sched.release_nowait(slice, Usage::default());
+                        }
+                        "sched-alone" => {
+                            let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                            alone.chat(&r, timeouts).await.expect("backend call");
+                            let _ = sched.release_nowait(slice, Usage::default());
+                        }
+                        _ => {
+                            let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                            router.chat(r, &slice, None).await.expect("provider call");
+                            let _ = sched.release_nowait(slice, Usage::default());
+                        }
                     }
                 }
             }
-        }
-    }))
-    .await;
+        })
+        .map(tokio::task::spawn_local)
+        .collect();
+    for task in tasks {
+        task.await.expect("caller task");
+    }
     let n = seq.load(Ordering::Relaxed);
     println!(
         "{mode}: {n} calls, {:.1} µs/call",

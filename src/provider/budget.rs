@@ -7,8 +7,10 @@
 //! charge is an estimate (prompt + `max_tokens`) until the usage is known, then the actual
 //! usage (over-estimates are refunded, under-estimates charged).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
 
 use super::headers::RateInfo;
 
@@ -45,7 +47,7 @@ pub enum Wait {
 pub struct Budget {
     limits: BudgetLimits,
     /// Dispatched, not yet answered: id → tokens charged.
-    open: HashMap<u64, u64>,
+    open: FxHashMap<u64, u64>,
     open_tokens: u64,
     /// Answered, still in the window: (expiry, tokens), expiries non-decreasing.
     done: VecDeque<(Instant, u64)>,
@@ -61,7 +63,7 @@ impl Budget {
     pub fn new(limits: BudgetLimits) -> Self {
         Budget {
             limits,
-            open: HashMap::new(),
+            open: FxHashMap::default(),
             open_tokens: 0,
             done: VecDeque::new(),
             done_tokens: 0,

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use actix::Addr;
+use rustc_hash::FxHashMap;
 use tokio::sync::mpsc;
 use tracing::info;
 
@@ -23,11 +24,11 @@ use crate::scheduler::SliceToken;
 /// Routes calls to provider actors.
 #[derive(Clone, Debug)]
 pub struct Router {
-    actors: HashMap<String, ProviderHandle>,
+    actors: FxHashMap<String, ProviderHandle>,
     routes: BTreeMap<String, Vec<RouteTarget>>,
     models: Vec<(String, Vec<String>)>,
     /// Model or group → its chain (every route, every listed model).
-    chains: HashMap<String, Arc<[RouteTarget]>>,
+    chains: FxHashMap<String, Arc<[RouteTarget]>>,
     max_attempts: u32,
 }
 
@@ -48,7 +49,7 @@ impl Router {
         models: Vec<(String, Vec<String>)>,
         max_attempts: u32,
     ) -> Self {
-        let mut chains: HashMap<String, Arc<[RouteTarget]>> = HashMap::new();
+        let mut chains: FxHashMap<String, Arc<[RouteTarget]>> = FxHashMap::default();
         for (model, route) in &routes {
             chains.insert(model.clone(), route.as_slice().into());
         }
@@ -65,7 +66,7 @@ impl Router {
             }
         }
         Router {
-            actors,
+            actors: actors.into_iter().collect(),
             routes,
             models,
             chains,

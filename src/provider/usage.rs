@@ -1,10 +1,11 @@
 //! Usage and cost ledger per (agent, backend, model), priced from the config's price table.
 //! Costs are integers in nano-USD so that sums add up exactly.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 
 use super::config::Price;
 use super::model::Usage;
@@ -55,7 +56,7 @@ type AgentCells = Vec<(String, String, UsageTotals)>;
 #[derive(Clone, Debug, Default)]
 pub struct UsageLedger {
     prices: Arc<BTreeMap<String, Price>>,
-    cells: Arc<Mutex<HashMap<Pid, AgentCells>>>,
+    cells: Arc<Mutex<FxHashMap<Pid, AgentCells>>>,
 }
 
 impl UsageLedger {

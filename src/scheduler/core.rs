@@ -2,7 +2,7 @@
 //! One `Core` is shared, under one lock, by every `Scheduler` handle and the actor
 //! (`shared.rs`); the actor turns its [`Wakeups`] into timers.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,9 +50,9 @@ pub(crate) struct Core {
     policy: Box<dyn Policy>,
     queues: WaitQueues,
     slots: Slots,
-    parked: HashMap<QuotaScope, Parked>,
-    ledgers: HashMap<Pid, Ledger>,
-    overrides: HashMap<Pid, Quota>,
+    parked: FxHashMap<QuotaScope, Parked>,
+    ledgers: FxHashMap<Pid, Ledger>,
+    overrides: FxHashMap<Pid, Quota>,
     global: Ledger,
     global_quota: Quota,
     recorder: Recorder,
@@ -61,7 +61,7 @@ pub(crate) struct Core {
     next_order: i64,
     next_front: i64,
     next_token: TokenId,
-    resume_origin: HashMap<Pid, u64>,
+    resume_origin: FxHashMap<Pid, u64>,
 }
 
 impl Core {
@@ -76,7 +76,7 @@ impl Core {
             .map(|(name, n)| (Arc::from(name.as_str()), *n))
             .collect();
         let slots = Slots::new(config.global_slots, &providers);
-        let mut overrides = HashMap::new();
+        let mut overrides = FxHashMap::default();
         for (pid, quota) in &config.agent_overrides {
             let pid: Pid = pid
                 .parse()
@@ -87,8 +87,8 @@ impl Core {
             policy: policy::build(config.policy, &config),
             queues: WaitQueues::new(slots.lanes()),
             slots,
-            parked: HashMap::new(),
-            ledgers: HashMap::new(),
+            parked: FxHashMap::default(),
+            ledgers: FxHashMap::default(),
             overrides,
             global: Ledger::new(),
             global_quota: config.global_quota.clone(),
@@ -98,7 +98,7 @@ impl Core {
             next_order: 0,
             next_front: 0,
             next_token: 1,
-            resume_origin: HashMap::new(),
+            resume_origin: FxHashMap::default(),
             config,
         })
     }

@@ -1,11 +1,12 @@
 //! Capacity: the global and per-provider slots ("cores") and the slices running in them.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Recipient;
+use rustc_hash::FxHashMap;
 
 use super::messages::SlicePreempted;
 use super::policy::WaitMeta;
@@ -40,7 +41,7 @@ pub(crate) struct Slots {
     caps: Vec<usize>,
     used: Vec<usize>,
     names: Vec<Arc<str>>,
-    running: HashMap<TokenId, RunningSlice>,
+    running: FxHashMap<TokenId, RunningSlice>,
     deadlines: BinaryHeap<Reverse<(Instant, TokenId)>>,
 }
 
@@ -58,7 +59,7 @@ impl Slots {
             used: vec![0; caps.len()],
             caps,
             names,
-            running: HashMap::new(),
+            running: FxHashMap::default(),
             deadlines: BinaryHeap::new(),
         }
     }

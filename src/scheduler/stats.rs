@@ -1,8 +1,9 @@
 //! Scheduler statistics: queue depths, wait-time percentiles, grants, preemptions, usage.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::config::PolicyKind;
@@ -77,7 +78,7 @@ pub(crate) struct Recorder {
     pub(crate) preemptions: u64,
     pub(crate) expirations: u64,
     pub(crate) denials: u64,
-    pub(crate) agents: HashMap<Pid, AgentStats>,
+    pub(crate) agents: FxHashMap<Pid, AgentStats>,
 }
 
 impl Recorder {
@@ -90,7 +91,7 @@ impl Recorder {
             preemptions: 0,
             expirations: 0,
             denials: 0,
-            agents: HashMap::new(),
+            agents: FxHashMap::default(),
         }
     }
 
