@@ -265,52 +265,67 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
     let alone = Arc::new(alone);
     let mut rows = Vec::new();
     for conc in [1usize, 16] {
-        let calls = if conc == 1 { 400 } else { 1600 };
+        let calls = if conc == 1 { 2000 } else { 8000 };
         let per = calls / conc;
         let (mut d, mut o, mut b) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..8 {
-            let direct_us = callers(conc, calls, || {
-                let c = direct.clone();
-                async move {
-                    for _ in 0..per {
-                        let n = next();
-                        c.chat()
-                            .create(direct_request(n))
-                            .await
-                            .expect("direct call");
+            // Each round runs the three paths in a rotated order, so that none always goes
+            // first (or last) after the machine changed pace.
+            let mut us = [0.0f64; 3];
+            for k in 0..3 {
+                let col = (round + k) % 3;
+                us[col] = match col {
+                    0 => {
+                        callers(conc, calls, || {
+                            let c = direct.clone();
+                            async move {
+                                for _ in 0..per {
+                                    let n = next();
+                                    c.chat()
+                                        .create(direct_request(n))
+                                        .await
+                                        .expect("direct call");
+                                }
+                            }
+                        })
+                        .await
                     }
-                }
-            })
-            .await;
-            let ours_us = callers(conc, calls, || {
-                let router = p.router.clone();
-                let sched = sched.clone();
-                async move {
-                    for _ in 0..per {
-                        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                        router
-                            .chat(our_request(next()), &slice, None)
-                            .await
-                            .expect("provider call");
-                        let _ = sched.release_nowait(slice, Usage::default());
+                    1 => {
+                        callers(conc, calls, || {
+                            let router = p.router.clone();
+                            let sched = sched.clone();
+                            async move {
+                                for _ in 0..per {
+                                    let slice = grant(&sched, pid, Duration::from_secs(600)).await;
+                                    router
+                                        .chat(our_request(next()), &slice, None)
+                                        .await
+                                        .expect("provider call");
+                                    let _ = sched.release_nowait(slice, Usage::default());
+                                }
+                            }
+                        })
+                        .await
                     }
-                }
-            })
-            .await;
-            // The openai_compatible backend alone (async-openai over our transport), without
-            // scheduler, provider actor, budget or ledger.
-            let alone_us = callers(conc, calls, || {
-                let backend = Arc::clone(&alone);
-                async move {
-                    for _ in 0..per {
-                        backend
-                            .chat(&our_request(next()), timeouts)
-                            .await
-                            .expect("backend call");
+                    // The openai_compatible backend alone (async-openai over our transport),
+                    // without scheduler, provider actor, budget or ledger.
+                    _ => {
+                        callers(conc, calls, || {
+                            let backend = Arc::clone(&alone);
+                            async move {
+                                for _ in 0..per {
+                                    backend
+                                        .chat(&our_request(next()), timeouts)
+                                        .await
+                                        .expect("backend call");
+                                }
+                            }
+                        })
+                        .await
                     }
-                }
-            })
-            .await;
+                };
+            }
+            let [direct_us, ours_us, alone_us] = us;
             if round > 0 {
                 // round 0 warms connections and caches
                 d.push(direct_us);
@@ -436,7 +451,7 @@ fn main() {
     sys.block_on(async move {
         let rows = overhead(&fast_url).await;
         println!(
-            "\n## Per-call overhead (local OpenAI-compatible server, JSON, median of 7 rounds)\n"
+            "\n## Per-call overhead (local OpenAI-compatible server, JSON, median of 7 rounds, order rotated, each caller its own task)\n"
         );
         println!(
             "| load | direct async-openai (µs/call) | backend alone (µs/call) | provider path (µs/call) | overhead |"
