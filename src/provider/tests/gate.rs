@@ -11,7 +11,7 @@ use super::rate_limits::req;
 use super::server::*;
 use crate::pid::Pid;
 use crate::provider::config::BackendKind;
-use crate::provider::{Providers, Router};
+use crate::provider::{ChatResponse, ProviderError, Providers, Router};
 
 /// Polls until `f` holds (up to 10 s; the generous bound only matters when the code is wrong).
 async fn eventually(what: &str, f: impl Fn() -> bool) {
@@ -22,6 +22,17 @@ async fn eventually(what: &str, f: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("never happened: {what}");
+}
+
+/// Starts a chat call (`text` as the user message) as a task of its own.
+fn spawn_call(
+    router: &Router,
+    text: &'static str,
+) -> tokio::task::JoinHandle<Result<ChatResponse, ProviderError>> {
+    let router = router.clone();
+    tokio::task::spawn_local(
+        async move { router.chat(req(text), &token(Pid::new(), 1), None).await },
+    )
 }
 
 fn queued(router: &Router, backend: &str) -> usize {
@@ -68,12 +79,7 @@ async fn an_admitted_call_does_not_wait_for_the_actor_and_a_parked_one_does() {
     assert_eq!(r.content, "direct");
     // Concurrency 1: the first call holds the only slot until the server lets it go, so the
     // second one parks; it is served only once the actor pumps it.
-    let call = |text: &'static str| {
-        let router = p.router.clone();
-        tokio::task::spawn_local(async move {
-            router.chat(req(text), &token(Pid::new(), 1), None).await
-        })
-    };
+    let call = |text: &'static str| spawn_call(&p.router, text);
     let first = call("first");
     eventually("the first call reached the server", || srv.hits() == 2).await;
     let second = call("second");
@@ -151,12 +157,7 @@ async fn a_parked_call_whose_caller_left_is_never_sent() {
     let mut b = backend(BackendKind::OpenaiCompatible, &srv.url);
     b.max_concurrency = 1;
     let p = Providers::start(&one("l", b)).expect("start");
-    let call = |text: &'static str| {
-        let router = p.router.clone();
-        tokio::task::spawn_local(async move {
-            router.chat(req(text), &token(Pid::new(), 1), None).await
-        })
-    };
+    let call = |text: &'static str| spawn_call(&p.router, text);
     let first = call("first");
     eventually("the first call reached the server", || srv.hits() == 1).await;
     let left = call("left");
