@@ -69,7 +69,7 @@ impl Held<'_> {
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         if let Some(p) = self.permit.take()
-            && self.shared.gate.lock().abandoned(p, Instant::now())
+            && self.shared.gate.lock().attempt_dropped(p, Instant::now())
         {
             poke(self.shared, self.addr);
         }

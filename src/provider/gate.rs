@@ -213,7 +213,7 @@ impl Gate {
 
     /// An attempt was abandoned half-way (its caller went away): its reservation stays charged,
     /// as the server may have counted it. Returns true when calls are waiting.
-    pub(super) fn abandoned(&mut self, permit: Permit, now: Instant) -> bool {
+    pub(super) fn attempt_dropped(&mut self, permit: Permit, now: Instant) -> bool {
         self.budget.complete(permit, now, None);
         !self.queue.is_empty()
     }

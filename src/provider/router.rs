@@ -25,8 +25,6 @@ use crate::scheduler::SliceToken;
 #[derive(Clone, Debug)]
 pub struct Router {
     actors: FxHashMap<String, ProviderHandle>,
-    routes: BTreeMap<String, Vec<RouteTarget>>,
-    models: Vec<(String, Vec<String>)>,
     /// Model or group → its chain (every route, every listed model).
     chains: FxHashMap<String, Arc<[RouteTarget]>>,
     max_attempts: u32,
@@ -67,8 +65,6 @@ impl Router {
         }
         Router {
             actors: actors.into_iter().collect(),
-            routes,
-            models,
             chains,
             max_attempts,
         }
@@ -92,17 +88,10 @@ impl Router {
     /// first target of its route, else the first backend listing the model, else the only
     /// backend (or, with several, the first by name).
     pub fn default_backend(&self, model: &str) -> Option<String> {
-        if let Some(first) = self.routes.get(model).and_then(|r| r.first()) {
-            return Some(first.backend.clone());
+        match self.chains.get(model).and_then(|c| c.first()) {
+            Some(head) => Some(head.backend.clone()),
+            None => self.actors.keys().min().cloned(),
         }
-        if let Some((b, _)) = self
-            .models
-            .iter()
-            .find(|(_, ms)| ms.iter().any(|m| m == model))
-        {
-            return Some(b.clone());
-        }
-        self.actors.keys().min().cloned()
     }
 
     /// Names of the configured backends, sorted.
