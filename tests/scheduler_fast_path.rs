@@ -265,6 +265,37 @@ async fn a_stopped_scheduler_fails_its_waiters_and_refuses_new_work() {
     ));
 }
 
+#[actix_rt::test]
+async fn an_acquire_dropped_at_its_yield_point_gives_back_the_slice_it_was_granted() {
+    let s = Scheduler::start(config(PolicyKind::Fifo, 1)).expect("start");
+    std::future::poll_fn(|cx| {
+        // Spend the task's cooperative budget, so the next yield point really yields.
+        let exhausted = (0..100_000).any(|_| {
+            let mut spend = pin!(tokio::task::coop::consume_budget());
+            spend.as_mut().poll(cx).is_pending()
+        });
+        assert!(exhausted, "the test task runs under a cooperative budget");
+        // Granted under the lock at once, then parked at its yield point with the slice in
+        // hand, and dropped there: the caller never got the token.
+        let mut acquire = pin!(s.acquire(SliceRequest::new(Pid::new())));
+        assert!(acquire.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+    let stats = s.stats().await.expect("stats");
+    assert_eq!(
+        (stats.grants, stats.running),
+        (1, 0),
+        "granted, then given back"
+    );
+    // The only slot is free for the next caller.
+    let t = tokio::time::timeout(HANG_GUARD, s.acquire(SliceRequest::new(Pid::new())))
+        .await
+        .expect("not left waiting")
+        .expect("granted");
+    s.release_nowait(t, Usage::default()).expect("release");
+}
+
 /// Compiled, never run: the handle is shared across arbiters and its futures may be spawned on a
 /// multi-threaded runtime, as before the core was shared.
 fn acquire_and_release_are_send(s: &Scheduler, token: SliceToken) {

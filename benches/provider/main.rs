@@ -214,7 +214,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
+async fn overhead(url: &str) -> Vec<Row> {
     // Limits far above the load: the whole budget path (tiktoken estimate, RPM/TPM accounting,
     // reconciliation) runs on every call without ever making it wait.
     let mut b = backend(url);
@@ -268,7 +268,8 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
         let calls = if conc == 1 { 2000 } else { 8000 };
         let per = calls / conc;
         let (mut d, mut o, mut b) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 0..8 {
+        let (mut vs_direct, mut vs_alone) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
             // Each round runs the three paths in a rotated order, so that none always goes
             // first (or last) after the machine changed pace.
             let mut us = [0.0f64; 3];
@@ -331,16 +332,36 @@ async fn overhead(url: &str) -> Vec<(String, f64, f64, f64)> {
                 d.push(direct_us);
                 o.push(ours_us);
                 b.push(alone_us);
+                // Paired within the round: the machine's pace drifts between rounds, not
+                // within the second or so that one round takes.
+                vs_direct.push(ours_us / direct_us - 1.0);
+                vs_alone.push(ours_us / alone_us - 1.0);
             }
         }
-        rows.push((
-            format!("concurrency {conc}"),
-            median(d),
-            median(b),
-            median(o),
-        ));
+        rows.push(Row {
+            label: format!("concurrency {conc}"),
+            direct: median(d),
+            alone: median(b),
+            ours: median(o),
+            vs_direct: median(vs_direct),
+            vs_alone: median(vs_alone),
+        });
     }
     rows
+}
+
+/// Rounds per load; the first only warms connections and caches.
+const ROUNDS: usize = 12;
+
+/// One line of the overhead table: µs per call of each path (medians over the rounds) and the
+/// provider path's overhead, the median of its per-round ratios to the other two paths.
+struct Row {
+    label: String,
+    direct: f64,
+    alone: f64,
+    ours: f64,
+    vs_direct: f64,
+    vs_alone: f64,
 }
 
 /// A fresh request number (every call carries a fresh user message).
@@ -451,16 +472,22 @@ fn main() {
     sys.block_on(async move {
         let rows = overhead(&fast_url).await;
         println!(
-            "\n## Per-call overhead (local OpenAI-compatible server, JSON, median of 7 rounds, order rotated, each caller its own task)\n"
+            "\n## Per-call overhead (local OpenAI-compatible server, JSON, {} rounds after a warm-up round, order rotated, each caller its own task; µs: median per path; overhead: median of the per-round ratios)\n",
+            ROUNDS - 1
         );
         println!(
-            "| load | direct async-openai (µs/call) | backend alone (µs/call) | provider path (µs/call) | overhead |"
+            "| load | direct async-openai (µs/call) | backend alone (µs/call) | provider path (µs/call) | overhead vs direct | kernel layers vs backend alone |"
         );
-        println!("|---|---:|---:|---:|---:|");
-        for (label, d, b, o) in rows {
+        println!("|---|---:|---:|---:|---:|---:|");
+        for r in rows {
             println!(
-                "| {label} | {d:.1} | {b:.1} | {o:.1} | {:+.1} % |",
-                (o - d) / d * 100.0
+                "| {} | {:.1} | {:.1} | {:.1} | {:+.1} % | {:+.1} % |",
+                r.label,
+                r.direct,
+                r.alone,
+                r.ours,
+                r.vs_direct * 100.0,
+                r.vs_alone * 100.0
             );
         }
         println!(

@@ -87,11 +87,15 @@ impl ProviderActor {
     fn pump(&mut self, ctx: &mut Context<Self>) {
         let out = self.shared.gate.lock().pump(Instant::now());
         for (q, e) in out.refused {
-            q.answer(Err(e));
+            // Queued calls always have their channel: nothing comes back.
+            let _ = q.answer(Err(e));
         }
         for (q, permit) in out.go {
             let (shared, addr) = (Arc::clone(&self.shared), ctx.address());
-            actix::spawn(async move { drive(&shared, &addr, q, Some(permit)).await });
+            // The call has its channel (it was parked): `drive` answers on it.
+            actix::spawn(async move {
+                drive(&shared, &addr, q, Some(permit)).await;
+            });
         }
         if let Some(t) = out.wake {
             self.schedule_wake(t, ctx);
@@ -110,7 +114,7 @@ impl Actor for ProviderActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         for q in self.shared.gate.lock().drain() {
-            q.answer(Err(stopped()));
+            let _ = q.answer(Err(stopped()));
         }
     }
 }

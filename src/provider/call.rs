@@ -11,7 +11,7 @@ use actix::Addr;
 use actix::prelude::SendError;
 use futures::StreamExt;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::actor::ProviderActor;
 use super::backend::{Backend, Failed, ReplyBody, Timeouts};
@@ -22,7 +22,7 @@ use super::gate::{Entry, Gate, Verdict};
 use super::headers::RateInfo;
 use super::messages::Pump;
 use super::model::{ChatRequest, ChatResponse, FinishReason, ResponseBuilder, StreamDelta};
-use super::queued::{Done, Job, Queued};
+use super::queued::{Done, Job, Pending, Queued};
 use super::retry::AttemptBudget;
 use super::usage::UsageLedger;
 use crate::scheduler::SliceToken;
@@ -42,7 +42,8 @@ pub(super) fn poke(shared: &Shared, addr: &Addr<ProviderActor>) {
     // A full mailbox already holds a pump; a closed one has no actor left to pump.
     if let Err(SendError::Closed(_)) = addr.try_send(Pump) {
         for q in shared.gate.lock().drain() {
-            q.answer(Err(stopped()));
+            // Queued calls always have their channel: nothing comes back.
+            let _ = q.answer(Err(stopped()));
         }
     }
 }
@@ -76,9 +77,28 @@ impl Drop for Held<'_> {
     }
 }
 
+/// How [`drive`] left a call.
+pub(super) enum Driven {
+    /// Ended in the driving task, which had no channel to answer on: here is the result.
+    Answered(Result<Done, ProviderError>),
+    /// Answered on the call's channel, or parked: the pump's task answers it later, on the
+    /// receiver given here (`None`: on the channel the call already had).
+    Later(Option<Pending>),
+}
+
+impl Driven {
+    fn from_answer(r: Option<Result<Done, ProviderError>>) -> Self {
+        match r {
+            Some(r) => Driven::Answered(r),
+            None => Driven::Later(None),
+        }
+    }
+}
+
 /// Runs one call on this backend: refused at once without a valid slice or attempts left;
-/// otherwise driven from the caller's task until answered (or parked, then answered by the
-/// task the actor's pump starts for it).
+/// otherwise driven from the caller's task until answered, or parked and then answered by the
+/// task the actor's pump starts for it. Only a parked call gets a channel: one admitted on
+/// arrival returns its result straight from this task.
 pub(super) async fn submit(
     shared: &Shared,
     addr: &Addr<ProviderActor>,
@@ -93,12 +113,14 @@ pub(super) async fn submit(
     if !attempts.take() {
         return Err(ProviderError::AttemptsExhausted);
     }
-    let (tx, rx) = oneshot::channel();
-    let q = Queued::new(token.clone(), attempts.clone(), upper, job, tx);
-    drive(shared, addr, q, None).await;
-    // Answered already unless the call was parked.
-    rx.await
-        .unwrap_or_else(|_| Err(ProviderError::Unavailable("call dropped".into())))
+    let q = Queued::new(token.clone(), attempts.clone(), upper, job);
+    let dropped = || Err(ProviderError::Unavailable("call dropped".into()));
+    match drive(shared, addr, q, None).await {
+        Driven::Answered(r) => r,
+        Driven::Later(Some(rx)) => rx.await.unwrap_or_else(|_| dropped()),
+        // Unreachable: the call had no channel until it parked, and parking hands one out.
+        Driven::Later(None) => dropped(),
+    }
 }
 
 /// Drives `q` until it is answered or parked in the queue (the pump picks it up later).
@@ -108,7 +130,7 @@ pub(super) async fn drive(
     addr: &Addr<ProviderActor>,
     mut q: Queued,
     mut admitted: Option<Permit>,
-) {
+) -> Driven {
     loop {
         let permit = match admitted.take() {
             Some(p) => p,
@@ -119,8 +141,11 @@ pub(super) async fn drive(
                         q = back;
                         p
                     }
-                    Entry::Parked => return poke(shared, addr),
-                    Entry::Refused(q, e) => return q.answer(Err(e)),
+                    Entry::Parked(rx) => {
+                        poke(shared, addr);
+                        return Driven::Later(rx);
+                    }
+                    Entry::Refused(q, e) => return Driven::from_answer(q.answer(Err(e))),
                 }
             }
         };
@@ -142,7 +167,7 @@ pub(super) async fn drive(
                 if waiting {
                     poke(shared, addr);
                 }
-                return q.answer(Ok(done));
+                return Driven::from_answer(q.answer(Ok(done)));
             }
             Err(failed) => failed,
         };
@@ -151,11 +176,12 @@ pub(super) async fn drive(
             poke(shared, addr);
         }
         match verdict {
-            Verdict::Fail(e) => return q.answer(Err(e)),
+            Verdict::Fail(e) => return Driven::from_answer(q.answer(Err(e))),
             Verdict::Retry(delay) => {
                 q.reset_stream();
                 if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
+                    // Boxed: a rare state, kept out of every call's future.
+                    Box::pin(tokio::time::sleep(delay)).await;
                 }
                 q.tries += 1;
             }
@@ -201,6 +227,22 @@ async fn attempt(shared: &Shared, q: &Queued) -> Result<(Done, RateInfo), Failed
     }
 }
 
+/// The answer of an attempt cut short by a revoked slice: the partial `content`, with the
+/// usage estimated from the request and that content.
+fn preempted(req: &ChatRequest, content: String) -> ChatResponse {
+    let usage = super::model::Usage {
+        prompt_tokens: prompt_tokens(req),
+        completion_tokens: count_text(&content),
+    };
+    ChatResponse {
+        model: req.model.clone(),
+        content,
+        finish_reason: Some(FinishReason::Preempted),
+        usage,
+        ..ChatResponse::default()
+    }
+}
+
 /// One chat attempt, streamed or not, cut short when the slice is revoked.
 async fn run_chat(
     shared: &Shared,
@@ -208,34 +250,38 @@ async fn run_chat(
     token: &SliceToken,
     sink: Option<&mpsc::UnboundedSender<StreamDelta>>,
 ) -> Result<(ChatResponse, RateInfo), Failed> {
-    let preempted = |content: String| {
-        let usage = super::model::Usage {
-            prompt_tokens: prompt_tokens(req),
-            completion_tokens: count_text(&content),
-        };
-        ChatResponse {
-            model: req.model.clone(),
-            content,
-            finish_reason: Some(FinishReason::Preempted),
-            usage,
-            ..ChatResponse::default()
-        }
-    };
     let call = shared.backend.chat(req, shared.timeouts);
     let reply = tokio::select! {
         r = call => r?,
-        () = token.revoked() => return Ok((preempted(String::new()), RateInfo::default())),
+        () = token.revoked() => return Ok((preempted(req, String::new()), RateInfo::default())),
     };
-    let mut stream = match reply.body {
+    match reply.body {
         ReplyBody::Complete(mut r) => {
             if r.model.is_empty() {
                 r.model.clone_from(&req.model);
             }
-            return Ok((r, reply.rate));
+            Ok((r, reply.rate))
         }
-        ReplyBody::Stream(s) => s,
-    };
-    let rate = reply.rate;
+        // Boxed: the stream's state lives on the heap only while a stream is read, which
+        // keeps every call's future (and each move of it) small.
+        ReplyBody::Stream(s) => Box::pin(read_stream(req, token, sink, s))
+            .await
+            .map(|r| (r, reply.rate))
+            .map_err(|error| Failed {
+                error,
+                rate: reply.rate,
+            }),
+    }
+}
+
+/// Reads a streamed reply to its end (forwarding deltas to `sink`), or until the slice is
+/// revoked: then the partial output comes back as a preempted answer.
+async fn read_stream(
+    req: &ChatRequest,
+    token: &SliceToken,
+    sink: Option<&mpsc::UnboundedSender<StreamDelta>>,
+    mut stream: super::backend::DeltaStream,
+) -> Result<ChatResponse, ProviderError> {
     let mut b = ResponseBuilder::default();
     loop {
         let item = tokio::select! {
@@ -247,16 +293,16 @@ async fn run_chat(
             // Revoked: stop at this chunk and hand back the partial output.
             None => {
                 let mut partial = b.finish();
-                let mut p = preempted(std::mem::take(&mut partial.content));
+                let mut p = preempted(req, std::mem::take(&mut partial.content));
                 p.reasoning = partial.reasoning;
                 p.tool_calls = partial.tool_calls;
                 if partial.usage.completion_tokens > 0 {
                     p.usage = partial.usage;
                 }
-                return Ok((p, rate));
+                return Ok(p);
             }
             Some(None) => break,
-            Some(Some(Err(error))) => return Err(Failed { error, rate }),
+            Some(Some(Err(error))) => return Err(error),
             Some(Some(Ok(d))) => {
                 b.apply(&d);
                 if let Some(s) = sink {
@@ -278,5 +324,5 @@ async fn run_chat(
             completion_tokens: count_text(&r.content),
         };
     }
-    Ok((r, rate))
+    Ok(r)
 }

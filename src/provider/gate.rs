@@ -16,15 +16,16 @@ use super::budget::{Budget, Permit, Wait};
 use super::error::ProviderError;
 use super::headers::RateInfo;
 use super::messages::ProviderStats;
-use super::queued::Queued;
+use super::queued::{Pending, Queued};
 use super::retry::RetryPolicy;
 
 /// How a call entering the gate goes on.
 pub(super) enum Entry {
     /// Admitted: run the attempt under this permit.
     Go(Queued, Permit),
-    /// Queued: the actor's pump dispatches it (and answers it) later.
-    Parked,
+    /// Queued: the actor's pump dispatches it (and answers it) later, on the receiver given
+    /// here (`None`: on the one the call already had).
+    Parked(Option<Pending>),
     /// Refused without an attempt (the call is handed back to be answered).
     Refused(Queued, ProviderError),
 }
@@ -94,7 +95,7 @@ impl Gate {
     /// A call arrives (or comes back for a retry). It runs now only if nothing waits ahead of
     /// it and the budget and breaker admit it; otherwise it joins the queue.
     pub(super) fn enter(&mut self, mut q: Queued, now: Instant) -> Entry {
-        if !q.token.is_valid() {
+        if !q.token.is_valid_at(now) {
             self.stats.failed += 1;
             return Entry::Refused(q, ProviderError::InvalidToken);
         }
@@ -103,8 +104,7 @@ impl Gate {
             q.seq = self.seq;
         }
         if !self.queue.is_empty() {
-            self.queue.push(q);
-            return Entry::Parked;
+            return Entry::Parked(self.park(q));
         }
         match self.admit(&mut q, now) {
             Admit::Go(permit) => Entry::Go(q, permit),
@@ -112,11 +112,14 @@ impl Gate {
                 self.stats.failed += 1;
                 Entry::Refused(q, e)
             }
-            Admit::Wait(_) => {
-                self.queue.push(q);
-                Entry::Parked
-            }
+            Admit::Wait(_) => Entry::Parked(self.park(q)),
         }
+    }
+
+    fn park(&mut self, mut q: Queued) -> Option<Pending> {
+        let rx = q.park();
+        self.queue.push(q);
+        rx
     }
 
     fn admit(&mut self, q: &mut Queued, now: Instant) -> Admit {
@@ -146,7 +149,7 @@ impl Gate {
             if q.abandoned() {
                 continue;
             }
-            if !q.token.is_valid() {
+            if !q.token.is_valid_at(now) {
                 self.stats.failed += 1;
                 out.refused.push((q, ProviderError::InvalidToken));
                 continue;

@@ -49,8 +49,11 @@ fn mismatch() -> ProviderError {
     ProviderError::Unavailable("outcome did not match its call".into())
 }
 
-/// Where a call's result goes (its caller awaits the receiving end).
-pub(super) type Delivery = oneshot::Sender<Result<Done, ProviderError>>;
+/// Where a parked call's result goes (its caller awaits the receiving end).
+type Delivery = oneshot::Sender<Result<Done, ProviderError>>;
+
+/// The receiving end of a [`Delivery`].
+pub(super) type Pending = oneshot::Receiver<Result<Done, ProviderError>>;
 
 /// A call between its arrival and its result.
 pub(super) struct Queued {
@@ -66,7 +69,9 @@ pub(super) struct Queued {
     /// The tiktoken estimate, computed only when the budget is tight (see [`Queued::charge`]).
     exact: Option<u64>,
     pub(super) job: Job,
-    reply: Delivery,
+    /// `None` while the caller's own task drives the call (the result is simply returned);
+    /// created when the call first parks, as from then on another task may answer it.
+    reply: Option<Delivery>,
 }
 
 /// The bound is reserved as is while it is at most this fraction of the token room left;
@@ -74,13 +79,9 @@ pub(super) struct Queued {
 const CHEAP_ROOM_FACTOR: u64 = 4;
 
 impl Queued {
-    pub(super) fn new(
-        token: SliceToken,
-        attempts: AttemptBudget,
-        upper: u64,
-        job: Job,
-        reply: Delivery,
-    ) -> Self {
+    /// A call about to enter the gate. It has no channel until it parks (see
+    /// [`Queued::park`]): until then its caller's task drives it and gets the result back.
+    pub(super) fn new(token: SliceToken, attempts: AttemptBudget, upper: u64, job: Job) -> Self {
         Queued {
             priority: token.priority(),
             seq: 0,
@@ -90,7 +91,7 @@ impl Queued {
             upper,
             exact: None,
             job,
-            reply,
+            reply: None,
         }
     }
 
@@ -112,14 +113,37 @@ impl Queued {
         n
     }
 
-    /// True once nobody waits for the result any more (the caller's future was dropped).
-    pub(super) fn abandoned(&self) -> bool {
-        self.reply.is_closed()
+    /// Gives the call a delivery channel as it parks (another task will answer it) and returns
+    /// the receiving end for the caller, unless it already had one.
+    pub(super) fn park(&mut self) -> Option<Pending> {
+        if self.reply.is_some() {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.reply = Some(tx);
+        Some(rx)
     }
 
-    /// Hands the result to the caller (who may have gone away; nothing to do then).
-    pub(super) fn answer(self, result: Result<Done, ProviderError>) {
-        let _ = self.reply.send(result);
+    /// True once nobody waits for the result any more (the caller's future was dropped).
+    pub(super) fn abandoned(&self) -> bool {
+        self.reply.as_ref().is_some_and(|r| r.is_closed())
+    }
+
+    /// Hands the result to the caller through the call's channel (the caller may have gone
+    /// away; nothing to do then). A call without a channel is driven by its caller's own task:
+    /// the result comes back to be returned.
+    #[must_use = "a call without a channel returns its result"]
+    pub(super) fn answer(
+        self,
+        result: Result<Done, ProviderError>,
+    ) -> Option<Result<Done, ProviderError>> {
+        match self.reply {
+            Some(tx) => {
+                let _ = tx.send(result);
+                None
+            }
+            None => Some(result),
+        }
     }
 
     /// Tells a streaming caller that the text so far is void (the call is being retried).

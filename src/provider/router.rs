@@ -103,13 +103,14 @@ impl Router {
 
     /// Runs a chat call along the chain. Stream deltas (if `sink`) carry a `Reset` whenever an
     /// attempt is retried or falls back.
-    pub async fn chat(
-        &self,
+    pub fn chat<'a>(
+        &'a self,
         req: ChatRequest,
-        token: &SliceToken,
+        token: &'a SliceToken,
         sink: Option<mpsc::UnboundedSender<StreamDelta>>,
-    ) -> Result<ChatResponse, ProviderError> {
-        self.chat_shared(Arc::new(req), token, sink).await
+    ) -> impl Future<Output = Result<ChatResponse, ProviderError>> + 'a {
+        // Not a layer of its own: the future is `chat_shared`'s.
+        self.chat_shared(Arc::new(req), token, sink)
     }
 
     /// [`Router::chat`] on a shared request: it is copied only for a target that names the

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 use tracing::{debug, trace};
 
 use super::config::{PolicyKind, SchedulerConfig};
 use super::error::SchedulerError;
 use super::event::{QuotaScope, SchedulerEvent};
-use super::messages::{GrantReply, SlicePreempted};
+use super::messages::SlicePreempted;
 use super::policy::{self, Policy, WaitMeta};
 use super::queue::{WaitQueues, Waiter};
 use super::quota::{Admission, Ledger, Quota, Usage};
@@ -36,6 +37,16 @@ impl Wakeups {
     pub(crate) fn is_empty(&self) -> bool {
         self.quota.is_empty() && self.preempt_at.is_none()
     }
+}
+
+/// What became of a slice request on arrival (see [`Core::submit`]).
+pub(crate) enum Submitted {
+    /// Granted at once.
+    Granted(SliceToken),
+    /// Refused: it can never be served.
+    Denied(SchedulerError),
+    /// Waiting: the token (or a refusal) arrives here; dropping it withdraws the request.
+    Queued(oneshot::Receiver<Result<SliceToken, SchedulerError>>),
 }
 
 #[derive(Default)]
@@ -119,31 +130,30 @@ impl Core {
         self.overrides.get(&pid).unwrap_or(&self.config.agent_quota)
     }
 
-    fn deny(&mut self, pid: Pid, error: SchedulerError, reply: GrantReply) {
+    fn deny(&mut self, pid: Pid, error: SchedulerError) -> Submitted {
         debug!(%pid, %error, "slice request denied");
         self.recorder.denials += 1;
         self.emit(SchedulerEvent::Denied {
             pid,
             error: error.clone(),
         });
-        let _ = reply.send(Err(error));
+        Submitted::Denied(error)
     }
 
-    /// Queues a request, or refuses it at once (nothing charged) if it can never be served.
-    pub(crate) fn submit(&mut self, request: SliceRequest, reply: GrantReply, now: Instant) {
+    /// Takes a slice request: refuses it at once (nothing charged) if it can never be served,
+    /// grants it at once if nothing waits ahead of it, a slot is free and its quotas are in
+    /// reach, and queues it otherwise (a queued request may still be granted by the
+    /// [`Core::dispatch`] that follows under the same lock).
+    pub(crate) fn submit(&mut self, request: SliceRequest, now: Instant) -> Submitted {
         let pid = request.pid;
         if request.priority > 100 {
-            return self.deny(
-                pid,
-                SchedulerError::InvalidPriority(request.priority),
-                reply,
-            );
+            return self.deny(pid, SchedulerError::InvalidPriority(request.priority));
         }
         let est = request.estimated_tokens;
         let checks = Ledger::precheck(self.agent_quota(pid), pid, est)
             .and_then(|()| Ledger::precheck(&self.global_quota, pid, est));
         if let Err(error) = checks {
-            return self.deny(pid, error, reply);
+            return self.deny(pid, error);
         }
         let now_us = u64::try_from(now.duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX);
         let (order, enqueued_us) = if request.resume {
@@ -170,6 +180,17 @@ impl Core {
             provider: request.provider.clone(),
             resume: meta.resume,
         });
+        // The same decision `dispatch` would take for this request at the head of an empty
+        // queue, without the round trip through the queue and a reply channel.
+        if self.queues.len() == 0
+            && self.slots.has_room(lane)
+            && self.over_quota(pid, est, now).is_none()
+        {
+            let token = self.mint(&request, &meta, now);
+            self.occupy(token.clone(), request, meta, key, lane, now, now);
+            return Submitted::Granted(token);
+        }
+        let (reply, rx) = oneshot::channel();
         self.queues.push(Waiter {
             request,
             meta,
@@ -178,11 +199,15 @@ impl Core {
             queued_at: now,
             reply,
         });
+        Submitted::Queued(rx)
     }
 
     /// Grants slices while capacity and quotas allow, preempting where the rules say so.
     pub(crate) fn dispatch(&mut self, now: Instant) -> Wakeups {
         let mut wake = Wakeups::default();
+        if self.queues.len() == 0 {
+            return wake;
+        }
         loop {
             let mut run: Option<(policy::QueueKey, usize)> = None;
             let mut any: Option<(policy::QueueKey, usize)> = None;
@@ -277,6 +302,9 @@ impl Core {
 
     /// Returns the waiters parked on `scope` to the queues (they keep their positions).
     pub(crate) fn wake(&mut self, scope: QuotaScope) {
+        if self.parked.is_empty() {
+            return;
+        }
         if let Some(parked) = self.parked.remove(&scope) {
             for w in parked.waiters {
                 if !w.reply.is_closed() {
@@ -295,6 +323,15 @@ impl Core {
             queued_at,
             reply,
         } = w;
+        let token = self.mint(&request, &meta, now);
+        if reply.send(Ok(token.clone())).is_err() {
+            return; // withdrawn: nothing was occupied or charged
+        }
+        self.occupy(token, request, meta, key, lane, queued_at, now);
+    }
+
+    /// A new token for `request`, granted now (nothing is occupied or charged yet).
+    fn mint(&mut self, request: &SliceRequest, meta: &WaitMeta, now: Instant) -> SliceToken {
         let quantum = match self.policy.kind() {
             PolicyKind::RoundRobin => self.config.rr_quantum_tokens,
             _ => request.estimated_tokens.max(1),
@@ -305,17 +342,28 @@ impl Core {
             + request
                 .deadline
                 .unwrap_or(self.config.default_slice_deadline());
-        let token = SliceToken::new(
+        SliceToken::granted(
             id,
             meta.pid,
             request.provider.clone(),
             meta.priority,
             quantum,
-            deadline,
-        );
-        if reply.send(Ok(token.clone())).is_err() {
-            return; // withdrawn: nothing was occupied or charged
-        }
+            (now, deadline),
+        )
+    }
+
+    /// Books a granted token: its slot, its reservation against the quotas, the stats.
+    #[allow(clippy::too_many_arguments)]
+    fn occupy(
+        &mut self,
+        token: SliceToken,
+        request: SliceRequest,
+        meta: WaitMeta,
+        key: policy::QueueKey,
+        lane: usize,
+        queued_at: Instant,
+        now: Instant,
+    ) {
         self.policy.granted(&meta, key);
         let est = request.estimated_tokens;
         self.ledgers
@@ -325,10 +373,10 @@ impl Core {
         self.global.reserve(est, now);
         let waited = now.saturating_duration_since(queued_at);
         self.recorder.granted(meta.pid, waited);
-        debug!(pid = %meta.pid, token = id, ?waited, "slice granted");
+        debug!(pid = %meta.pid, token = token.id(), ?waited, "slice granted");
         self.emit(SchedulerEvent::Granted {
             pid: meta.pid,
-            token: id,
+            token: token.id(),
             waited,
         });
         self.slots.occupy(RunningSlice {

@@ -6,10 +6,11 @@ use std::time::Instant;
 use actix::{Actor, Addr, ArbiterHandle};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use super::actor::SchedulerActor;
 use super::config::{PolicyKind, SchedulerConfig};
-use super::core::Core;
+use super::core::{Core, Submitted};
 use super::error::SchedulerError;
 use super::event::SchedulerEvent;
 use super::messages::Arm;
@@ -94,24 +95,41 @@ impl Scheduler {
     /// Waits for a slice. Resolves when the policy grants one (or at once with an error if the
     /// request can never be served, or [`SchedulerError::Stopped`] once the scheduler has
     /// stopped). With a free slot, nothing queued ahead and the quotas in reach, the slice is
-    /// granted on the first poll, without waiting for any other task. Dropping the future
-    /// withdraws the request.
-    #[tracing::instrument(level = "trace", skip_all, fields(pid = %request.pid))]
+    /// granted inside this call, without a reply channel and without waiting for any other
+    /// task. Dropping the future withdraws the request.
+    ///
+    /// Every acquisition spends one unit of the task's cooperative budget (as any tokio receive
+    /// does), so a loop that only acquires and releases still yields to other tasks now and
+    /// then.
     pub async fn acquire(&self, request: SliceRequest) -> Result<SliceToken, SchedulerError> {
-        let (reply, rx) = oneshot::channel();
+        let pid = request.pid;
+        let rx = match self.apply(|core, now| core.submit(request, now))? {
+            Submitted::Granted(token) => {
+                // The yield point comes with the slice in hand (as it did when every grant
+                // travelled through a channel), so that callers on one thread that only
+                // acquire and release still queue up behind each other and the policy decides.
+                let mut granted = GrantedSlice {
+                    token,
+                    handed: false,
+                    scheduler: self,
+                };
+                tokio::task::coop::consume_budget().await;
+                granted.handed = true;
+                return Ok(granted.token.clone());
+            }
+            Submitted::Denied(error) => return Err(error),
+            Submitted::Queued(rx) => rx,
+        };
+        // Granted under the lock just now (by the dispatch that followed the submit), or later.
         let mut pending = PendingGrant {
-            rx: Some(rx),
+            rx,
+            received: false,
             scheduler: self,
         };
-        self.apply(|core, now| core.submit(request, reply, now))?;
-        let Some(rx) = pending.rx.as_mut() else {
-            return Err(SchedulerError::Stopped);
-        };
-        // A grant made under the lock just now is already in `rx`: the await completes at once,
-        // with no wake-up. It still spends the task's cooperative budget (as any tokio receive
-        // does), so a loop that only acquires and releases yields to other tasks now and then.
-        let outcome = rx.await;
-        pending.rx = None;
+        let outcome = (&mut pending.rx)
+            .instrument(tracing::trace_span!("slice_wait", %pid))
+            .await;
+        pending.received = true;
         outcome.map_err(|_| SchedulerError::Stopped)?
     }
 
@@ -163,22 +181,43 @@ impl Scheduler {
     }
 }
 
-/// Withdraws an acquisition whose future is dropped: the request is skipped when it reaches the
-/// head, and a token granted but never received is released at once (instead of holding its slot
-/// until its deadline).
+/// Releases a slice granted at once whose acquisition future is dropped at its yield point,
+/// before the caller got the token.
+struct GrantedSlice<'a> {
+    token: SliceToken,
+    handed: bool,
+    scheduler: &'a Scheduler,
+}
+
+impl Drop for GrantedSlice<'_> {
+    fn drop(&mut self) {
+        if !self.handed {
+            // A stopped scheduler has nothing left to free.
+            let _ = self
+                .scheduler
+                .release_nowait(self.token.clone(), Usage::default());
+        }
+    }
+}
+
+/// Withdraws a queued acquisition whose future is dropped: the request is skipped when it
+/// reaches the head, and a token granted but never received is released at once (instead of
+/// holding its slot until its deadline).
 struct PendingGrant<'a> {
-    rx: Option<oneshot::Receiver<Result<SliceToken, SchedulerError>>>,
+    rx: oneshot::Receiver<Result<SliceToken, SchedulerError>>,
+    received: bool,
     scheduler: &'a Scheduler,
 }
 
 impl Drop for PendingGrant<'_> {
     fn drop(&mut self) {
-        if let Some(mut rx) = self.rx.take() {
-            rx.close();
-            if let Ok(Ok(token)) = rx.try_recv() {
-                // A stopped scheduler has nothing left to free.
-                let _ = self.scheduler.release_nowait(token, Usage::default());
-            }
+        if self.received {
+            return;
+        }
+        self.rx.close();
+        if let Ok(Ok(token)) = self.rx.try_recv() {
+            // A stopped scheduler has nothing left to free.
+            let _ = self.scheduler.release_nowait(token, Usage::default());
         }
     }
 }

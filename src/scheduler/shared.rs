@@ -83,11 +83,10 @@ impl State {
 mod tests {
     use std::time::Duration;
 
-    use tokio::sync::oneshot;
-
     use super::*;
     use crate::pid::Pid;
     use crate::scheduler::config::SchedulerConfig;
+    use crate::scheduler::core::Submitted;
     use crate::scheduler::event::QuotaScope;
     use crate::scheduler::request::SliceRequest;
 
@@ -146,12 +145,16 @@ mod tests {
     fn stopping_takes_every_waiter_and_refuses_from_then_on() {
         let mut st = state(1);
         let now = Instant::now();
-        let (tx1, mut rx1) = oneshot::channel();
-        let (tx2, _rx2) = oneshot::channel();
-        st.core.submit(SliceRequest::new(Pid::new()), tx1, now);
-        st.core.submit(SliceRequest::new(Pid::new()), tx2, now);
+        let first = st.core.submit(SliceRequest::new(Pid::new()), now);
+        assert!(
+            matches!(first, Submitted::Granted(_)),
+            "the first is granted at once"
+        );
+        let second = st.core.submit(SliceRequest::new(Pid::new()), now);
+        let Submitted::Queued(_rx2) = second else {
+            panic!("the second must wait for the only slot");
+        };
         assert!(st.core.dispatch(now).is_empty());
-        assert!(matches!(rx1.try_recv(), Ok(Ok(_))), "the first is granted");
         assert!(!st.is_stopped());
         let waiters = st.stop();
         assert_eq!(waiters.len(), 1, "the second was still waiting");

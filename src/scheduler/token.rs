@@ -1,10 +1,9 @@
 //! Slice tokens: the scheduler's grant to run LLM work ("CPU time").
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use tokio::sync::Notify;
+use super::revoked::{RevokeSignal, Revoked};
 
 use crate::pid::Pid;
 
@@ -30,13 +29,14 @@ struct TokenInner {
     quantum_tokens: u64,
     granted_at: Instant,
     deadline: Instant,
-    revoked: AtomicBool,
-    revoked_notify: Notify,
+    revoked: RevokeSignal,
 }
 
 impl SliceToken {
     /// Creates a token. Only the scheduler mints tokens that providers accept in the running
-    /// kernel; this constructor is crate-private for that reason.
+    /// kernel; this constructor is crate-private for that reason (the scheduler itself uses
+    /// [`SliceToken::granted`]; this one is for tests).
+    #[cfg(test)]
     pub(crate) fn new(
         id: TokenId,
         pid: Pid,
@@ -45,6 +45,21 @@ impl SliceToken {
         quantum_tokens: u64,
         deadline: Instant,
     ) -> Self {
+        let now = Instant::now();
+        Self::granted(id, pid, provider, priority, quantum_tokens, (now, deadline))
+    }
+
+    /// A token granted at `span.0`, valid until `span.1` (the scheduler passes the instant it
+    /// decided at, instead of reading the clock again).
+    pub(crate) fn granted(
+        id: TokenId,
+        pid: Pid,
+        provider: Option<Arc<str>>,
+        priority: u8,
+        quantum_tokens: u64,
+        span: (Instant, Instant),
+    ) -> Self {
+        let (granted_at, deadline) = span;
         SliceToken {
             inner: Arc::new(TokenInner {
                 id,
@@ -52,10 +67,9 @@ impl SliceToken {
                 provider,
                 priority,
                 quantum_tokens,
-                granted_at: Instant::now(),
+                granted_at,
                 deadline,
-                revoked: AtomicBool::new(false),
-                revoked_notify: Notify::new(),
+                revoked: RevokeSignal::default(),
             }),
         }
     }
@@ -91,28 +105,23 @@ impl SliceToken {
     /// True while the slice is neither revoked nor past its deadline. One atomic load and one
     /// clock read.
     pub fn is_valid(&self) -> bool {
-        !self.is_revoked() && Instant::now() < self.inner.deadline
+        self.is_valid_at(Instant::now())
+    }
+    /// [`SliceToken::is_valid`] at `now` (for a caller that has just read the clock).
+    pub fn is_valid_at(&self, now: Instant) -> bool {
+        !self.is_revoked() && now < self.inner.deadline
     }
     /// True once the scheduler has revoked (preempted) the slice.
     pub fn is_revoked(&self) -> bool {
-        self.inner.revoked.load(Ordering::Acquire)
+        self.inner.revoked.is_set()
     }
     /// Resolves when the slice is revoked. Use in a `select!` beside a streamed generation.
-    pub async fn revoked(&self) {
-        loop {
-            let notified = self.inner.revoked_notify.notified();
-            if self.is_revoked() {
-                return;
-            }
-            notified.await;
-        }
+    /// Any number of tasks may wait at once; the first one waits without taking a lock.
+    pub fn revoked(&self) -> Revoked<'_> {
+        self.inner.revoked.wait()
     }
     /// Revokes the slice; every clone observes it. Returns false if it was already revoked.
     pub(crate) fn revoke(&self) -> bool {
-        let first = !self.inner.revoked.swap(true, Ordering::AcqRel);
-        if first {
-            self.inner.revoked_notify.notify_waiters();
-        }
-        first
+        self.inner.revoked.set()
     }
 }
