@@ -18,7 +18,9 @@ use super::{backend, direct_client, direct_request, fresh_request, grant, schedu
 /// (a slice per call, the call on the long-lived one), `scripted` (provider path on the
 /// offline backend), `alone` (the backend without actor or scheduler), `direct` (a plain
 /// async-openai client, the baseline), `sched` (slice
-/// acquire + release only), `sched-alone`; `PROVIDER_BENCH_PROFILE_CONC` callers (16).
+/// acquire + release only), `sched-alone`; `PROVIDER_BENCH_PROFILE_CONC` callers (16);
+/// `PROVIDER_BENCH_PROFILE_CALLS=n` stops after `n` calls instead (so that two modes run under
+/// `valgrind --tool=callgrind` make the same number of calls and compare per call).
 pub async fn profile_kernel(url: &str, secs: u64) {
     let mode = std::env::var("PROVIDER_BENCH_PROFILE_MODE").unwrap_or_else(|_| "full".into());
     let mut b = backend(url);
@@ -46,7 +48,12 @@ pub async fn profile_kernel(url: &str, secs: u64) {
     let long = grant(&sched, Pid::new(), Duration::from_secs(3600)).await;
     static SEQ: AtomicUsize = AtomicUsize::new(0);
     let seq = &SEQ;
-    let stop = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let stop = started + Duration::from_secs(secs);
+    let max_calls: usize = std::env::var("PROVIDER_BENCH_PROFILE_CALLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(usize::MAX);
     let conc: usize = std::env::var("PROVIDER_BENCH_PROFILE_CONC")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -64,6 +71,9 @@ pub async fn profile_kernel(url: &str, secs: u64) {
             async move {
                 while Instant::now() < stop {
                     let n = seq.fetch_add(1, Ordering::Relaxed);
+                    if n >= max_calls {
+                        break;
+                    }
                     if mode == "direct" {
                         let r = direct.chat().create(direct_request(n)).await;
                         r.expect("direct call");
@@ -105,9 +115,9 @@ pub async fn profile_kernel(url: &str, secs: u64) {
     for task in tasks {
         task.await.expect("caller task");
     }
-    let n = seq.load(Ordering::Relaxed);
+    let n = seq.load(Ordering::Relaxed).min(max_calls);
     println!(
         "{mode}: {n} calls, {:.1} µs/call",
-        secs as f64 * 1e6 / n as f64
+        started.elapsed().as_secs_f64() * 1e6 / n as f64
     );
 }

@@ -15,7 +15,7 @@ use super::call::{Shared, drive, stopped, submit};
 use super::estimate::{upper_embed, upper_reservation};
 use super::gate::Gate;
 use super::messages::{Chat, Embed, GetStats, Pump};
-use super::queued::Job;
+use super::queued::{Done, Job};
 use super::retry::RetryPolicy;
 use super::usage::UsageLedger;
 
@@ -138,8 +138,10 @@ impl Handler<Chat> for ProviderActor {
                 req: Arc::new(msg.req),
                 sink: msg.sink,
             };
-            let r = submit(&shared, &addr, job, &msg.token, &msg.attempts, upper).await;
-            let _ = msg.reply.send(r.and_then(|d| d.into_chat()));
+            let job = (job, upper);
+            let into = Done::into_chat;
+            let r = submit(&shared, &addr, job, &msg.token, &msg.attempts, into).await;
+            let _ = msg.reply.send(r);
         });
     }
 }
@@ -152,8 +154,10 @@ impl Handler<Embed> for ProviderActor {
         actix::spawn(async move {
             let upper = upper_embed(&msg.req.inputs);
             let job = Job::Embed { req: msg.req };
-            let r = submit(&shared, &addr, job, &msg.token, &msg.attempts, upper).await;
-            let _ = msg.reply.send(r.and_then(|d| d.into_embed()));
+            let job = (job, upper);
+            let into = Done::into_embed;
+            let r = submit(&shared, &addr, job, &msg.token, &msg.attempts, into).await;
+            let _ = msg.reply.send(r);
         });
     }
 }

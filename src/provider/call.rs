@@ -21,7 +21,9 @@ use super::estimate::{count_text, prompt_tokens};
 use super::gate::{Entry, Gate, Verdict};
 use super::headers::RateInfo;
 use super::messages::Pump;
-use super::model::{ChatRequest, ChatResponse, FinishReason, ResponseBuilder, StreamDelta};
+use super::model::{
+    ChatRequest, ChatResponse, EmbedRequest, FinishReason, ResponseBuilder, StreamDelta,
+};
 use super::queued::{Done, Job, Pending, Queued};
 use super::retry::AttemptBudget;
 use super::usage::UsageLedger;
@@ -98,15 +100,16 @@ impl Driven {
 /// Runs one call on this backend: refused at once without a valid slice or attempts left;
 /// otherwise driven from the caller's task until answered, or parked and then answered by the
 /// task the actor's pump starts for it. Only a parked call gets a channel: one admitted on
-/// arrival returns its result straight from this task.
-pub(super) async fn submit(
+/// arrival returns its result straight from this task. `into` takes the kind of result the
+/// caller asked for out of it.
+pub(super) async fn submit<T>(
     shared: &Shared,
     addr: &Addr<ProviderActor>,
-    job: Job,
+    (job, upper): (Job, u64),
     token: &SliceToken,
     attempts: &AttemptBudget,
-    upper: u64,
-) -> Result<Done, ProviderError> {
+    into: fn(Done) -> Result<T, ProviderError>,
+) -> Result<T, ProviderError> {
     if !token.is_valid() {
         return Err(ProviderError::InvalidToken);
     }
@@ -114,12 +117,12 @@ pub(super) async fn submit(
         return Err(ProviderError::AttemptsExhausted);
     }
     let q = Queued::new(token.clone(), attempts.clone(), upper, job);
-    let dropped = || Err(ProviderError::Unavailable("call dropped".into()));
+    let dropped = || ProviderError::Unavailable("call dropped".into());
     match drive(shared, addr, q, None).await {
-        Driven::Answered(r) => r,
-        Driven::Later(Some(rx)) => rx.await.unwrap_or_else(|_| dropped()),
+        Driven::Answered(r) => r.and_then(into),
+        Driven::Later(Some(rx)) => rx.await.map_err(|_| dropped())?.and_then(into),
         // Unreachable: the call had no channel until it parked, and parking hands one out.
-        Driven::Later(None) => dropped(),
+        Driven::Later(None) => Err(dropped()),
     }
 }
 
@@ -154,7 +157,14 @@ pub(super) async fn drive(
             addr,
             permit: Some(permit),
         };
-        let outcome = attempt(shared, &q).await;
+        // One attempt of `q` on the backend (written out here rather than as a function of its
+        // own: every level of futures costs each call its poll and its moves).
+        let outcome = match &q.job {
+            Job::Chat { req, sink } => run_chat(shared, req, &q.token, sink.as_ref())
+                .await
+                .map(|(r, i)| (Done::Chat(r), i)),
+            Job::Embed { req } => run_embed(shared, req, &q.token).await,
+        };
         let permit = held.take();
         let now = Instant::now();
         let failed = match outcome {
@@ -211,19 +221,17 @@ fn record(shared: &Shared, q: &Queued, done: Done) -> (Done, Option<u64>, bool) 
     }
 }
 
-/// One attempt of `q` on the backend.
-async fn attempt(shared: &Shared, q: &Queued) -> Result<(Done, RateInfo), Failed> {
-    match &q.job {
-        Job::Chat { req, sink } => run_chat(shared, req, &q.token, sink.as_ref())
-            .await
-            .map(|(r, i)| (Done::Chat(r), i)),
-        Job::Embed { req } => {
-            let call = shared.backend.embed(req.clone(), shared.timeouts);
-            tokio::select! {
-                r = call => r.map(|(e, i)| (Done::Embed(e), i)),
-                () = q.token.revoked() => Err(ProviderError::InvalidToken.into()),
-            }
-        }
+/// One embeddings attempt, refused when the slice is revoked meanwhile.
+async fn run_embed(
+    shared: &Shared,
+    req: &EmbedRequest,
+    token: &SliceToken,
+) -> Result<(Done, RateInfo), Failed> {
+    let call = shared.backend.embed(req.clone(), shared.timeouts);
+    tokio::select! {
+        biased;
+        r = call => r.map(|(e, i)| (Done::Embed(e), i)),
+        () = token.revoked() => Err(ProviderError::InvalidToken.into()),
     }
 }
 
@@ -251,7 +259,9 @@ async fn run_chat(
     sink: Option<&mpsc::UnboundedSender<StreamDelta>>,
 ) -> Result<(ChatResponse, RateInfo), Failed> {
     let call = shared.backend.chat(req, shared.timeouts);
+    // Biased: no random start (the call is polled first; a revocation still wakes the task).
     let reply = tokio::select! {
+        biased;
         r = call => r?,
         () = token.revoked() => return Ok((preempted(req, String::new()), RateInfo::default())),
     };

@@ -15,7 +15,7 @@ use super::error::ProviderError;
 use super::estimate::{upper_embed, upper_reservation};
 use super::messages::ProviderStats;
 use super::model::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, StreamDelta};
-use super::queued::Job;
+use super::queued::{Done, Job};
 use super::retry::AttemptBudget;
 use super::usage::UsageLedger;
 use crate::scheduler::SliceToken;
@@ -64,32 +64,42 @@ impl ProviderHandle {
     /// One chat call on this backend (`req.model` is the backend's model name), under the
     /// rate-limit gate, retries and breaker. `attempts` is the logical call's attempt budget
     /// (shared along a fallback chain).
-    pub async fn chat(
-        &self,
+    pub fn chat<'a>(
+        &'a self,
         req: Arc<ChatRequest>,
-        token: &SliceToken,
-        attempts: &AttemptBudget,
+        token: &'a SliceToken,
+        attempts: &'a AttemptBudget,
         sink: Option<mpsc::UnboundedSender<StreamDelta>>,
-    ) -> Result<ChatResponse, ProviderError> {
+    ) -> impl Future<Output = Result<ChatResponse, ProviderError>> + 'a {
         let upper = upper_reservation(&req);
-        let job = Job::Chat { req, sink };
-        submit(&self.shared, &self.addr, job, token, attempts, upper)
-            .await?
-            .into_chat()
+        let job = (Job::Chat { req, sink }, upper);
+        submit(
+            &self.shared,
+            &self.addr,
+            job,
+            token,
+            attempts,
+            Done::into_chat,
+        )
     }
 
     /// One embeddings call on this backend.
-    pub async fn embed(
-        &self,
+    pub fn embed<'a>(
+        &'a self,
         req: EmbedRequest,
-        token: &SliceToken,
-        attempts: &AttemptBudget,
-    ) -> Result<EmbedResponse, ProviderError> {
+        token: &'a SliceToken,
+        attempts: &'a AttemptBudget,
+    ) -> impl Future<Output = Result<EmbedResponse, ProviderError>> + 'a {
         let upper = upper_embed(&req.inputs);
-        let job = Job::Embed { req };
-        submit(&self.shared, &self.addr, job, token, attempts, upper)
-            .await?
-            .into_embed()
+        let job = (Job::Embed { req }, upper);
+        submit(
+            &self.shared,
+            &self.addr,
+            job,
+            token,
+            attempts,
+            Done::into_embed,
+        )
     }
 
     /// Counters and state now.

@@ -122,7 +122,8 @@ impl Router {
         sink: Option<mpsc::UnboundedSender<StreamDelta>>,
     ) -> Result<ChatResponse, ProviderError> {
         let attempts = AttemptBudget::new(self.max_attempts);
-        self.walk(&req.model, token, &attempts, |target, model| {
+        let budget = &attempts;
+        self.walk(&req.model, token, budget, |target, model| {
             let req = if req.model == model {
                 Arc::clone(&req)
             } else {
@@ -130,9 +131,8 @@ impl Router {
                 r.model = model.to_string();
                 Arc::new(r)
             };
-            let sink = sink.clone();
-            let attempts = &attempts;
-            async move { target.chat(req, token, attempts, sink).await }
+            // The handle's future itself, not one wrapping it.
+            target.chat(req, token, budget, sink.clone())
         })
         .await
         .inspect_err(|_| {
@@ -149,11 +149,11 @@ impl Router {
         token: &SliceToken,
     ) -> Result<EmbedResponse, ProviderError> {
         let attempts = AttemptBudget::new(self.max_attempts);
-        self.walk(&req.model, token, &attempts, |target, model| {
+        let budget = &attempts;
+        self.walk(&req.model, token, budget, |target, model| {
             let mut req = req.clone();
             req.model = model.to_string();
-            let attempts = &attempts;
-            async move { target.embed(req, token, attempts).await }
+            target.embed(req, token, budget)
         })
         .await
     }
