@@ -10,8 +10,6 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use rustc_hash::FxHashMap;
-
 use super::headers::RateInfo;
 
 /// Static limits of a backend.
@@ -27,10 +25,12 @@ pub struct BudgetLimits {
     pub max_concurrency: usize,
 }
 
-/// A dispatched request's claim on the budget; hand it back with [`Budget::complete`].
+/// A dispatched request's claim on the budget; hand it back with [`Budget::complete`] (or
+/// [`Budget::cancel`]). It carries its own charge, and it is consumed when handed back, so it
+/// is settled exactly once.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Permit {
-    id: u64,
+    tokens: u64,
 }
 
 /// Why a request cannot be dispatched yet.
@@ -46,13 +46,12 @@ pub enum Wait {
 #[derive(Debug)]
 pub struct Budget {
     limits: BudgetLimits,
-    /// Dispatched, not yet answered: id → tokens charged.
-    open: FxHashMap<u64, u64>,
+    /// Dispatched, not yet answered: how many, and the tokens they are charged.
+    open: usize,
     open_tokens: u64,
     /// Answered, still in the window: (expiry, tokens), expiries non-decreasing.
     done: VecDeque<(Instant, u64)>,
     done_tokens: u64,
-    next_id: u64,
     paused_until: Option<Instant>,
     server_requests: Option<(u64, Instant)>,
     server_tokens: Option<(u64, Instant)>,
@@ -63,11 +62,10 @@ impl Budget {
     pub fn new(limits: BudgetLimits) -> Self {
         Budget {
             limits,
-            open: FxHashMap::default(),
+            open: 0,
             open_tokens: 0,
             done: VecDeque::new(),
             done_tokens: 0,
-            next_id: 0,
             paused_until: None,
             server_requests: None,
             server_tokens: None,
@@ -76,7 +74,7 @@ impl Budget {
 
     /// Requests in flight.
     pub fn in_flight(&self) -> usize {
-        self.open.len()
+        self.open
     }
 
     /// Until when the backend is paused, if it is.
@@ -114,7 +112,7 @@ impl Budget {
         if let Some(p) = self.paused_until(now) {
             return Err(Wait::Until(p));
         }
-        if self.open.len() >= self.limits.max_concurrency.max(1) {
+        if self.open >= self.limits.max_concurrency.max(1) {
             return Err(Wait::Completion);
         }
         while let Some((t, n)) = self.done.front().copied() {
@@ -125,7 +123,7 @@ impl Budget {
             self.done_tokens -= n;
         }
         if let Some(rpm) = self.limits.requests
-            && (self.open.len() + self.done.len()) as u64 >= rpm
+            && (self.open + self.done.len()) as u64 >= rpm
         {
             return Err(self.earliest_expiry());
         }
@@ -156,31 +154,33 @@ impl Budget {
         if let Some((left, _)) = &mut self.server_tokens {
             *left = left.saturating_sub(tokens);
         }
-        self.next_id += 1;
-        self.open.insert(self.next_id, tokens);
+        self.open += 1;
         self.open_tokens += tokens;
-        Ok(Permit { id: self.next_id })
+        Ok(Permit { tokens })
     }
 
     /// Ends a dispatched request: its charge becomes `actual_tokens` when known and starts
     /// expiring now.
     pub fn complete(&mut self, permit: Permit, now: Instant, actual_tokens: Option<u64>) {
-        if let Some(charged) = self.open.remove(&permit.id) {
-            self.open_tokens -= charged;
-            let tokens = actual_tokens.unwrap_or(charged);
-            let expires = now + self.limits.window;
-            // Keep expiries non-decreasing even if the clock readings of callers interleave.
-            let expires = self.done.back().map_or(expires, |(t, _)| expires.max(*t));
-            self.done.push_back((expires, tokens));
-            self.done_tokens += tokens;
-        }
+        let charged = self.release(permit);
+        let tokens = actual_tokens.unwrap_or(charged);
+        let expires = now + self.limits.window;
+        // Keep expiries non-decreasing even if the clock readings of callers interleave.
+        let expires = self.done.back().map_or(expires, |(t, _)| expires.max(*t));
+        self.done.push_back((expires, tokens));
+        self.done_tokens += tokens;
     }
 
     /// Withdraws a permit that was not used (nothing is charged).
     pub fn cancel(&mut self, permit: Permit) {
-        if let Some(charged) = self.open.remove(&permit.id) {
-            self.open_tokens -= charged;
-        }
+        self.release(permit);
+    }
+
+    /// Takes a permit out of the in-flight count; returns its charge.
+    fn release(&mut self, permit: Permit) -> u64 {
+        self.open = self.open.saturating_sub(1);
+        self.open_tokens = self.open_tokens.saturating_sub(permit.tokens);
+        permit.tokens
     }
 
     /// Pauses dispatch until `until` (429 with `retry-after`).
