@@ -168,8 +168,8 @@ pub(super) async fn drive(
         let permit = held.take();
         let now = Instant::now();
         let failed = match outcome {
-            Ok((done, rate)) => {
-                let (done, tokens, preempted) = record(shared, &q, done);
+            Ok((mut done, rate)) => {
+                let (tokens, preempted) = record(shared, &q, &mut done);
                 let waiting = shared
                     .gate
                     .lock()
@@ -199,24 +199,22 @@ pub(super) async fn drive(
     }
 }
 
-/// Names the backend on a result and records its usage; returns it with the tokens it used
-/// and whether it was preempted.
-fn record(shared: &Shared, q: &Queued, done: Done) -> (Done, Option<u64>, bool) {
+/// Names the backend on a result and records its usage; returns the tokens it used and
+/// whether it was preempted.
+fn record(shared: &Shared, q: &Queued, done: &mut Done) -> (Option<u64>, bool) {
     let (pid, name) = (q.token.pid(), &*shared.name);
     match done {
-        Done::Chat(mut r) => {
+        Done::Chat(r) => {
             if r.backend != name {
                 r.backend = name.to_string();
             }
             shared.ledger.record(pid, name, &r.model, &r.usage);
-            let (tokens, preempted) = (Some(r.usage.total()), r.is_preempted());
-            (Done::Chat(r), tokens, preempted)
+            (Some(r.usage.total()), r.is_preempted())
         }
-        Done::Embed(mut r) => {
+        Done::Embed(r) => {
             r.backend = name.to_string();
             shared.ledger.record(pid, name, &r.model, &r.usage);
-            let tokens = Some(r.usage.total());
-            (Done::Embed(r), tokens, false)
+            (Some(r.usage.total()), false)
         }
     }
 }

@@ -278,6 +278,9 @@ impl Core {
 
     fn over_quota(&mut self, pid: Pid, est: u64, now: Instant) -> Option<(QuotaScope, Instant)> {
         let quota = self.overrides.get(&pid).unwrap_or(&self.config.agent_quota);
+        if quota.caps_nothing() && self.global_quota.caps_nothing() {
+            return None; // nothing to wait for (usage is still charged at release)
+        }
         let ledger = self.ledgers.entry(pid).or_insert_with(Ledger::new);
         if let Admission::WaitUntil(t) = ledger.admit(quota, est, now) {
             return Some((QuotaScope::Agent(pid), t));

@@ -41,6 +41,12 @@ impl Quota {
         Quota::default()
     }
 
+    /// True when the quota caps neither tokens, calls nor cost: a window under it never makes a
+    /// request wait (a per-request cap is checked on arrival, not against the window).
+    pub fn caps_nothing(&self) -> bool {
+        self.max_tokens.is_none() && self.max_calls.is_none() && self.max_cost_usd.is_none()
+    }
+
     /// The window as a duration.
     pub fn window(&self) -> Duration {
         Duration::from_millis(self.window_ms)
