@@ -49,7 +49,7 @@ pub mod supervisor;
 
 pub use agent::{Agent, AgentContext, AgentState, OverflowPolicy, SpawnOptions, WaitReason};
 pub use config::{ConfigError, KernelConfig};
-pub use error::{AgentError, IpcError, KernelError, SpawnError};
+pub use error::{AgentError, ErrorView, IpcError, KernelError, SpawnError};
 pub use events::{EventStream, KernelEvent};
 pub use ipc::MessageEnvelope;
 pub use kernel::{AgentInfo, Kernel, KernelBuilder, LlmError};

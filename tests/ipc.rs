@@ -211,7 +211,7 @@ async fn typed_and_json_messages_are_checked_before_enqueueing() {
         "{r:?}"
     );
     let r = k.ask::<String, _>(pid, Cmd::Log, SEC).await;
-    assert!(matches!(r, Err(IpcError::WrongReplyType { .. })), "{r:?}");
+    assert!(matches!(r, Err(IpcError::WrongMessageType { .. })), "{r:?}");
     let r = k.send_json(pid, serde_json::json!({"Nope": 1})).await;
     assert!(
         matches!(&r, Err(IpcError::BadMessage { reason, .. }) if reason.contains("Nope")),
@@ -228,7 +228,7 @@ async fn typed_and_json_messages_are_checked_before_enqueueing() {
     assert_eq!(reply["log"], serde_json::json!([7]));
     let r = k.ask::<Reply, _>(pid, Cmd::Fail("nope".into()), SEC).await;
     assert!(
-        matches!(r, Err(IpcError::Handler { error: AgentError::Failed(ref m), .. }) if m == "nope"),
+        matches!(&r, Err(IpcError::Handler { error, .. }) if matches!(&**error, AgentError::Failed(m) if m == "nope")),
         "{r:?}"
     );
     k.shutdown().await;

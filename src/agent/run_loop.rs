@@ -78,7 +78,7 @@ pub(crate) async fn run_loop<A: Agent>(
                             Ok(r) => {
                                 let pid = actx.pid();
                                 let _ =
-                                    tx.send(r.map_err(|error| IpcError::Handler { pid, error }));
+                                    tx.send(r.map_err(|error| IpcError::Handler { pid, error: Box::new(error) }));
                             }
                             Err(p) => {
                                 let reason = panic_message(&*p);
@@ -148,7 +148,7 @@ pub(crate) async fn run_loop<A: Agent>(
                 if let Some(tx) = reply {
                     let _ = tx.send(
                         r.map(|v| Box::new(v) as Box<dyn Any + Send>)
-                            .map_err(|error| IpcError::Handler { pid, error }),
+                            .map_err(|error| IpcError::Handler { pid, error: Box::new(error) }),
                     );
                 }
             }

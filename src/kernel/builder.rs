@@ -14,7 +14,7 @@ use crate::error::KernelError;
 use crate::events::EventBus;
 use crate::ipc::topics::Topics;
 use crate::kernel::{Kernel, KernelInner, registry::Registry};
-use crate::provider::{Providers, ProvidersConfig};
+use crate::provider::Providers;
 use crate::scheduler::Scheduler;
 use crate::storage::{RegistryWriter, Storage};
 use crate::supervisor::{SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
@@ -30,6 +30,8 @@ pub struct KernelBuilder {
     storage_url: Option<String>,
     storage: Option<Storage>,
     arbiters: Option<usize>,
+    probe_ollama: Option<bool>,
+    offline_fallback: Option<bool>,
 }
 
 impl KernelBuilder {
@@ -61,6 +63,22 @@ impl KernelBuilder {
     /// Overrides `kernel.arbiters` (0 = one per core).
     pub fn arbiters(mut self, n: usize) -> Self {
         self.arbiters = Some(n);
+        self
+    }
+
+    /// Overrides `providers.probe_ollama`: with `true`, backend detection also probes a local
+    /// Ollama at 127.0.0.1:11434 (a TCP connect, 200 ms). Off by default, so building a
+    /// kernel touches no network unless asked.
+    pub fn probe_ollama(mut self, probe: bool) -> Self {
+        self.probe_ollama = Some(probe);
+        self
+    }
+
+    /// Overrides `providers.offline_fallback`: with `true`, a kernel that finds no LLM backend
+    /// starts the offline, deterministic `scripted` backend (it echoes; it does not generate).
+    /// Off by default: without a backend `ctx.llm` answers [`crate::LlmError::NotConfigured`].
+    pub fn offline_fallback(mut self, fallback: bool) -> Self {
+        self.offline_fallback = Some(fallback);
         self
     }
 
@@ -121,16 +139,16 @@ impl KernelBuilder {
                 reason: e.to_string(),
             })?;
 
-        let providers_cfg = if config.providers.backends.is_empty() && config.providers.detect {
-            let mut detected = ProvidersConfig::detect_from_env(super::llm::ollama_is_up().await);
-            detected.routes = config.providers.routes.clone();
-            detected.prices = config.providers.prices.clone();
-            detected.max_attempts_per_call = config.providers.max_attempts_per_call;
-            detected
-        } else {
-            config.providers.clone()
-        };
-        let providers = Providers::start(&providers_cfg)?;
+        if let Some(probe) = self.probe_ollama {
+            config.providers.probe_ollama = probe;
+        }
+        if let Some(fallback) = self.offline_fallback {
+            config.providers.offline_fallback = fallback;
+        }
+        let p = &config.providers;
+        let probe = p.backends.is_empty() && p.detect && p.probe_ollama;
+        let ollama_up = probe && super::llm::ollama_is_up().await;
+        let providers = Providers::start(&p.resolved(ollama_up))?;
 
         info!(
             arbiters = n,

@@ -11,8 +11,14 @@ use crate::provider::{ChatRequest, ChatResponse, ProviderError, Providers, Strea
 use crate::scheduler::{SchedulerError, Usage};
 
 /// An LLM call that did not complete.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum LlmError {
+    /// The kernel has no LLM backend at all.
+    #[error(
+        "no LLM backend is configured: list one under [providers.backends.<name>] in the configuration, export an API-key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, DEEPSEEK_API_KEY, MOONSHOT_API_KEY, DASHSCOPE_API_KEY, MINIMAX_API_KEY) with providers.detect = true, set providers.probe_ollama = true for a local Ollama, or providers.offline_fallback = true for the offline scripted backend"
+    )]
+    NotConfigured,
     /// No slice could be had (over a per-request cap, scheduler stopped, …).
     #[error("no slice for the LLM call: {0}")]
     Slice(#[from] SchedulerError),
@@ -22,12 +28,6 @@ pub enum LlmError {
     /// No backend serves the requested model.
     #[error("no LLM backend is configured for model `{0}`")]
     NoBackend(String),
-}
-
-impl From<LlmError> for crate::AgentError {
-    fn from(e: LlmError) -> Self {
-        crate::AgentError::Syscall(e.to_string())
-    }
 }
 
 /// Probes a local Ollama (TCP connect to 127.0.0.1:11434, 200 ms).
@@ -67,6 +67,9 @@ impl AgentContext {
         sink: Option<UnboundedSender<StreamDelta>>,
     ) -> Result<ChatResponse, LlmError> {
         let providers = self.kernel().providers().clone();
+        if !providers.router.has_backends() {
+            return Err(LlmError::NotConfigured);
+        }
         let backend = providers
             .router
             .default_backend(&request.model)

@@ -142,10 +142,10 @@ impl Kernel {
         self.enqueue(to, |entry| {
             check_msg::<M>(to, entry)?;
             if entry.codec.reply_type != TypeId::of::<R>() {
-                return Err(IpcError::WrongReplyType {
+                return Err(IpcError::WrongMessageType {
                     pid: to,
-                    actual: entry.codec.reply_name,
-                    requested: type_name::<R>(),
+                    expected: entry.codec.reply_name,
+                    got: type_name::<R>(),
                 });
             }
             Ok(Envelope {
@@ -160,10 +160,10 @@ impl Kernel {
         reply
             .downcast::<R>()
             .map(|r| *r)
-            .map_err(|_| IpcError::WrongReplyType {
+            .map_err(|_| IpcError::WrongMessageType {
                 pid: to,
-                actual: "another type",
-                requested: type_name::<R>(),
+                expected: "another type",
+                got: type_name::<R>(),
             })
     }
 

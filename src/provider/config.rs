@@ -13,8 +13,16 @@ use super::retry::RetryPolicy;
 #[serde(deny_unknown_fields, default)]
 pub struct ProvidersConfig {
     /// When `backends` is empty, detect them at kernel start from the API-key environment
-    /// variables and a local Ollama, falling back to the offline `scripted` backend.
+    /// variables (no network access).
     pub detect: bool,
+    /// With `detect`, also probe a local Ollama (a TCP connect to 127.0.0.1:11434, 200 ms).
+    /// Off by default: a library does not touch the network unless asked; the quickstart, the
+    /// CLI and the server turn it on.
+    pub probe_ollama: bool,
+    /// When no backend is configured or detected, start the offline, deterministic `scripted`
+    /// backend (it echoes; it does not generate). Off by default: without a backend the kernel
+    /// starts and `ctx.llm` answers `LlmError::NotConfigured`.
+    pub offline_fallback: bool,
     /// Backends by name; one provider actor each.
     pub backends: BTreeMap<String, BackendConfig>,
     /// Model name or group → ordered fallback chain. A model not listed here is served by the
@@ -30,6 +38,8 @@ impl Default for ProvidersConfig {
     fn default() -> Self {
         ProvidersConfig {
             detect: true,
+            probe_ollama: false,
+            offline_fallback: false,
             backends: BTreeMap::new(),
             routes: BTreeMap::new(),
             prices: BTreeMap::new(),

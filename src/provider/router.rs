@@ -94,6 +94,11 @@ impl Router {
         }
     }
 
+    /// Whether any backend is configured.
+    pub fn has_backends(&self) -> bool {
+        !self.actors.is_empty()
+    }
+
     /// Names of the configured backends, sorted.
     pub fn backends(&self) -> Vec<String> {
         let mut names: Vec<String> = self.actors.keys().cloned().collect();

@@ -1,5 +1,6 @@
 //! Starting the provider layer from configuration, and detecting backends from the
-//! environment (falling back, plainly announced, to the offline `scripted` backend).
+//! environment (falling back, when asked and plainly announced, to the offline `scripted`
+//! backend).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,10 +93,10 @@ pub fn settings_of(name: &str, cfg: &BackendConfig) -> ProviderSettings {
 
 impl Providers {
     /// Starts one actor per backend on the current actix system.
+    ///
+    /// With no backends the layer is empty: the router has no chain and every call through the
+    /// kernel answers a typed "not configured" error.
     pub fn start(cfg: &ProvidersConfig) -> Result<Providers, ProviderError> {
-        if cfg.backends.is_empty() {
-            return Err(ProviderError::Config("no backends configured".into()));
-        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(256)
@@ -148,36 +149,47 @@ impl Providers {
 }
 
 impl ProvidersConfig {
-    /// Backends detected from `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `DEEPSEEK_API_KEY`,
+    /// The backends the kernel starts with: `backends` when any are listed; otherwise, with
+    /// `detect`, those found from `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `DEEPSEEK_API_KEY`,
     /// `MOONSHOT_API_KEY`, `DASHSCOPE_API_KEY`, `MINIMAX_API_KEY` (and an Ollama when
-    /// `ollama_up` is true, which the caller probes). With none, a single `scripted` backend,
-    /// and the log says so plainly.
-    pub fn detect_from_env(ollama_up: bool) -> ProvidersConfig {
-        let mut cfg = ProvidersConfig::default();
+    /// `ollama_up`, which the caller probes only under `probe_ollama`); with none found and
+    /// `offline_fallback`, a single `scripted` backend, announced plainly in the log. With none
+    /// found and no fallback the result has no backend. Routes, prices and limits are kept.
+    pub fn resolved(&self, ollama_up: bool) -> ProvidersConfig {
+        let mut cfg = self.clone();
+        if !cfg.backends.is_empty() {
+            return cfg;
+        }
         let set = |v: &str| std::env::var(v).is_ok_and(|k| !k.is_empty());
-        for p in Preset::ALL {
-            let found = match p.info().api_key_env {
-                Some(var) => set(var),
-                None => p == Preset::Ollama && ollama_up,
-            };
-            if found {
-                let mut b = BackendConfig::new(BackendKind::OpenaiCompatible);
-                b.preset = Some(p);
-                cfg.backends.insert(format!("{p:?}").to_lowercase(), b);
+        if self.detect {
+            for p in Preset::ALL {
+                let found = match p.info().api_key_env {
+                    Some(var) => set(var),
+                    None => p == Preset::Ollama && ollama_up,
+                };
+                if found {
+                    let mut b = BackendConfig::new(BackendKind::OpenaiCompatible);
+                    b.preset = Some(p);
+                    cfg.backends.insert(format!("{p:?}").to_lowercase(), b);
+                }
+            }
+            if set("ANTHROPIC_API_KEY") {
+                cfg.backends.insert(
+                    "anthropic".into(),
+                    BackendConfig::new(BackendKind::Anthropic),
+                );
             }
         }
-        if set("ANTHROPIC_API_KEY") {
-            cfg.backends.insert(
-                "anthropic".into(),
-                BackendConfig::new(BackendKind::Anthropic),
-            );
-        }
-        if cfg.backends.is_empty() {
+        if cfg.backends.is_empty() && self.offline_fallback {
             info!(
-                "no LLM backend detected (no API key variable set, no local Ollama): using the offline, deterministic `scripted` backend"
+                "no LLM backend configured or detected: using the offline, deterministic `scripted` backend (providers.offline_fallback)"
             );
             cfg.backends
                 .insert("scripted".into(), BackendConfig::new(BackendKind::Scripted));
+        } else if cfg.backends.is_empty() {
+            info!(
+                "no LLM backend configured or detected: the kernel runs agents, and `ctx.llm` answers `NotConfigured`"
+            );
         }
         cfg
     }

@@ -2,8 +2,13 @@
 //!
 //! - [`IpcError`]: anything that goes wrong delivering a message or waiting for a reply.
 //! - [`SpawnError`]: a spawn that could not start.
-//! - [`AgentError`]: what an agent's own handler returns to its caller.
+//! - [`AgentError`]: what an agent's own handler returns; it keeps the cause of a failed
+//!   syscall, so errors that crossed agents can still be matched.
 //! - [`KernelError`]: building, configuring or shutting down the kernel.
+//! - [`ErrorView`]: any of them as JSON, with its chain of causes.
+
+mod agent;
+mod view;
 
 use std::time::Duration;
 
@@ -11,52 +16,12 @@ use crate::config::ConfigError;
 use crate::pid::Pid;
 use crate::supervisor::SupervisorId;
 
-/// An error an agent handler returns. It travels back to the sender of the message (for
-/// `ask`) as [`IpcError::Handler`]; it does **not** crash the agent. A crash is a panic.
-#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
-pub enum AgentError {
-    /// The message was understood but could not be carried out.
-    #[error("{0}")]
-    Failed(String),
-    /// The message was invalid for this agent.
-    #[error("invalid request: {0}")]
-    Invalid(String),
-    /// A syscall the handler made (send, ask, spawn…) failed.
-    #[error("syscall failed: {0}")]
-    Syscall(String),
-}
-
-impl AgentError {
-    /// A failure with a message.
-    pub fn failed(msg: impl Into<String>) -> Self {
-        AgentError::Failed(msg.into())
-    }
-    /// An invalid-request error with a message.
-    pub fn invalid(msg: impl Into<String>) -> Self {
-        AgentError::Invalid(msg.into())
-    }
-}
-
-impl From<IpcError> for AgentError {
-    fn from(e: IpcError) -> Self {
-        AgentError::Syscall(e.to_string())
-    }
-}
-
-impl From<crate::scheduler::SchedulerError> for AgentError {
-    fn from(e: crate::scheduler::SchedulerError) -> Self {
-        AgentError::Syscall(e.to_string())
-    }
-}
-
-impl From<SpawnError> for AgentError {
-    fn from(e: SpawnError) -> Self {
-        AgentError::Syscall(e.to_string())
-    }
-}
+pub use agent::AgentError;
+pub use view::ErrorView;
 
 /// Delivering a message or waiting for its reply failed.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum IpcError {
     /// No live agent has this pid.
     #[error("no live agent with pid {0}")]
@@ -69,7 +34,18 @@ pub enum IpcError {
         /// Its mailbox capacity.
         capacity: usize,
     },
-    /// The message's Rust type is not the one the agent handles.
+    /// The agent behind a pid is not of the type a typed handle was asked for
+    /// ([`crate::Kernel::agent_ref`]).
+    #[error("agent {pid} is a `{actual}`, not a `{expected}`")]
+    WrongAgentType {
+        /// The agent.
+        pid: Pid,
+        /// The agent type asked for.
+        expected: &'static str,
+        /// The agent's type.
+        actual: &'static str,
+    },
+    /// A message published on a topic is not of the subscriber's message type.
     #[error("agent {pid} handles messages of type `{expected}`, not `{got}`")]
     WrongMessageType {
         /// The receiving agent.
@@ -78,6 +54,17 @@ pub enum IpcError {
         expected: &'static str,
         /// The type that was sent.
         got: &'static str,
+    },
+    /// JSON was sent to an agent that was not spawned with JSON access
+    /// ([`crate::Spawn::json`]).
+    #[error(
+        "agent `{name}` ({pid}) does not accept JSON: spawn it with `.json()` (its message type must be `Deserialize` and its reply type `Serialize`)"
+    )]
+    NoJsonAccess {
+        /// The agent.
+        pid: Pid,
+        /// Its name.
+        name: String,
     },
     /// A JSON message could not be decoded into the agent's message type.
     #[error("message for agent {pid} is not a valid `{expected}`: {reason}")]
@@ -88,16 +75,6 @@ pub enum IpcError {
         expected: &'static str,
         /// What serde said.
         reason: String,
-    },
-    /// The reply has a different Rust type than the caller asked for.
-    #[error("agent {pid} replies with `{actual}`, not `{requested}`")]
-    WrongReplyType {
-        /// The replying agent.
-        pid: Pid,
-        /// The type the agent replies with.
-        actual: &'static str,
-        /// The type the caller asked for.
-        requested: &'static str,
     },
     /// The reply could not be encoded as JSON.
     #[error("reply of agent {pid} could not be encoded as JSON: {reason}")]
@@ -136,21 +113,98 @@ pub enum IpcError {
         /// Why it was interrupted.
         why: &'static str,
     },
-    /// The handler returned an error.
+    /// The handler finished with the message's [`crate::ReplyPort`] dropped unanswered.
+    #[error("agent {0} dropped the reply port without answering")]
+    NoReply(Pid),
+    /// The handler returned an error; it is the [`std::error::Error::source`] of this one.
     #[error("agent {pid} returned an error: {error}")]
     Handler {
         /// The agent.
         pid: Pid,
         /// The agent's error.
-        error: AgentError,
+        #[source]
+        error: Box<AgentError>,
     },
+    /// The named supervisor does not exist (or has stopped).
+    #[error("no supervisor with id {0}")]
+    NoSuchSupervisor(SupervisorId),
     /// The kernel is shutting down and accepts no new messages.
     #[error("the kernel is shutting down")]
     ShuttingDown,
 }
 
+impl IpcError {
+    /// The agent this error concerns, if any.
+    pub fn pid(&self) -> Option<Pid> {
+        match self {
+            IpcError::NoSuchAgent(pid)
+            | IpcError::Terminated(pid)
+            | IpcError::NoReply(pid)
+            | IpcError::MailboxFull { pid, .. }
+            | IpcError::WrongAgentType { pid, .. }
+            | IpcError::WrongMessageType { pid, .. }
+            | IpcError::NoJsonAccess { pid, .. }
+            | IpcError::BadMessage { pid, .. }
+            | IpcError::ReplyEncoding { pid, .. }
+            | IpcError::Timeout { pid, .. }
+            | IpcError::Crashed { pid, .. }
+            | IpcError::Interrupted { pid, .. }
+            | IpcError::Handler { pid, .. } => Some(*pid),
+            IpcError::NoSuchSupervisor(_) | IpcError::ShuttingDown => None,
+        }
+    }
+
+    /// The error this one started as: for a [`IpcError::Handler`] whose agent failed on an IPC
+    /// syscall of its own ([`AgentError::Ipc`]), that error's root, and so on down the agents
+    /// it crossed; otherwise `self`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use agent_os_kernel::{AgentError, IpcError, Pid};
+    ///
+    /// let (a, b) = (Pid::new(), Pid::new());
+    /// let timeout = IpcError::Timeout { pid: b, after: Duration::from_secs(1) };
+    /// // `a` asked `b`, which timed out; `a`'s handler returned it with `?`.
+    /// let seen = IpcError::Handler { pid: a, error: Box::new(AgentError::from(timeout)) };
+    /// assert!(matches!(seen.root_cause(), IpcError::Timeout { pid, .. } if *pid == b));
+    /// ```
+    pub fn root_cause(&self) -> &IpcError {
+        let mut cur = self;
+        while let IpcError::Handler { error, .. } = cur {
+            match &**error {
+                AgentError::Ipc(inner) => cur = inner,
+                _ => break,
+            }
+        }
+        cur
+    }
+
+    /// A short, stable name of the variant (`no_such_agent`, `mailbox_full`, `timeout`,
+    /// `crashed`, `handler`, …), as used in [`ErrorView`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IpcError::NoSuchAgent(_) => "no_such_agent",
+            IpcError::MailboxFull { .. } => "mailbox_full",
+            IpcError::WrongAgentType { .. } => "wrong_agent_type",
+            IpcError::WrongMessageType { .. } => "wrong_message_type",
+            IpcError::NoJsonAccess { .. } => "no_json_access",
+            IpcError::BadMessage { .. } => "bad_message",
+            IpcError::ReplyEncoding { .. } => "reply_encoding",
+            IpcError::Timeout { .. } => "timeout",
+            IpcError::Crashed { .. } => "crashed",
+            IpcError::Terminated(_) => "terminated",
+            IpcError::Interrupted { .. } => "interrupted",
+            IpcError::NoReply(_) => "no_reply",
+            IpcError::Handler { .. } => "handler",
+            IpcError::NoSuchSupervisor(_) => "no_such_supervisor",
+            IpcError::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
 /// A spawn that could not start.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpawnError {
     /// Priority outside 0..=100.
     #[error("priority {0} is out of range: use 0 (most urgent) to 100")]
@@ -158,12 +212,15 @@ pub enum SpawnError {
     /// Mailbox capacity 0.
     #[error("mailbox capacity must be at least 1")]
     InvalidMailboxCapacity,
-    /// The named supervisor does not exist (or has shut down).
+    /// The named supervisor does not exist (or has stopped).
     #[error("no supervisor with id {0}")]
     NoSuchSupervisor(SupervisorId),
     /// The per-spawn quota is invalid.
     #[error("invalid quota: {0}")]
     InvalidQuota(String),
+    /// A restart limit of zero restarts or a zero period.
+    #[error("invalid restart limit: {0}")]
+    InvalidRestartLimit(String),
     /// The factory panicked while building the agent.
     #[error("the agent factory panicked: {0}")]
     FactoryPanicked(String),
@@ -174,6 +231,7 @@ pub enum SpawnError {
 
 /// Building, configuring, or operating the kernel failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KernelError {
     /// Configuration is invalid.
     #[error(transparent)]
