@@ -18,6 +18,7 @@ use crate::supervisor::{ExitReason, SupervisorId};
 /// Something that happened in the kernel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum KernelEvent {
     /// An agent was spawned.
     Spawned {
@@ -124,6 +125,7 @@ impl EventBus {
 }
 
 /// A subscription to the kernel's events; see [`crate::Kernel::events`].
+#[derive(Debug)]
 pub struct EventStream {
     rx: broadcast::Receiver<KernelEvent>,
     subscribers: Arc<AtomicUsize>,

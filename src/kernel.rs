@@ -7,12 +7,13 @@ mod messaging;
 mod registry;
 mod scheduling;
 mod spawn;
+mod supervision;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use actix::{Actor, Addr, Arbiter, ArbiterHandle};
+use actix::{Arbiter, ArbiterHandle};
 use futures::future::join_all;
 use tracing::info;
 
@@ -20,36 +21,34 @@ use crate::agent::AgentState;
 use crate::agent::messages::ProcessCommand;
 use crate::agent::state::ProcessShared;
 use crate::config::KernelConfig;
-use crate::error::{IpcError, SpawnError};
+use crate::error::IpcError;
 use crate::events::{EventBus, EventStream};
 use crate::ipc::topics::Topics;
 use crate::pid::Pid;
 use crate::scheduler::Scheduler;
 use crate::storage::{AgentRecord, RegistryWriter, Storage, StorageError};
-use crate::supervisor::messages::{AddChild, ChildKey};
-use crate::supervisor::{ExitReason, SupervisorActor, SupervisorId, SupervisorMap, SupervisorSpec};
+use crate::supervisor::{ExitReason, SupervisorMap};
 
 pub use builder::KernelBuilder;
 pub use info::AgentInfo;
 pub use llm::LlmError;
 pub(crate) use registry::AgentEntry;
+pub use spawn::Spawn;
 
 /// The kernel handle. Cheap to clone (one `Arc`); every clone is the same kernel.
 ///
 /// ```no_run
-/// use std::time::Duration;
 /// use agent_os_kernel::prelude::*;
-/// # use serde::{Deserialize, Serialize};
 /// # #[derive(Default)] struct Echo;
 /// # impl Agent for Echo {
 /// #     type Msg = String; type Reply = String;
 /// #     async fn handle(&mut self, m: String, _: &mut AgentContext) -> Result<String, AgentError> { Ok(m) }
 /// # }
 /// #[actix::main]
-/// async fn main() -> Result<(), KernelError> {
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let kernel = Kernel::builder().build().await?;
-///     let pid = kernel.spawn(Echo::default, SpawnOptions::new("echo")).await?;
-///     let reply: String = kernel.ask(pid, "hi".to_string(), Duration::from_secs(1)).await?;
+///     let echo = kernel.spawn(Echo::default, SpawnOptions::new("echo")).await?;
+///     let reply = echo.ask("hi".to_string()).await?;
 ///     assert_eq!(reply, "hi");
 ///     kernel.shutdown().await;
 ///     Ok(())
@@ -58,6 +57,21 @@ pub(crate) use registry::AgentEntry;
 #[derive(Clone)]
 pub struct Kernel {
     inner: Arc<KernelInner>,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel")
+            .field("agents", &self.inner.registry.len())
+            .field("arbiters", &self.inner.arbiters.len())
+            .field("storage", &self.inner.storage.url())
+            .field("backends", &self.inner.providers.router.backends())
+            .field(
+                "shutting_down",
+                &self.inner.shutting_down.load(Ordering::Relaxed),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 pub(crate) struct KernelInner {
@@ -70,7 +84,7 @@ pub(crate) struct KernelInner {
     supervisors: SupervisorMap,
     next_supervisor: AtomicU64,
     events: EventBus,
-    shutting_down: AtomicBool,
+    shutting_down: Arc<AtomicBool>,
     storage: Storage,
     writer: RegistryWriter,
     scheduler: Scheduler,
@@ -120,7 +134,9 @@ impl Kernel {
             "mailbox_capacity": entry.capacity,
             "overflow": entry.overflow,
             "stop_timeout_ms": u64::try_from(entry.stop_timeout.as_millis()).unwrap_or(u64::MAX),
-            "message_type": entry.codec.msg_name,
+            "message_type": entry.endpoint.msg_type(),
+            "agent_type": entry.endpoint.agent_type(),
+            "json": entry.endpoint.accepts_json(),
         });
         record.created_at = entry.created_at;
         self.inner.writer.record(record);
@@ -139,42 +155,6 @@ impl Kernel {
     fn next_arbiter(&self) -> &ArbiterHandle {
         let n = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
         &self.inner.arbiter_handles[n % self.inner.arbiter_handles.len()]
-    }
-
-    /// Creates a supervisor (under the root, or under `spec.parent`). Agents are placed under
-    /// it with [`crate::SpawnOptions::supervisor`].
-    pub async fn supervisor(&self, spec: SupervisorSpec) -> Result<SupervisorId, SpawnError> {
-        if self.inner.shutting_down.load(Ordering::Acquire) {
-            return Err(SpawnError::ShuttingDown);
-        }
-        let parent_id = spec.parent.unwrap_or(SupervisorId::ROOT);
-        let parent = self
-            .inner
-            .supervisors
-            .get(&parent_id)
-            .map(|a| a.clone())
-            .ok_or(SpawnError::NoSuchSupervisor(parent_id))?;
-        let id = SupervisorId(self.inner.next_supervisor.fetch_add(1, Ordering::Relaxed));
-        let restart = spec.restart;
-        let actor = SupervisorActor::new(
-            id,
-            spec,
-            Some(parent.clone().recipient()),
-            self.inner.events.clone(),
-            self.inner.supervisors.clone(),
-        );
-        let addr = actor.start();
-        self.inner.supervisors.insert(id, addr.clone());
-        parent.do_send(AddChild {
-            key: ChildKey::Supervisor(id),
-            restart,
-            handle: addr.recipient(),
-        });
-        Ok(id)
-    }
-
-    pub(crate) fn supervisor_addr(&self, id: SupervisorId) -> Option<Addr<SupervisorActor>> {
-        self.inner.supervisors.get(&id).map(|a| a.clone())
     }
 
     /// Stops an agent gracefully: it finishes the message it is handling, runs `on_stop` and

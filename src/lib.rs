@@ -8,10 +8,12 @@
 //! audit log.
 //!
 //! Start with [`Kernel::builder`], implement [`Agent`], [`Kernel::spawn`] it, and talk to it
-//! with [`Kernel::send`] / [`Kernel::ask`]. The runtime contract is in `docs/semantics.md`.
+//! through the typed [`AgentRef`] the spawn returns: [`AgentRef::tell`], [`AgentRef::ask`]
+//! (the reply type comes from the agent), [`AgentRef::call`] (a reply type per message,
+//! through a [`ReplyPort`]). A [`Pid`] and the JSON [`MessageEnvelope`] remain for dynamic
+//! use (agents spawned with [`Spawn::json`]). The runtime contract is in `docs/semantics.md`.
 //!
 //! ```no_run
-//! use std::time::Duration;
 //! use agent_os_kernel::prelude::*;
 //!
 //! struct Greeter;
@@ -25,15 +27,17 @@
 //! }
 //!
 //! #[actix::main]
-//! async fn main() -> Result<(), KernelError> {
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let kernel = Kernel::builder().build().await?;
-//!     let pid = kernel.spawn(|| Greeter, SpawnOptions::new("greeter")).await?;
-//!     let reply: String = kernel.ask(pid, "ada".to_string(), Duration::from_secs(1)).await?;
+//!     let greeter = kernel.spawn(|| Greeter, SpawnOptions::new("greeter")).await?;
+//!     let reply = greeter.ask("ada".to_string()).await?;
 //!     println!("{reply}");
 //!     kernel.shutdown().await;
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Embedding in an actix-web application: `examples/actix_web.rs`.
 
 pub mod agent;
 pub mod config;
@@ -47,26 +51,39 @@ pub mod scheduler;
 pub mod storage;
 pub mod supervisor;
 
-pub use agent::{Agent, AgentContext, AgentState, OverflowPolicy, SpawnOptions, WaitReason};
+pub use agent::{
+    Agent, AgentContext, AgentState, Deliver, OverflowPolicy, SpawnOptions, WaitReason,
+};
 pub use config::{ConfigError, KernelConfig};
 pub use error::{AgentError, ErrorView, IpcError, KernelError, SpawnError};
 pub use events::{EventStream, KernelEvent};
-pub use ipc::MessageEnvelope;
-pub use kernel::{AgentInfo, Kernel, KernelBuilder, LlmError};
+pub use ipc::{AgentRef, Ask, Call, MessageEnvelope, ReplyPort};
+pub use kernel::{AgentInfo, Kernel, KernelBuilder, LlmError, Spawn};
 pub use pid::{ParsePidError, Pid};
 pub use scheduler::{
     PolicyKind, Scheduler, SchedulerConfig, SchedulerError, SliceRequest, SliceToken, Usage,
 };
-pub use supervisor::{ExitReason, RestartType, Strategy, SupervisorId, SupervisorSpec};
+pub use supervisor::{
+    ExitReason, RestartType, Strategy, SupervisorError, SupervisorId, SupervisorSpec,
+};
 
 /// Everything a typical agent or embedding application needs.
 pub mod prelude {
     pub use crate::{
-        Agent, AgentContext, AgentError, AgentInfo, AgentState, ExitReason, IpcError, Kernel,
-        KernelError, KernelEvent, OverflowPolicy, Pid, RestartType, SpawnError, SpawnOptions,
-        Strategy, SupervisorId, SupervisorSpec, WaitReason,
+        Agent, AgentContext, AgentError, AgentInfo, AgentRef, AgentState, Deliver, ExitReason,
+        IpcError, Kernel, KernelError, KernelEvent, LlmError, OverflowPolicy, Pid, ReplyPort,
+        RestartType, SpawnError, SpawnOptions, Strategy, SupervisorError, SupervisorId,
+        SupervisorSpec, WaitReason,
     };
 }
+
+// The kernel handle is shared across threads and tasks.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Kernel>();
+    assert_send_sync::<KernelBuilder>();
+    assert_send_sync::<AgentContext>();
+};
 
 /// Installs the process-wide rustls crypto provider once. Two backends get linked (ring via
 /// sqlx, aws-lc via reqwest); without an explicit choice rustls can panic on first use.

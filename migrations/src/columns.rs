@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 /// A non-null UTC timestamp (`timestamptz` on Postgres, text on SQLite).
-pub fn ts<T: IntoIden>(name: T) -> ColumnDef {
+pub(crate) fn ts<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name)
         .timestamp_with_time_zone()
         .not_null()
@@ -11,7 +11,7 @@ pub fn ts<T: IntoIden>(name: T) -> ColumnDef {
 }
 
 /// A nullable UTC timestamp.
-pub fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
+pub(crate) fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name)
         .timestamp_with_time_zone()
         .null()
@@ -19,27 +19,27 @@ pub fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
 }
 
 /// A non-null JSON document (`jsonb` on Postgres, text on SQLite).
-pub fn json<T: IntoIden>(name: T) -> ColumnDef {
+pub(crate) fn json<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).json_binary().not_null().take()
 }
 
 /// A non-null text column.
-pub fn text<T: IntoIden>(name: T) -> ColumnDef {
+pub(crate) fn text<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).text().not_null().take()
 }
 
 /// A nullable text column.
-pub fn text_null<T: IntoIden>(name: T) -> ColumnDef {
+pub(crate) fn text_null<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).text().null().take()
 }
 
 /// A text primary key (uuid strings, names, hashes).
-pub fn text_pk<T: IntoIden>(name: T) -> ColumnDef {
+pub(crate) fn text_pk<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).text().not_null().primary_key().take()
 }
 
 /// A non-null 32-bit integer with a default.
-pub fn int<T: IntoIden>(name: T, default: i32) -> ColumnDef {
+pub(crate) fn int<T: IntoIden>(name: T, default: i32) -> ColumnDef {
     ColumnDef::new(name)
         .integer()
         .not_null()
@@ -48,12 +48,12 @@ pub fn int<T: IntoIden>(name: T, default: i32) -> ColumnDef {
 }
 
 /// A non-null 64-bit integer.
-pub fn bigint<T: IntoIden>(name: T) -> ColumnDef {
+pub(crate) fn bigint<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).big_integer().not_null().take()
 }
 
 /// A non-null boolean with a default.
-pub fn boolean<T: IntoIden>(name: T, default: bool) -> ColumnDef {
+pub(crate) fn boolean<T: IntoIden>(name: T, default: bool) -> ColumnDef {
     ColumnDef::new(name)
         .boolean()
         .not_null()
@@ -62,7 +62,7 @@ pub fn boolean<T: IntoIden>(name: T, default: bool) -> ColumnDef {
 }
 
 /// A plain (non-unique) index, created if missing.
-pub fn index<T: IntoIden + 'static>(
+pub(crate) fn index<T: IntoIden + 'static>(
     name: &str,
     table: T,
     cols: &[&'static str],

@@ -19,6 +19,10 @@
 //! Every migration is idempotent (`IF NOT EXISTS` everywhere), so running the migrator on an
 //! already migrated database is a no-op.
 
+// `MigrationTrait`'s `up`/`down` take `&SchemaManager` through `async_trait`, whose lifetimes
+// do not allow spelling `SchemaManager<'_>` in the impls.
+#![allow(elided_lifetimes_in_paths)]
+
 pub use sea_orm_migration::prelude::*;
 
 mod columns;
@@ -35,6 +39,7 @@ pub use m20261124_000004_memory::{PGVECTOR_MISSING, PGVECTOR_NOT_CREATED};
 pub const INDEXED_EMBEDDING_DIMS: [u32; 3] = [768, 1024, 1536];
 
 /// The schema migrator of agent-os-kernel.
+#[derive(Debug)]
 pub struct Migrator;
 
 #[async_trait::async_trait]

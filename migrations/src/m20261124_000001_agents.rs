@@ -6,7 +6,7 @@ use crate::columns::{index, int, json, text, text_null, text_pk, ts};
 
 /// Creates `agents`.
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 #[derive(DeriveIden)]
 enum Agents {

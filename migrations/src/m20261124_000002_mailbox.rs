@@ -7,7 +7,7 @@ use crate::columns::{index, int, json, text, ts, ts_null};
 
 /// Creates `mailbox_messages`.
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 #[derive(DeriveIden)]
 enum MailboxMessages {

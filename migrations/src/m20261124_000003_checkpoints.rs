@@ -7,7 +7,7 @@ use crate::columns::{bigint, index, int, json, text, text_null, text_pk, ts};
 
 /// Creates `checkpoints` and `page_blobs`.
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 #[derive(DeriveIden)]
 enum Checkpoints {

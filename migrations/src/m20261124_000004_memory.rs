@@ -18,7 +18,7 @@ use crate::columns::{boolean, index, int, json, text, text_pk, ts};
 
 /// Creates `pages` and `memories` (and, on Postgres, the `vector` extension and HNSW indexes).
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 #[derive(DeriveIden)]
 enum Pages {
@@ -156,7 +156,7 @@ async fn ensure_pgvector(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         return Ok(());
     }
     if !exists("SELECT 1 AS one FROM pg_available_extensions WHERE name = 'vector'").await? {
-        return Err(DbErr::Migration(PGVECTOR_MISSING.to_string()));
+        return Err(DbErr::Migration(PGVECTOR_MISSING.to_owned()));
     }
     conn.execute_unprepared("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
         .await

@@ -6,7 +6,7 @@ use crate::columns::{bigint, index, int, json, text, text_null, text_pk, ts, ts_
 
 /// Creates `leases`, `locks` and `jobs`.
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 #[derive(DeriveIden)]
 enum Leases {

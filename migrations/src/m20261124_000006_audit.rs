@@ -12,7 +12,7 @@ use crate::columns::{bigint, index, json, text, text_null, ts};
 
 /// Creates `audit_log` and its append-only triggers.
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 #[derive(DeriveIden)]
 enum AuditLog {

@@ -1,22 +1,28 @@
 //! [`AgentContext`]: the syscalls an agent makes from inside its handlers.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use actix::Recipient;
 use serde::Serialize;
 
 use crate::agent::state::ProcessShared;
 use crate::agent::{Agent, AgentState, SpawnOptions, WaitReason};
-use crate::error::{IpcError, SpawnError};
-use crate::kernel::Kernel;
+use crate::error::IpcError;
+use crate::ipc::AgentRef;
+use crate::ipc::mailbox::Mailbox;
+use crate::kernel::{Kernel, Spawn};
 use crate::pid::Pid;
-use crate::scheduler::{SchedulerError, SlicePreempted, SliceRequest, SliceToken, Usage};
+use crate::scheduler::{
+    SchedulerError, SliceObserver, SlicePreempted, SliceProgress, SliceRequest, SliceToken, Usage,
+};
 
 /// The agent's window onto the kernel, passed to every handler and hook.
 ///
-/// Messages sent through the context carry the agent's pid as their sender
-/// ([`AgentContext::sender`] on the receiving side).
+/// Messages the handler sends through any [`AgentRef`] carry this agent's pid as their sender
+/// ([`AgentContext::sender`] on the receiving side), and while it awaits an `ask` or a `call`
+/// its state is `Waiting(reply)`.
 pub struct AgentContext {
     pid: Pid,
     name: Arc<str>,
@@ -24,6 +30,7 @@ pub struct AgentContext {
     control: Recipient<SlicePreempted>,
     kernel: Kernel,
     shared: Arc<ProcessShared>,
+    me: Arc<dyn Any + Send + Sync>,
     sender: Option<Pid>,
     topic: Option<Arc<str>>,
     stop: bool,
@@ -37,6 +44,7 @@ impl AgentContext {
         control: Recipient<SlicePreempted>,
         kernel: Kernel,
         shared: Arc<ProcessShared>,
+        me: Arc<dyn Any + Send + Sync>,
     ) -> Self {
         AgentContext {
             pid,
@@ -45,6 +53,7 @@ impl AgentContext {
             control,
             kernel,
             shared,
+            me,
             sender: None,
             topic: None,
             stop: false,
@@ -66,6 +75,27 @@ impl AgentContext {
         &self.kernel
     }
 
+    /// This agent's own typed handle (to give to others, or to message itself). `A` must be
+    /// this agent's type (`ctx.myself::<Self>()`); another type is
+    /// [`IpcError::WrongAgentType`].
+    pub fn myself<A: Agent>(&self) -> Result<AgentRef<A>, IpcError> {
+        let wrong = || IpcError::WrongAgentType {
+            pid: self.pid,
+            expected: std::any::type_name::<A>(),
+            actual: self
+                .kernel
+                .agent_type(self.pid)
+                .unwrap_or("an agent of another type"),
+        };
+        let me = self
+            .me
+            .downcast_ref::<OnceLock<Arc<Mailbox<A>>>>()
+            .ok_or_else(wrong)?;
+        me.get()
+            .map(|mailbox| AgentRef::new(mailbox.clone()))
+            .ok_or(IpcError::NoSuchAgent(self.pid))
+    }
+
     /// The pid of the agent that sent the message being handled (`None` when it came from
     /// outside any agent: user code, the HTTP API, the CLI).
     pub fn sender(&self) -> Option<Pid> {
@@ -82,31 +112,11 @@ impl AgentContext {
         self.shared.restarts()
     }
 
-    /// Sends a message to another agent (fire and forget). Errors if the target does not
-    /// exist, its mailbox is full (under `Reject`), or the message has the wrong type.
-    pub async fn send<M: Send + 'static>(&self, to: Pid, msg: M) -> Result<(), IpcError> {
-        self.kernel.send_from(Some(self.pid), to, msg).await
-    }
-
-    /// Sends a message and waits up to `timeout` for the reply. The agent's state is
-    /// `Waiting(reply)` meanwhile; its own mailbox keeps queueing (no interleaving).
-    pub async fn ask<R: Send + 'static, M: Send + 'static>(
-        &self,
-        to: Pid,
-        msg: M,
-        timeout: Duration,
-    ) -> Result<R, IpcError> {
-        self.set_state(AgentState::Waiting(WaitReason::Reply));
-        let r = self.kernel.ask_from(Some(self.pid), to, msg, timeout).await;
-        self.set_state(AgentState::Running);
-        r
-    }
-
     /// Publishes a message on a topic: every subscriber gets one copy. Returns how many
     /// subscribers it was delivered to; subscribers that could not take it (full mailbox,
     /// wrong type, gone) are logged and skipped.
     pub async fn publish<M: Clone + Send + 'static>(&self, topic: &str, msg: M) -> usize {
-        self.kernel.publish_from(Some(self.pid), topic, msg).await
+        self.kernel.publish(topic, msg).await
     }
 
     /// Subscribes this agent to a topic (idempotent: one copy per publish however often it
@@ -120,17 +130,15 @@ impl AgentContext {
         self.kernel.unsubscribe(self.pid, topic);
     }
 
-    /// Spawns a child agent. It is placed under `opts`' supervisor if given, else under this
-    /// agent's supervisor (after its existing children), and it is stopped when this agent
-    /// terminates for good.
-    pub async fn spawn_child<A, F>(&self, factory: F, opts: SpawnOptions) -> Result<Pid, SpawnError>
+    /// Spawns a child agent and returns its typed handle (await the returned [`Spawn`]). It is
+    /// placed under `opts`' supervisor if given, else under this agent's supervisor (after its
+    /// existing children), and it is stopped when this agent terminates for good.
+    pub fn spawn_child<A, F>(&self, factory: F, opts: SpawnOptions) -> Spawn<'_, A>
     where
         A: Agent,
         F: Fn() -> A + Send + Sync + 'static,
     {
-        self.kernel
-            .spawn_linked(factory, opts, Some(self.pid))
-            .await
+        Spawn::new(&self.kernel, factory, opts, Some(self.pid))
     }
 
     /// This agent's priority (0 most urgent … 100).
@@ -138,21 +146,36 @@ impl AgentContext {
         self.priority
     }
 
-    /// A slice request for this agent: its pid and priority, and its control lane as the
-    /// preemption notice target. Adjust it (estimated tokens, provider, `resume`) and pass it
-    /// to [`AgentContext::acquire_slice`].
+    /// A slice request for this agent: its pid and priority, its control lane as the
+    /// preemption notice target, and its state following the request (`Waiting(slice)`,
+    /// `Waiting(quota)`, `Running`). Adjust it (estimated tokens, provider, `resume`) and pass
+    /// it to [`AgentContext::acquire_slice`].
     pub fn slice_request(&self) -> SliceRequest {
+        let (pid, shared, events) = (
+            self.pid,
+            self.shared.clone(),
+            self.kernel.events_bus().clone(),
+        );
         SliceRequest::new(self.pid)
             .priority(self.priority)
             .notify(self.control.clone())
+            .observe(SliceObserver::new(move |progress| {
+                let to = match progress {
+                    SliceProgress::Queued => AgentState::Waiting(WaitReason::Slice),
+                    SliceProgress::WaitingQuota => AgentState::Waiting(WaitReason::Quota),
+                    SliceProgress::Granted => AgentState::Running,
+                };
+                shared.transition(pid, to, &events);
+            }))
     }
 
     /// Waits for a slice token (the agent is `Waiting(slice)` or `Waiting(quota)` meanwhile,
-    /// `Running` once granted). Every LLM call needs one; a provider refuses calls without a
-    /// valid token. When the scheduler revokes it (preemption), `token.revoked()` resolves
-    /// and the control lane gets the notice: keep the partial output, release, and acquire
-    /// again with `resume(true)`.
+    /// `Running` once granted — or once this future is dropped). Every LLM call needs one; a
+    /// provider refuses calls without a valid token. When the scheduler revokes it
+    /// (preemption), `token.revoked()` resolves and the control lane gets the notice: keep the
+    /// partial output, release, and acquire again with `resume(true)`.
     pub async fn acquire_slice(&self, request: SliceRequest) -> Result<SliceToken, SchedulerError> {
+        let _settle = SliceWait { ctx: self };
         self.kernel.scheduler().acquire(request).await
     }
 
@@ -173,7 +196,7 @@ impl AgentContext {
 
     /// Serialises a value to JSON (a convenience for [`Agent::snapshot`]).
     pub fn to_state<T: Serialize>(value: &T) -> Result<serde_json::Value, crate::AgentError> {
-        serde_json::to_value(value).map_err(|e| crate::AgentError::failed(e.to_string()))
+        serde_json::to_value(value).map_err(crate::AgentError::other)
     }
 
     pub(crate) fn begin(&mut self, sender: Option<Pid>, topic: Option<Arc<str>>) {
@@ -190,6 +213,36 @@ impl AgentContext {
     }
 
     pub(crate) fn set_state(&self, to: AgentState) {
-        self.kernel.set_agent_state(self.pid, &self.shared, to);
+        self.shared
+            .transition(self.pid, to, self.kernel.events_bus());
+    }
+}
+
+/// Brings an agent that stopped waiting for a slice (granted, refused, or the acquire dropped)
+/// back to `Running`.
+struct SliceWait<'a> {
+    ctx: &'a AgentContext,
+}
+
+impl Drop for SliceWait<'_> {
+    fn drop(&mut self) {
+        let c = self.ctx;
+        let events = c.kernel.events_bus();
+        for from in [WaitReason::Slice, WaitReason::Quota] {
+            c.shared
+                .settle(c.pid, AgentState::Waiting(from), AgentState::Running, events);
+        }
+    }
+}
+
+impl fmt::Debug for AgentContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentContext")
+            .field("pid", &self.pid)
+            .field("name", &&*self.name)
+            .field("priority", &self.priority)
+            .field("sender", &self.sender)
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
     }
 }

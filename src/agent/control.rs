@@ -18,17 +18,28 @@ pub(crate) enum LoopRequest {
 }
 
 /// Shared by the actor (control lane) and the run loop (data lane). The run loop checks
-/// `attention` (one atomic load) before taking each message.
-#[derive(Default)]
-pub(crate) struct LoopControl {
+/// `attention` (one atomic load) before taking each message. `R` is the agent's reply type.
+pub(crate) struct LoopControl<R> {
     attention: AtomicBool,
     stop: AtomicBool,
     requests: Mutex<Vec<LoopRequest>>,
     waker: AtomicWaker,
-    in_flight: Mutex<Option<ReplyTx>>,
+    in_flight: Mutex<Option<ReplyTx<R>>>,
 }
 
-impl LoopControl {
+impl<R> Default for LoopControl<R> {
+    fn default() -> Self {
+        LoopControl {
+            attention: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            requests: Mutex::new(Vec::new()),
+            waker: AtomicWaker::new(),
+            in_flight: Mutex::new(None),
+        }
+    }
+}
+
+impl<R> LoopControl<R> {
     #[inline]
     pub(crate) fn needs_attention(&self) -> bool {
         self.attention.load(Ordering::Acquire)
@@ -63,11 +74,11 @@ impl LoopControl {
         self.waker.register(waker);
     }
 
-    pub(crate) fn set_in_flight(&self, tx: Option<ReplyTx>) {
+    pub(crate) fn set_in_flight(&self, tx: Option<ReplyTx<R>>) {
         *self.in_flight.lock() = tx;
     }
 
-    pub(crate) fn take_in_flight(&self) -> Option<ReplyTx> {
+    pub(crate) fn take_in_flight(&self) -> Option<ReplyTx<R>> {
         self.in_flight.lock().take()
     }
 

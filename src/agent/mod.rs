@@ -1,7 +1,7 @@
 //! Agents: the user-facing [`Agent`] trait, the [`AgentContext`] syscalls, spawn options,
 //! lifecycle states, and the process actor that runs one agent.
 
-pub(crate) mod codec;
+mod bridge;
 mod context;
 pub(crate) mod control;
 pub(crate) mod messages;
@@ -12,6 +12,7 @@ pub(crate) mod state;
 mod traits;
 
 pub use crate::pid::{ParsePidError, Pid};
+pub use bridge::Deliver;
 pub use context::AgentContext;
 pub use options::{OverflowPolicy, SpawnOptions};
 pub use state::{AgentState, WaitReason};

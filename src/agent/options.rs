@@ -10,6 +10,7 @@ use crate::supervisor::{RestartType, SupervisorId};
 /// What happens when a message arrives at a full mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", try_from = "String")]
+#[non_exhaustive]
 pub enum OverflowPolicy {
     /// The sender gets [`crate::IpcError::MailboxFull`] at once; nothing is dropped silently.
     #[default]
@@ -32,14 +33,18 @@ impl TryFrom<String> for OverflowPolicy {
     }
 }
 
-/// How to spawn an agent: name, priority, mailbox, supervision.
+/// How to spawn an agent: name, priority, mailbox, and its supervision, declared in one chain
+/// where the child is spawned — its supervisor, its restart type, and its own restart limit.
 ///
 /// ```
+/// use std::time::Duration;
 /// use agent_os_kernel::prelude::*;
 /// let opts = SpawnOptions::new("worker-1")
 ///     .priority(10)
 ///     .mailbox(256)
-///     .restart(RestartType::Permanent);
+///     .supervisor(SupervisorId::ROOT)
+///     .restart(RestartType::Permanent)
+///     .restart_limit(3, Duration::from_secs(10));
 /// assert_eq!(opts.priority_value(), 10);
 /// ```
 #[derive(Debug, Clone)]
@@ -52,6 +57,7 @@ pub struct SpawnOptions {
     pub(crate) supervisor: Option<SupervisorId>,
     pub(crate) stop_timeout: Option<Duration>,
     pub(crate) quota: Option<Quota>,
+    pub(crate) restart_limit: Option<(u32, Duration)>,
 }
 
 impl SpawnOptions {
@@ -67,6 +73,7 @@ impl SpawnOptions {
             supervisor: None,
             stop_timeout: None,
             quota: None,
+            restart_limit: None,
         }
     }
 
@@ -88,9 +95,20 @@ impl SpawnOptions {
         self
     }
 
-    /// Restart type under the supervisor (default `Transient`).
+    /// Restart type under the supervisor (default `Transient`: restarted after a crash or a
+    /// failed start, not after a normal exit).
     pub fn restart(mut self, restart: RestartType) -> Self {
         self.restart = restart;
+        self
+    }
+
+    /// This child's own restart limit: at most `max_restarts` restarts within `within`. One
+    /// more failure in that window and the supervisor terminates this child (with the failure
+    /// as its exit reason) instead of restarting it; its siblings and the supervisor carry on.
+    /// The supervisor's intensity ([`crate::SupervisorSpec::intensity`]) still counts every
+    /// restart it makes and escalates when exceeded. Default: no limit of its own.
+    pub fn restart_limit(mut self, max_restarts: u32, within: Duration) -> Self {
+        self.restart_limit = Some((max_restarts, within));
         self
     }
 

@@ -1,7 +1,9 @@
 //! [`AgentProcess`]: the actix actor that runs one agent.
 
+use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Recipient, SpawnHandle,
@@ -17,7 +19,9 @@ use crate::agent::state::ProcessShared;
 use crate::agent::{Agent, AgentContext, AgentState};
 use crate::error::IpcError;
 use crate::events::KernelEvent;
+use crate::ipc::current::Current;
 use crate::ipc::envelope::Envelope;
+use crate::ipc::mailbox::Mailbox;
 use crate::kernel::Kernel;
 use crate::pid::Pid;
 use crate::scheduler::SlicePreempted;
@@ -26,6 +30,9 @@ use crate::supervisor::messages::{ChildCommand, ChildExited, ChildKey};
 
 /// Builds a fresh agent (used for restarts).
 pub(crate) type Factory<A> = Arc<dyn Fn() -> A + Send + Sync>;
+
+/// The agent's own mailbox, set by the spawner before the first incarnation runs.
+pub(crate) type Me<A> = Arc<OnceLock<Arc<Mailbox<A>>>>;
 
 /// One agent process. Its actix mailbox is the **control lane** (stop, kill, supervisor
 /// commands, snapshots): those are handled at once, even while a message is being handled.
@@ -37,12 +44,15 @@ pub(crate) struct AgentProcess<A: Agent> {
     kernel: Kernel,
     factory: Factory<A>,
     shared: Arc<ProcessShared>,
-    ctl: Arc<LoopControl>,
-    mailbox: Arc<AsyncMutex<mpsc::Receiver<Envelope>>>,
+    ctl: Arc<LoopControl<A::Reply>>,
+    mailbox: Arc<AsyncMutex<mpsc::Receiver<Envelope<A>>>>,
+    me: Me<A>,
     supervisor: Recipient<ChildExited>,
     first: Option<Box<(A, oneshot::Receiver<()>)>>,
     loop_handle: Option<SpawnHandle>,
     stop_reason: Option<ExitReason>,
+    stop_timeout: Duration,
+    last_exit: Option<ExitReason>,
     finished: bool,
 }
 
@@ -55,9 +65,11 @@ pub(crate) struct ProcessParts<A: Agent> {
     pub(crate) factory: Factory<A>,
     pub(crate) agent: A,
     pub(crate) shared: Arc<ProcessShared>,
-    pub(crate) rx: mpsc::Receiver<Envelope>,
+    pub(crate) rx: mpsc::Receiver<Envelope<A>>,
+    pub(crate) me: Me<A>,
     pub(crate) supervisor: Recipient<ChildExited>,
     pub(crate) gate: oneshot::Receiver<()>,
+    pub(crate) stop_timeout: Duration,
 }
 
 impl<A: Agent> AgentProcess<A> {
@@ -71,12 +83,20 @@ impl<A: Agent> AgentProcess<A> {
             shared: parts.shared,
             ctl: Arc::new(LoopControl::default()),
             mailbox: Arc::new(AsyncMutex::new(parts.rx)),
+            me: parts.me,
             supervisor: parts.supervisor,
             first: Some(Box::new((parts.agent, parts.gate))),
             loop_handle: None,
             stop_reason: None,
+            stop_timeout: parts.stop_timeout,
+            last_exit: None,
             finished: false,
         }
+    }
+
+    /// The agent's own mailbox (set before it first runs).
+    pub(crate) fn mailbox(&self) -> Option<Arc<Mailbox<A>>> {
+        self.me.get().cloned()
     }
 
     fn set_state(&self, to: AgentState) {
@@ -87,9 +107,11 @@ impl<A: Agent> AgentProcess<A> {
         &mut self,
         agent: A,
         gate: Option<oneshot::Receiver<()>>,
+        restarted_after: Option<ExitReason>,
         ctx: &mut Context<Self>,
     ) {
         self.ctl.reset_stop();
+        let me: Arc<dyn Any + Send + Sync> = self.me.clone();
         let actx = AgentContext::new(
             self.pid,
             self.name.clone(),
@@ -97,8 +119,21 @@ impl<A: Agent> AgentProcess<A> {
             ctx.address().recipient(),
             self.kernel.clone(),
             self.shared.clone(),
+            me,
         );
-        let fut = run_loop(agent, self.mailbox.clone(), actx, self.ctl.clone(), gate);
+        let current = Current {
+            pid: self.pid,
+            shared: self.shared.clone(),
+            events: self.kernel.events_bus().clone(),
+        };
+        let fut = current.scope(run_loop(
+            agent,
+            self.mailbox.clone(),
+            actx,
+            self.ctl.clone(),
+            gate,
+            restarted_after,
+        ));
         let handle = ctx.spawn(fut.into_actor(self).map(|exit, act, ctx| {
             act.loop_handle = None;
             act.on_loop_exit(exit, ctx);
@@ -150,9 +185,27 @@ impl<A: Agent> AgentProcess<A> {
     /// Suspends and lets the supervisor decide (restart or terminate).
     fn report(&mut self, reason: ExitReason) {
         self.set_state(AgentState::Suspended);
+        self.last_exit = Some(reason.clone());
         self.supervisor.do_send(ChildExited {
             key: ChildKey::Agent(self.pid),
             reason,
+        });
+    }
+
+    /// A graceful stop: the current message finishes, `on_stop` runs, the agent terminates with
+    /// `reason`; past `deadline` the handler is aborted (`StopTimeout`).
+    fn stop(&mut self, deadline: Duration, reason: ExitReason, ctx: &mut Context<Self>) {
+        if self.loop_handle.is_none() {
+            self.finalize(reason, ctx);
+            return;
+        }
+        self.stop_reason = Some(reason);
+        self.ctl.request_stop();
+        ctx.run_later(deadline, |act, ctx| {
+            if !act.finished && act.loop_handle.is_some() && act.stop_reason.is_some() {
+                act.abort_loop("stop deadline expired", ctx);
+                act.finalize(ExitReason::StopTimeout, ctx);
+            }
         });
     }
 
@@ -210,7 +263,7 @@ impl<A: Agent> Actor for AgentProcess<A> {
     fn started(&mut self, ctx: &mut Context<Self>) {
         if let Some(first) = self.first.take() {
             let (agent, gate) = *first;
-            self.start_loop(agent, Some(gate), ctx);
+            self.start_loop(agent, Some(gate), None, ctx);
         }
     }
 }
@@ -226,20 +279,7 @@ impl<A: Agent> Handler<ProcessCommand> for AgentProcess<A> {
             return;
         }
         match cmd {
-            ProcessCommand::Stop { deadline, reason } => {
-                if self.loop_handle.is_none() {
-                    self.finalize(reason, ctx);
-                    return;
-                }
-                self.stop_reason = Some(reason);
-                self.ctl.request_stop();
-                ctx.run_later(deadline, |act, ctx| {
-                    if !act.finished && act.loop_handle.is_some() && act.stop_reason.is_some() {
-                        act.abort_loop("stop deadline expired", ctx);
-                        act.finalize(ExitReason::StopTimeout, ctx);
-                    }
-                });
-            }
+            ProcessCommand::Stop { deadline, reason } => self.stop(deadline, reason, ctx),
             ProcessCommand::Kill => {
                 self.abort_loop("killed", ctx);
                 self.finalize(ExitReason::Killed, ctx);
@@ -284,7 +324,8 @@ impl<A: Agent> Handler<ChildCommand> for AgentProcess<A> {
                         self.kernel
                             .events_bus()
                             .emit_with(|| KernelEvent::Restarted { pid, restarts });
-                        self.start_loop(agent, None, ctx);
+                        let previous = self.last_exit.take().unwrap_or(ExitReason::GroupRestart);
+                        self.start_loop(agent, None, Some(previous), ctx);
                     }
                     Err(p) => {
                         let reason = panic_message(&*p);
@@ -295,8 +336,10 @@ impl<A: Agent> Handler<ChildCommand> for AgentProcess<A> {
             }
             ChildCommand::Halt => {
                 self.abort_loop("halted by its supervisor", ctx);
+                self.last_exit = Some(ExitReason::GroupRestart);
                 self.set_state(AgentState::Suspended);
             }
+            ChildCommand::Shutdown(reason) => self.stop(self.stop_timeout, reason, ctx),
             ChildCommand::Terminate(reason) => {
                 self.abort_loop("terminated by its supervisor", ctx);
                 self.finalize(reason, ctx);

@@ -11,8 +11,9 @@ use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 
 use crate::agent::control::{LoopControl, LoopRequest};
 use crate::agent::{Agent, AgentContext, AgentState, WaitReason};
-use crate::error::IpcError;
+use crate::error::{AgentError, IpcError};
 use crate::ipc::envelope::Envelope;
+use crate::supervisor::ExitReason;
 
 /// Why a run loop ended.
 pub(crate) enum LoopExit {
@@ -47,10 +48,11 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// were still queued.
 pub(crate) async fn run_loop<A: Agent>(
     mut agent: A,
-    mailbox: Arc<AsyncMutex<mpsc::Receiver<Envelope>>>,
+    mailbox: Arc<AsyncMutex<mpsc::Receiver<Envelope<A>>>>,
     mut actx: AgentContext,
-    ctl: Arc<LoopControl>,
+    ctl: Arc<LoopControl<A::Reply>>,
     gate: Option<oneshot::Receiver<()>>,
+    restarted_after: Option<ExitReason>,
 ) -> LoopExit {
     if let Some(gate) = gate {
         // Wait until the spawner has registered us; if it gave up, there is nothing to run.
@@ -60,13 +62,19 @@ pub(crate) async fn run_loop<A: Agent>(
     }
     let mut rx = mailbox.lock_owned().await;
     actx.set_state(AgentState::Ready);
-    match AssertUnwindSafe(agent.on_start(&mut actx))
+    if let Some(previous) = restarted_after {
+        let hook = AssertUnwindSafe(agent.on_restart(&previous, &mut actx))
+            .catch_unwind()
+            .await;
+        if let Some(exit) = start_failure(hook) {
+            return exit;
+        }
+    }
+    let hook = AssertUnwindSafe(agent.on_start(&mut actx))
         .catch_unwind()
-        .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return LoopExit::StartFailed(e.to_string()),
-        Err(p) => return LoopExit::StartFailed(panic_message(&*p)),
+        .await;
+    if let Some(exit) = start_failure(hook) {
+        return exit;
     }
     loop {
         if ctl.needs_attention() {
@@ -77,8 +85,10 @@ pub(crate) async fn run_loop<A: Agent>(
                         match std::panic::catch_unwind(AssertUnwindSafe(|| agent.snapshot())) {
                             Ok(r) => {
                                 let pid = actx.pid();
-                                let _ =
-                                    tx.send(r.map_err(|error| IpcError::Handler { pid, error: Box::new(error) }));
+                                let _ = tx.send(r.map_err(|error| IpcError::Handler {
+                                    pid,
+                                    error: Box::new(error),
+                                }));
                             }
                             Err(p) => {
                                 let reason = panic_message(&*p);
@@ -119,19 +129,11 @@ pub(crate) async fn run_loop<A: Agent>(
         };
         actx.set_state(AgentState::Running);
         let Envelope {
-            payload,
+            msg,
             from,
             topic,
             reply,
         } = env;
-        let msg = match payload.downcast::<A::Msg>() {
-            Ok(m) => *m,
-            Err(_) => {
-                // Senders check the type before enqueueing; this is a kernel bug, not a crash.
-                tracing::error!(pid = %actx.pid(), "internal: mistyped message reached the mailbox");
-                continue;
-            }
-        };
         actx.begin(from, topic);
         let asked = reply.is_some();
         if asked {
@@ -146,10 +148,10 @@ pub(crate) async fn run_loop<A: Agent>(
             Ok(r) => {
                 actx.shared().add_handled();
                 if let Some(tx) = reply {
-                    let _ = tx.send(
-                        r.map(|v| Box::new(v) as Box<dyn Any + Send>)
-                            .map_err(|error| IpcError::Handler { pid, error: Box::new(error) }),
-                    );
+                    let _ = tx.send(r.map_err(|error| IpcError::Handler {
+                        pid,
+                        error: Box::new(error),
+                    }));
                 }
             }
             Err(p) => {
@@ -166,6 +168,17 @@ pub(crate) async fn run_loop<A: Agent>(
         if actx.take_stop() {
             return finish(agent, actx, LoopExit::SelfStopped).await;
         }
+    }
+}
+
+/// The exit for a start hook (`on_restart`, `on_start`) that failed or panicked.
+fn start_failure(
+    hook: Result<Result<(), AgentError>, Box<dyn Any + Send>>,
+) -> Option<LoopExit> {
+    match hook {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(LoopExit::StartFailed(e.to_string())),
+        Err(p) => Some(LoopExit::StartFailed(panic_message(&*p))),
     }
 }
 

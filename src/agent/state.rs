@@ -7,13 +7,14 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use crate::events::{EventBus, KernelEvent};
 use crate::pid::Pid;
-
 use crate::supervisor::ExitReason;
 
 /// Why a process is waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum WaitReason {
     /// Idle: its mailbox is empty.
     Message,
@@ -32,6 +33,7 @@ pub enum WaitReason {
 /// and an agent halted by an escalating supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AgentState {
     /// Registered; its actor is not yet running.
     Created,
@@ -101,6 +103,7 @@ impl std::fmt::Display for AgentState {
 /// Counters and state shared between a process actor, its run loop and the registry.
 pub(crate) struct ProcessShared {
     state: AtomicU8,
+    reply_waits: AtomicU32,
     restarts: AtomicU32,
     handled: AtomicU64,
     exit: OnceLock<ExitReason>,
@@ -112,6 +115,7 @@ impl ProcessShared {
     pub(crate) fn new() -> Self {
         ProcessShared {
             state: AtomicU8::new(AgentState::Created.to_u8()),
+            reply_waits: AtomicU32::new(0),
             restarts: AtomicU32::new(0),
             handled: AtomicU64::new(0),
             exit: OnceLock::new(),
@@ -124,9 +128,36 @@ impl ProcessShared {
         AgentState::from_u8(self.state.load(Ordering::Acquire))
     }
 
-    /// Sets the state, returning the previous one.
-    pub(crate) fn swap_state(&self, to: AgentState) -> AgentState {
-        AgentState::from_u8(self.state.swap(to.to_u8(), Ordering::AcqRel))
+    /// Sets the state; publishes `StateChanged` when it changed (and someone listens).
+    pub(crate) fn transition(&self, pid: Pid, to: AgentState, events: &EventBus) {
+        let from = AgentState::from_u8(self.state.swap(to.to_u8(), Ordering::AcqRel));
+        if from != to {
+            events.emit_with(|| KernelEvent::StateChanged { pid, from, to });
+        }
+    }
+
+    /// Moves from `from` to `to` only if the state is still `from` (a wait ending must not
+    /// overwrite a later transition); publishes the change.
+    pub(crate) fn settle(&self, pid: Pid, from: AgentState, to: AgentState, events: &EventBus) {
+        let moved = self.state.compare_exchange(
+            from.to_u8(),
+            to.to_u8(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        if moved.is_ok() && from != to {
+            events.emit_with(|| KernelEvent::StateChanged { pid, from, to });
+        }
+    }
+
+    /// Counts one more reply awaited; true for the first (the agent starts waiting).
+    pub(crate) fn begin_reply_wait(&self) -> bool {
+        self.reply_waits.fetch_add(1, Ordering::AcqRel) == 0
+    }
+
+    /// Counts one reply awaited less; true for the last (the agent stops waiting).
+    pub(crate) fn end_reply_wait(&self) -> bool {
+        self.reply_waits.fetch_sub(1, Ordering::AcqRel) == 1
     }
 
     pub(crate) fn restarts(&self) -> u32 {

@@ -2,31 +2,31 @@
 
 use std::future::Future;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
 use crate::agent::AgentContext;
 use crate::error::AgentError;
+use crate::supervisor::ExitReason;
 
 /// A user agent: its state, its message handler, its lifecycle hooks.
 ///
-/// The kernel runs each agent in its own actix actor ([`crate::Kernel::spawn`]). Messages are
-/// handled **one at a time, in mailbox order**, even across `.await`s inside `handle`: the
-/// next message is taken only after the previous handler's future completed. A panic inside a
-/// handler is caught and becomes an abnormal exit, which the agent's supervisor answers (by
-/// default: restart from the factory under the same pid, keeping queued messages).
+/// The kernel runs each agent in its own actix actor ([`crate::Kernel::spawn`] returns its
+/// typed handle, an [`crate::AgentRef`]). Messages are handled **one at a time, in mailbox
+/// order**, even across `.await`s inside `handle`: the next message is taken only after the
+/// previous handler's future completed. A panic inside a handler is caught and becomes an
+/// abnormal exit, which the agent's supervisor answers (by default: restart from the factory
+/// under the same pid, keeping queued messages).
 ///
-/// `Msg` must deserialize from JSON and `Reply` serialize to it, so the HTTP API and the CLI
-/// can message any agent through [`crate::MessageEnvelope`].
+/// `Msg` and `Reply` need only be `Send + 'static`. Agents whose types are serde can opt into
+/// JSON access at spawn ([`crate::Spawn::json`]), which the JSON envelope, the CLI and the HTTP
+/// API use.
+///
+/// One reply type for every message:
 ///
 /// ```
 /// use agent_os_kernel::prelude::*;
-/// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Default)]
 /// struct Counter { total: u64 }
 ///
-/// #[derive(Serialize, Deserialize)]
 /// enum CounterMsg { Add(u64), Get }
 ///
 /// impl Agent for Counter {
@@ -39,11 +39,42 @@ use crate::error::AgentError;
 ///     }
 /// }
 /// ```
+///
+/// A reply type per message, with a [`crate::ReplyPort`] in the variant (ask it with
+/// [`crate::AgentRef::call`]):
+///
+/// ```
+/// use agent_os_kernel::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Inventory { items: Vec<String> }
+///
+/// enum InventoryMsg {
+///     Add(String),
+///     Count(ReplyPort<usize>),
+///     List(ReplyPort<Vec<String>>),
+/// }
+///
+/// impl Agent for Inventory {
+///     type Msg = InventoryMsg;
+///     type Reply = ();
+///
+///     async fn handle(&mut self, msg: InventoryMsg, _ctx: &mut AgentContext) -> Result<(), AgentError> {
+///         match msg {
+///             InventoryMsg::Add(item) => self.items.push(item),
+///             InventoryMsg::Count(reply) => reply.send(self.items.len()),
+///             InventoryMsg::List(reply) => reply.send(self.items.clone()),
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
 pub trait Agent: Send + 'static {
     /// The messages this agent handles.
-    type Msg: DeserializeOwned + Send + 'static;
-    /// What it replies (to `ask`; ignored for `send`).
-    type Reply: Serialize + Send + 'static;
+    type Msg: Send + 'static;
+    /// What it replies to [`crate::AgentRef::ask`] (ignored for `tell`; `()` for an agent that
+    /// answers through [`crate::ReplyPort`]s).
+    type Reply: Send + 'static;
 
     /// Handles one message. An `Err` goes back to the asker; it does not crash the agent.
     fn handle(
@@ -59,6 +90,19 @@ pub trait Agent: Send + 'static {
         ctx: &mut AgentContext,
     ) -> impl Future<Output = Result<(), AgentError>> + Send {
         let _ = ctx;
+        async { Ok(()) }
+    }
+
+    /// Runs on each restart by the supervisor, on the freshly built agent, before
+    /// [`Agent::on_start`]; `previous` is why the last incarnation ended (a crash, a failed
+    /// start, a normal exit of a permanent agent, or a sibling's restart). An `Err` is an
+    /// abnormal exit (`StartFailed`), like one from `on_start`.
+    fn on_restart(
+        &mut self,
+        previous: &ExitReason,
+        ctx: &mut AgentContext,
+    ) -> impl Future<Output = Result<(), AgentError>> + Send {
+        let _ = (previous, ctx);
         async { Ok(()) }
     }
 

@@ -125,9 +125,6 @@ pub enum IpcError {
         #[source]
         error: Box<AgentError>,
     },
-    /// The named supervisor does not exist (or has stopped).
-    #[error("no supervisor with id {0}")]
-    NoSuchSupervisor(SupervisorId),
     /// The kernel is shutting down and accepts no new messages.
     #[error("the kernel is shutting down")]
     ShuttingDown,
@@ -150,7 +147,7 @@ impl IpcError {
             | IpcError::Crashed { pid, .. }
             | IpcError::Interrupted { pid, .. }
             | IpcError::Handler { pid, .. } => Some(*pid),
-            IpcError::NoSuchSupervisor(_) | IpcError::ShuttingDown => None,
+            IpcError::ShuttingDown => None,
         }
     }
 
@@ -196,7 +193,6 @@ impl IpcError {
             IpcError::Interrupted { .. } => "interrupted",
             IpcError::NoReply(_) => "no_reply",
             IpcError::Handler { .. } => "handler",
-            IpcError::NoSuchSupervisor(_) => "no_such_supervisor",
             IpcError::ShuttingDown => "shutting_down",
         }
     }

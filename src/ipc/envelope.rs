@@ -1,25 +1,37 @@
 //! The in-memory envelope that carries one message to one agent.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use crate::agent::Agent;
 use crate::error::IpcError;
 use crate::pid::Pid;
 
-/// A reply on its way back to an asker: the agent's `Reply` boxed, or an error.
-pub(crate) type ReplyResult = Result<Box<dyn Any + Send>, IpcError>;
+/// A reply on its way back to an asker: the agent's `Reply`, or why there is none.
+pub(crate) type ReplyResult<R> = Result<R, IpcError>;
 
-/// Where to send the reply of an `ask`.
-pub(crate) type ReplyTx = oneshot::Sender<ReplyResult>;
+/// Where to send the reply of an `ask` (or the outcome of a `call`).
+pub(crate) type ReplyTx<R> = oneshot::Sender<ReplyResult<R>>;
 
-/// One message in a mailbox. The payload is always exactly the receiving agent's `Msg` type:
-/// senders check the type (or decode JSON) before enqueueing, so a mismatch is reported to
-/// the sender synchronously.
-pub(crate) struct Envelope {
-    pub(crate) payload: Box<dyn Any + Send>,
+/// One message in an agent's data mailbox, typed by the agent: a typed handle enqueues it
+/// without any check, and the dynamic paths (topics, JSON) build it after checking the type
+/// or decoding.
+pub(crate) struct Envelope<A: Agent> {
+    pub(crate) msg: A::Msg,
     pub(crate) from: Option<Pid>,
     pub(crate) topic: Option<Arc<str>>,
-    pub(crate) reply: Option<ReplyTx>,
+    pub(crate) reply: Option<ReplyTx<A::Reply>>,
+}
+
+impl<A: Agent> Envelope<A> {
+    /// A message without a reply slot.
+    pub(crate) fn tell(msg: A::Msg, from: Option<Pid>) -> Self {
+        Envelope {
+            msg,
+            from,
+            topic: None,
+            reply: None,
+        }
+    }
 }

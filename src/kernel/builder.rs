@@ -23,7 +23,7 @@ use crate::supervisor::{SupervisorActor, SupervisorId, SupervisorMap, Supervisor
 ///
 /// Configuration comes from (later wins) the embedded defaults, an optional file, the
 /// `AOK__SECTION__KEY` environment variables, then the explicit setters on this builder.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct KernelBuilder {
     config: Option<KernelConfig>,
     config_file: Option<PathBuf>,
@@ -131,8 +131,9 @@ impl KernelBuilder {
         .start();
         supervisors.insert(SupervisorId::ROOT, root);
 
-        let (sched_tx, sched_rx) = tokio::sync::mpsc::unbounded_channel();
-        let scheduler = Scheduler::start_with_events(config.scheduler.clone(), Some(sched_tx))
+        // Agent states follow their slice requests through each request's observer (under
+        // the scheduler's lock, in order), so the kernel needs no event follower.
+        let scheduler = Scheduler::start(config.scheduler.clone())
             .map_err(|e| ConfigError::Invalid {
                 key: "scheduler".into(),
                 origin: "the kernel configuration".into(),
@@ -167,14 +168,13 @@ impl KernelBuilder {
                 supervisors,
                 next_supervisor: AtomicU64::new(1),
                 events,
-                shutting_down: AtomicBool::new(false),
+                shutting_down: Arc::new(AtomicBool::new(false)),
                 storage,
                 writer,
                 scheduler,
                 providers,
             }),
         };
-        kernel.follow_scheduler(sched_rx);
         Ok(kernel)
     }
 }

@@ -11,6 +11,7 @@ use crate::supervisor::{RestartType, SupervisorId};
 
 /// A live agent's status.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AgentInfo {
     /// Its pid.
     pub pid: Pid,
@@ -34,6 +35,10 @@ pub struct AgentInfo {
     pub parent: Option<Pid>,
     /// Its restart type.
     pub restart: RestartType,
+    /// Its Rust type (`my_crate::Counter`).
+    pub agent_type: &'static str,
+    /// Whether it accepts JSON messages (spawned with `.json()`).
+    pub json: bool,
     /// When it was spawned.
     pub created_at: DateTime<Utc>,
 }
@@ -47,11 +52,13 @@ impl AgentInfo {
             priority: e.priority,
             restarts: e.shared.restarts(),
             handled: e.shared.handled(),
-            mailbox_len: e.capacity.saturating_sub(e.mailbox.capacity()),
+            mailbox_len: e.endpoint.queued(),
             mailbox_capacity: e.capacity,
             supervisor: e.supervisor,
             parent: e.parent,
             restart: e.restart,
+            agent_type: e.endpoint.agent_type(),
+            json: e.endpoint.accepts_json(),
             created_at: e.created_at,
         }
     }
@@ -74,6 +81,14 @@ impl Kernel {
             .collect();
         all.sort_by_key(|i| i.pid);
         all
+    }
+
+    /// The Rust type of a live agent.
+    pub(crate) fn agent_type(&self, pid: Pid) -> Option<&'static str> {
+        self.inner
+            .registry
+            .with(pid, |e| Ok(e.endpoint.agent_type()))
+            .ok()
     }
 
     /// Number of live agents.

@@ -7,14 +7,12 @@ use actix::Recipient;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
 
 use crate::agent::OverflowPolicy;
-use crate::agent::codec::Codec;
 use crate::agent::messages::ProcessCommand;
 use crate::agent::state::ProcessShared;
 use crate::error::IpcError;
-use crate::ipc::envelope::Envelope;
+use crate::ipc::endpoint::Endpoint;
 use crate::pid::Pid;
 use crate::supervisor::{RestartType, SupervisorId};
 
@@ -22,11 +20,11 @@ use crate::supervisor::{RestartType, SupervisorId};
 pub(crate) struct AgentEntry {
     pub(crate) name: Arc<str>,
     pub(crate) priority: u8,
-    pub(crate) mailbox: mpsc::Sender<Envelope>,
+    /// The typed mailbox behind `dyn` (handles, topics, JSON).
+    pub(crate) endpoint: Arc<dyn Endpoint>,
     pub(crate) capacity: usize,
     pub(crate) overflow: OverflowPolicy,
     pub(crate) control: Recipient<ProcessCommand>,
-    pub(crate) codec: Codec,
     pub(crate) shared: Arc<ProcessShared>,
     pub(crate) supervisor: SupervisorId,
     pub(crate) parent: Option<Pid>,

@@ -1,51 +1,149 @@
-//! Spawning agent processes.
+//! Spawning agent processes: the [`Spawn`] builder that `Kernel::spawn` and
+//! `AgentContext::spawn_child` return.
 
+use std::fmt;
+use std::future::IntoFuture;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use actix::Actor;
 use chrono::Utc;
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use parking_lot::Mutex;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
-use crate::agent::codec::Codec;
-use crate::agent::process::{AgentProcess, Factory, ProcessParts};
+use crate::agent::process::{AgentProcess, Factory, Me, ProcessParts};
 use crate::agent::run_loop::panic_message;
 use crate::agent::state::ProcessShared;
 use crate::agent::{Agent, SpawnOptions};
 use crate::error::SpawnError;
 use crate::events::KernelEvent;
+use crate::ipc::AgentRef;
+use crate::ipc::codec::JsonCodec;
+use crate::ipc::mailbox::{Mailbox, MailboxParts};
 use crate::kernel::{AgentEntry, Kernel};
 use crate::pid::Pid;
 use crate::supervisor::SupervisorId;
 use crate::supervisor::messages::{AddChild, ChildKey};
 
-impl Kernel {
-    /// Spawns an agent built by `factory` and returns its pid. The factory is kept: a
-    /// supervisor restart builds a fresh agent from it under the same pid.
-    ///
-    /// The agent's actor starts on one of the kernel's arbiters (round robin); messages sent
-    /// right after `spawn` returns are queued and handled after `on_start`.
-    pub async fn spawn<A, F>(&self, factory: F, opts: SpawnOptions) -> Result<Pid, SpawnError>
-    where
-        A: Agent,
-        F: Fn() -> A + Send + Sync + 'static,
-    {
-        self.spawn_linked(factory, opts, None).await
-    }
+/// A spawn being prepared: await it for the agent's [`AgentRef`].
+///
+/// Returned by [`Kernel::spawn`] and [`crate::AgentContext::spawn_child`]. The factory is
+/// kept: a supervisor restart builds a fresh agent from it under the same pid. The agent's
+/// actor starts on one of the kernel's arbiters (round robin); messages sent right after the
+/// spawn resolves are queued and handled after `on_start`.
+///
+/// ```no_run
+/// use agent_os_kernel::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Default)]
+/// struct Counter { total: i64 }
+///
+/// #[derive(Serialize, Deserialize)]
+/// enum CounterMsg { Add(i64), Get }
+///
+/// impl Agent for Counter {
+///     type Msg = CounterMsg;
+///     type Reply = i64;
+///     async fn handle(&mut self, msg: CounterMsg, _ctx: &mut AgentContext) -> Result<i64, AgentError> {
+///         if let CounterMsg::Add(n) = msg { self.total += n; }
+///         Ok(self.total)
+///     }
+/// }
+///
+/// # async fn demo(kernel: Kernel) -> Result<(), Box<dyn std::error::Error>> {
+/// // Typed only:
+/// let a = kernel.spawn(Counter::default, SpawnOptions::new("a")).await?;
+/// // Typed, and reachable as JSON by pid (envelope, CLI, HTTP API):
+/// let b = kernel.spawn(Counter::default, SpawnOptions::new("b")).json().await?;
+/// let total = kernel.ask_json(b.pid(), serde_json::json!({"Add": 2}), std::time::Duration::from_secs(1)).await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a spawn does nothing unless it is awaited"]
+pub struct Spawn<'k, A: Agent> {
+    kernel: &'k Kernel,
+    factory: Factory<A>,
+    opts: SpawnOptions,
+    parent: Option<Pid>,
+    json: Option<JsonCodec<A>>,
+}
 
-    pub(crate) async fn spawn_linked<A, F>(
-        &self,
-        factory: F,
+impl<'k, A: Agent> Spawn<'k, A> {
+    pub(crate) fn new(
+        kernel: &'k Kernel,
+        factory: impl Fn() -> A + Send + Sync + 'static,
         opts: SpawnOptions,
         parent: Option<Pid>,
-    ) -> Result<Pid, SpawnError>
+    ) -> Self {
+        Spawn {
+            kernel,
+            factory: Arc::new(factory),
+            opts,
+            parent,
+            json: None,
+        }
+    }
+
+    /// Opens the agent to JSON by pid: [`Kernel::send_json`], [`Kernel::ask_json`],
+    /// [`Kernel::deliver`], [`Kernel::publish_json`] (and later the HTTP API, the CLI and
+    /// durable mailboxes). Only for agents whose message type is `Deserialize` and whose reply
+    /// type is `Serialize`; JSON sent to an agent spawned without it is
+    /// [`crate::IpcError::NoJsonAccess`].
+    pub fn json(mut self) -> Self
+    where
+        A::Msg: DeserializeOwned,
+        A::Reply: Serialize,
+    {
+        self.json = Some(JsonCodec::of());
+        self
+    }
+}
+
+impl<'k, A: Agent> IntoFuture for Spawn<'k, A> {
+    type Output = Result<AgentRef<A>, SpawnError>;
+    type IntoFuture = BoxFuture<'k, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        async move { self.kernel.spawn_now(self).await }.boxed()
+    }
+}
+
+impl<A: Agent> fmt::Debug for Spawn<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spawn")
+            .field("agent", &std::any::type_name::<A>())
+            .field("opts", &self.opts)
+            .field("parent", &self.parent)
+            .field("json", &self.json.is_some())
+            .finish()
+    }
+}
+
+impl Kernel {
+    /// Spawns an agent built by `factory`; await the returned [`Spawn`] for its typed handle
+    /// (call [`Spawn::json`] first to open it to JSON).
+    pub fn spawn<A, F>(&self, factory: F, opts: SpawnOptions) -> Spawn<'_, A>
     where
         A: Agent,
         F: Fn() -> A + Send + Sync + 'static,
     {
+        Spawn::new(self, factory, opts, None)
+    }
+
+    async fn spawn_now<A: Agent>(&self, spawn: Spawn<'_, A>) -> Result<AgentRef<A>, SpawnError> {
+        let Spawn {
+            factory,
+            opts,
+            parent,
+            json,
+            ..
+        } = spawn;
         let inner = &self.inner;
         if inner.shutting_down.load(Ordering::Acquire) {
             return Err(SpawnError::ShuttingDown);
@@ -61,16 +159,22 @@ impl Kernel {
             q.validate("quota")
                 .map_err(|e| SpawnError::InvalidQuota(e.to_string()))?;
         }
-        let parent_shared = parent.and_then(|p| inner.registry.entry(p).ok());
+        if let Some((max, within)) = opts.restart_limit
+            && (max == 0 || within.is_zero())
+        {
+            return Err(SpawnError::InvalidRestartLimit(format!(
+                "{max} restarts within {within:?}: use at least 1 restart within a non-zero period (or restart type `Temporary` for none)"
+            )));
+        }
+        let parent_entry = parent.and_then(|p| inner.registry.entry(p).ok());
         let supervisor_id = opts
             .supervisor
-            .or(parent_shared.as_ref().map(|e| e.supervisor))
+            .or(parent_entry.as_ref().map(|e| e.supervisor))
             .unwrap_or(SupervisorId::ROOT);
         let supervisor = self
             .supervisor_addr(supervisor_id)
             .ok_or(SpawnError::NoSuchSupervisor(supervisor_id))?;
 
-        let factory: Factory<A> = Arc::new(factory);
         let agent = std::panic::catch_unwind(AssertUnwindSafe(|| factory()))
             .map_err(|p| SpawnError::FactoryPanicked(panic_message(&*p)))?;
 
@@ -79,6 +183,10 @@ impl Kernel {
         let (tx, rx) = mpsc::channel(capacity);
         let (go, gate) = oneshot::channel();
         let shared = Arc::new(ProcessShared::new());
+        let me: Me<A> = Arc::new(OnceLock::new());
+        let stop_timeout = opts
+            .stop_timeout
+            .unwrap_or(inner.config.kernel.stop_timeout());
         let parts = ProcessParts {
             pid,
             name: name.clone(),
@@ -88,28 +196,40 @@ impl Kernel {
             agent,
             shared: shared.clone(),
             rx,
+            me: me.clone(),
             supervisor: supervisor.clone().recipient(),
             gate,
+            stop_timeout,
         };
         let addr =
             AgentProcess::start_in_arbiter(self.next_arbiter(), move |_| AgentProcess::new(parts));
+        let overflow = opts.overflow.unwrap_or(inner.config.kernel.overflow);
+        let mailbox = Arc::new(Mailbox::new(MailboxParts {
+            pid,
+            name: name.clone(),
+            tx,
+            capacity,
+            overflow,
+            closing: inner.shutting_down.clone(),
+            ask_timeout: inner.config.kernel.ask_timeout(),
+            json,
+            bridge: addr.clone().recipient(),
+        }));
+        let _ = me.set(mailbox.clone());
         let entry = inner.registry.insert(
             pid,
             AgentEntry {
                 name: name.clone(),
                 priority: opts.priority,
-                mailbox: tx,
+                endpoint: mailbox.clone(),
                 capacity,
-                overflow: opts.overflow.unwrap_or(inner.config.kernel.overflow),
+                overflow,
                 control: addr.clone().recipient(),
-                codec: Codec::of::<A>(),
                 shared,
                 supervisor: supervisor_id,
                 parent,
                 restart: opts.restart,
-                stop_timeout: opts
-                    .stop_timeout
-                    .unwrap_or(inner.config.kernel.stop_timeout()),
+                stop_timeout,
                 created_at: Utc::now(),
                 topics: Mutex::new(Vec::new()),
             },
@@ -118,9 +238,10 @@ impl Kernel {
         supervisor.do_send(AddChild {
             key: ChildKey::Agent(pid),
             restart: opts.restart,
+            limit: opts.restart_limit,
             handle: addr.recipient(),
         });
-        if let Some(p) = &parent_shared {
+        if let Some(p) = &parent_entry {
             p.shared.add_child(pid);
         }
         if let Some(quota) = opts.quota.clone() {
@@ -137,6 +258,6 @@ impl Kernel {
             name: name.to_string(),
             supervisor: supervisor_id,
         });
-        Ok(pid)
+        Ok(AgentRef::new(mailbox))
     }
 }

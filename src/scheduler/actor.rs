@@ -27,6 +27,14 @@ pub struct SchedulerActor {
     preempt_timer: Option<(Instant, SpawnHandle)>,
 }
 
+impl std::fmt::Debug for SchedulerActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerActor")
+            .field("preempt_timer", &self.preempt_timer.as_ref().map(|(t, _)| t))
+            .finish_non_exhaustive()
+    }
+}
+
 impl SchedulerActor {
     /// The actor for `shared`.
     pub(crate) fn new(shared: Shared) -> Self {

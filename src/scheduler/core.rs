@@ -17,7 +17,7 @@ use super::messages::SlicePreempted;
 use super::policy::{self, Policy, WaitMeta};
 use super::queue::{WaitQueues, Waiter};
 use super::quota::{Admission, Ledger, Quota, Usage};
-use super::request::SliceRequest;
+use super::request::{SliceProgress, SliceRequest};
 use super::slots::{RunningSlice, Slots, Victim};
 use super::stats::{Recorder, SchedulerStats};
 use super::token::{SliceToken, TokenId};
@@ -180,6 +180,7 @@ impl Core {
             provider: request.provider.clone(),
             resume: meta.resume,
         });
+        request.progress(SliceProgress::Queued);
         // The same decision `dispatch` would take for this request at the head of an empty
         // queue, without the round trip through the queue and a reply channel.
         if self.queues.len() == 0
@@ -295,6 +296,7 @@ impl Core {
         let pid = w.meta.pid;
         debug!(%pid, ?scope, "slice request waits for its quota window");
         self.emit(SchedulerEvent::WaitingQuota { pid, scope, until });
+        w.request.progress(SliceProgress::WaitingQuota);
         let parked = self.parked.entry(scope).or_default();
         parked.waiters.push(w);
         if parked.timer.is_none_or(|t| until < t) {
@@ -382,6 +384,7 @@ impl Core {
             token: token.id(),
             waited,
         });
+        request.progress(SliceProgress::Granted);
         self.slots.occupy(RunningSlice {
             token,
             meta,

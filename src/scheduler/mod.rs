@@ -33,7 +33,7 @@ pub use handle::Scheduler;
 pub use messages::SlicePreempted;
 pub use policy::weight_of;
 pub use quota::{Quota, Usage, WindowUsage};
-pub use request::{DEFAULT_PRIORITY, SliceRequest};
+pub use request::{DEFAULT_PRIORITY, SliceObserver, SliceProgress, SliceRequest};
 pub use revoked::Revoked;
 pub use stats::{AgentStats, SchedulerStats, percentile};
 pub use token::{SliceToken, TokenId};

@@ -11,6 +11,42 @@ use crate::pid::Pid;
 /// The default priority (0 most urgent … 100).
 pub const DEFAULT_PRIORITY: u8 = 50;
 
+/// How far a slice request has come, told to its [`SliceObserver`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SliceProgress {
+    /// It waits for capacity or for its turn under the policy.
+    Queued,
+    /// It waits for a quota window to reset.
+    WaitingQuota,
+    /// It was granted.
+    Granted,
+}
+
+/// A callback told of a request's progress synchronously, under the scheduler's lock, in the
+/// order the scheduler decides (so it is ordered against everything the requester does after
+/// its `acquire` returns). It must be quick and must not call the scheduler. The kernel uses it
+/// to move an agent between `Waiting(slice)`, `Waiting(quota)` and `Running`.
+#[derive(Clone)]
+pub struct SliceObserver(Arc<dyn Fn(SliceProgress) + Send + Sync>);
+
+impl SliceObserver {
+    /// Wraps a callback.
+    pub fn new(f: impl Fn(SliceProgress) + Send + Sync + 'static) -> Self {
+        SliceObserver(Arc::new(f))
+    }
+
+    pub(crate) fn tell(&self, progress: SliceProgress) {
+        (self.0)(progress)
+    }
+}
+
+impl std::fmt::Debug for SliceObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SliceObserver")
+    }
+}
+
 /// A request for one slice of LLM time.
 ///
 /// ```
@@ -37,6 +73,8 @@ pub struct SliceRequest {
     pub deadline: Option<Duration>,
     /// Where to send [`SlicePreempted`] if the slice is revoked (the agent's control lane).
     pub notify: Option<Recipient<SlicePreempted>>,
+    /// Told of the request's progress (queued, waiting for quota, granted).
+    pub observer: Option<SliceObserver>,
 }
 
 impl SliceRequest {
@@ -50,6 +88,7 @@ impl SliceRequest {
             resume: false,
             deadline: None,
             notify: None,
+            observer: None,
         }
     }
 
@@ -87,5 +126,17 @@ impl SliceRequest {
     pub fn notify(mut self, recipient: Recipient<SlicePreempted>) -> Self {
         self.notify = Some(recipient);
         self
+    }
+
+    /// Sets the observer of the request's progress.
+    pub fn observe(mut self, observer: SliceObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub(crate) fn progress(&self, progress: SliceProgress) {
+        if let Some(o) = &self.observer {
+            o.tell(progress);
+        }
     }
 }

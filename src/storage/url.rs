@@ -32,7 +32,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// The backend a URL selects, or [`StorageError::UnsupportedScheme`].
-pub fn backend_of(url: &str) -> Result<Backend, StorageError> {
+pub(super) fn backend_of(url: &str) -> Result<Backend, StorageError> {
     let scheme = url.split_once(':').map_or("", |(s, _)| s);
     match scheme.to_ascii_lowercase().as_str() {
         "sqlite" => Ok(Backend::Sqlite),
@@ -46,7 +46,7 @@ pub fn backend_of(url: &str) -> Result<Backend, StorageError> {
 
 /// The file path of a SQLite URL (`sqlite://PATH`, `sqlite:PATH`), or `None` for in-memory
 /// databases.
-pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+pub(super) fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

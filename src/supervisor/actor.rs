@@ -4,12 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, AsyncContext, Context, Handler, Recipient};
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Recipient};
 use dashmap::DashMap;
+use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use crate::events::{EventBus, KernelEvent};
-use crate::supervisor::messages::{AddChild, ChildCommand, ChildExited, ChildKey};
+use crate::supervisor::messages::{AddChild, ChildCommand, ChildExited, ChildKey, StopSupervisor};
 use crate::supervisor::window::RestartWindow;
 use crate::supervisor::{ExitReason, RestartType, Strategy, SupervisorId, SupervisorSpec};
 
@@ -19,6 +20,8 @@ pub(crate) type SupervisorMap = Arc<DashMap<SupervisorId, actix::Addr<Supervisor
 struct ChildSlot {
     key: ChildKey,
     restart: RestartType,
+    /// The child's own restart limit.
+    window: Option<RestartWindow>,
     handle: Recipient<ChildCommand>,
 }
 
@@ -45,6 +48,10 @@ impl Children {
 
     fn get(&self, seq: u64) -> Option<&ChildSlot> {
         self.by_seq.get(&seq)
+    }
+
+    fn get_mut(&mut self, seq: u64) -> Option<&mut ChildSlot> {
+        self.by_seq.get_mut(&seq)
     }
 
     fn remove(&mut self, seq: u64) -> Option<ChildSlot> {
@@ -82,6 +89,8 @@ pub(crate) struct SupervisorActor {
     children: Children,
     window: RestartWindow,
     escalated: bool,
+    /// Stopping gracefully: who waits for the end (empty when the parent asked).
+    stopping: Option<Vec<oneshot::Sender<()>>>,
     events: EventBus,
     registry: SupervisorMap,
 }
@@ -102,6 +111,7 @@ impl SupervisorActor {
             children: Children::default(),
             window,
             escalated: false,
+            stopping: None,
             events,
             registry,
         }
@@ -197,6 +207,43 @@ impl SupervisorActor {
         });
     }
 
+    /// Starts a graceful stop (once): no new spawns under it, every child told to shut down;
+    /// `done` fires when it has ended.
+    fn begin_stop(&mut self, done: Option<oneshot::Sender<()>>, ctx: &mut Context<Self>) {
+        let first = self.stopping.is_none();
+        self.stopping.get_or_insert_with(Vec::new).extend(done);
+        if first {
+            // (The kernel already removed it when the stop came through `stop_supervisor`.)
+            info!(supervisor = %self.id, name = %self.spec.name, "supervisor stopping");
+            self.registry.remove(&self.id);
+            for (_, child) in self.children.iter() {
+                child
+                    .handle
+                    .do_send(ChildCommand::Shutdown(ExitReason::SupervisorShutdown));
+            }
+        }
+        self.finish_stop_if_done(ctx);
+    }
+
+    /// Once a stopping supervisor has no child left: leaves its parent, answers its waiters,
+    /// stops.
+    fn finish_stop_if_done(&mut self, ctx: &mut Context<Self>) {
+        if self.children.by_seq.is_empty()
+            && let Some(waiters) = self.stopping.take()
+        {
+            if let Some(parent) = &self.parent {
+                parent.do_send(ChildExited {
+                    key: ChildKey::Supervisor(self.id),
+                    reason: ExitReason::SupervisorShutdown,
+                });
+            }
+            for done in waiters {
+                let _ = done.send(());
+            }
+            ctx.stop();
+        }
+    }
+
     fn terminate_all(&mut self, reason: ExitReason) {
         for child in self.children.drain() {
             child
@@ -214,9 +261,17 @@ impl Handler<AddChild> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, msg: AddChild, _ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            // Spawned just as the stop began: it leaves with the others.
+            msg.handle
+                .do_send(ChildCommand::Shutdown(ExitReason::SupervisorShutdown));
+        }
         self.children.push(ChildSlot {
             key: msg.key,
             restart: msg.restart,
+            window: msg
+                .limit
+                .map(|(max, period)| RestartWindow::new(max, period)),
             handle: msg.handle,
         });
     }
@@ -231,6 +286,15 @@ impl Handler<ChildExited> for SupervisorActor {
         };
         if msg.reason.is_explicit() {
             self.children.remove(idx);
+            self.finish_stop_if_done(ctx);
+            return;
+        }
+        if self.stopping.is_some() {
+            // Failed while its supervisor stops: it is not restarted.
+            if let Some(child) = self.children.remove(idx) {
+                child.handle.do_send(ChildCommand::Terminate(msg.reason));
+            }
+            self.finish_stop_if_done(ctx);
             return;
         }
         if self.escalated {
@@ -245,13 +309,24 @@ impl Handler<ChildExited> for SupervisorActor {
             RestartType::Transient => msg.reason.is_abnormal(),
             RestartType::Temporary => false,
         };
-        if !restart {
+        let now = Instant::now();
+        let over_own_limit = restart
+            && self
+                .children
+                .get_mut(idx)
+                .and_then(|c| c.window.as_mut())
+                .is_some_and(|w| !w.record(now));
+        if over_own_limit {
+            warn!(supervisor = %self.id, child = ?msg.key, reason = %msg.reason,
+                "child exceeded its own restart limit: terminated");
+        }
+        if !restart || over_own_limit {
             if let Some(child) = self.children.remove(idx) {
                 child.handle.do_send(ChildCommand::Terminate(msg.reason));
             }
             return;
         }
-        if !self.window.record(Instant::now()) {
+        if !self.window.record(now) {
             self.escalate(idx, &msg.reason);
             return;
         }
@@ -266,6 +341,8 @@ impl Handler<ChildCommand> for SupervisorActor {
 
     fn handle(&mut self, msg: ChildCommand, ctx: &mut Context<Self>) {
         match msg {
+            ChildCommand::Halt | ChildCommand::Restart if self.stopping.is_some() => {}
+            ChildCommand::Shutdown(_) => self.begin_stop(None, ctx),
             ChildCommand::Halt => {
                 self.escalated = true;
                 for (_, child) in self.children.iter() {
@@ -295,8 +372,20 @@ impl Handler<ChildCommand> for SupervisorActor {
             ChildCommand::Terminate(_) => {
                 self.terminate_all(ExitReason::SupervisorShutdown);
                 self.registry.remove(&self.id);
-                actix::ActorContext::stop(ctx);
+                for done in self.stopping.take().into_iter().flatten() {
+                    let _ = done.send(());
+                }
+                ctx.stop();
             }
         }
+    }
+}
+
+/// A graceful stop asked through the kernel.
+impl Handler<StopSupervisor> for SupervisorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: StopSupervisor, ctx: &mut Context<Self>) {
+        self.begin_stop(Some(msg.done), ctx);
     }
 }

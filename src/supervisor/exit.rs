@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Why an agent (or a supervisor) exited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ExitReason {
     /// The agent finished by itself (`ctx.stop()`).
     Normal,
@@ -25,6 +26,10 @@ pub enum ExitReason {
     ParentExited,
     /// The kernel shut down.
     KernelShutdown,
+    /// Halted and restarted with its group, not for a failure of its own: a sibling failed
+    /// under `one_for_all` / `rest_for_one`, or its supervisor was restarted after escalating.
+    /// Only ever the previous reason passed to [`crate::Agent::on_restart`].
+    GroupRestart,
 }
 
 impl ExitReason {
@@ -60,6 +65,7 @@ impl std::fmt::Display for ExitReason {
             ExitReason::SupervisorShutdown => f.write_str("terminated by supervisor"),
             ExitReason::ParentExited => f.write_str("parent exited"),
             ExitReason::KernelShutdown => f.write_str("kernel shutdown"),
+            ExitReason::GroupRestart => f.write_str("restarted with its group"),
         }
     }
 }

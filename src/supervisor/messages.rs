@@ -1,6 +1,9 @@
 //! Messages between supervisors and their children.
 
+use std::time::Duration;
+
 use actix::{Message, Recipient};
+use tokio::sync::oneshot;
 
 use crate::pid::Pid;
 use crate::supervisor::{ExitReason, RestartType, SupervisorId};
@@ -22,8 +25,12 @@ pub(crate) enum ChildCommand {
     /// Stop handling messages and wait for `Restart` or `Terminate` (an escalating
     /// supervisor halts its children while its parent decides).
     Halt,
-    /// Terminate for good with this final reason.
+    /// Terminate for good with this final reason, at once.
     Terminate(ExitReason),
+    /// Stop gracefully with this final reason: an agent finishes its message and runs
+    /// `on_stop` (within its stop deadline); a supervisor stops all its children that way
+    /// first.
+    Shutdown(ExitReason),
 }
 
 /// A child tells its supervisor it exited. For explicit exits (stop, kill) the child has
@@ -42,5 +49,15 @@ pub(crate) struct ChildExited {
 pub(crate) struct AddChild {
     pub(crate) key: ChildKey,
     pub(crate) restart: RestartType,
+    /// The child's own restart limit (max restarts within a period), if any.
+    pub(crate) limit: Option<(u32, Duration)>,
     pub(crate) handle: Recipient<ChildCommand>,
+}
+
+/// Stops a supervisor and everything under it gracefully; `done` fires once every child has
+/// terminated and the supervisor has left its parent.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct StopSupervisor {
+    pub(crate) done: oneshot::Sender<()>,
 }

@@ -6,11 +6,13 @@
 //! `docs/semantics.md` for the rules.
 
 mod actor;
+mod error;
 mod exit;
 pub(crate) mod messages;
 mod spec;
 mod window;
 
 pub(crate) use actor::{SupervisorActor, SupervisorMap};
+pub use error::SupervisorError;
 pub use exit::ExitReason;
 pub use spec::{RestartType, Strategy, SupervisorId, SupervisorSpec};

@@ -23,6 +23,7 @@ impl std::fmt::Display for SupervisorId {
 /// Which children restart when one child fails (OTP semantics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Strategy {
     /// Only the failed child restarts.
     #[default]
@@ -33,9 +34,19 @@ pub enum Strategy {
     RestForOne,
 }
 
-/// When a child is restarted.
+/// When a child is restarted. The default for agents and supervisors alike is `Transient`.
+///
+/// | restart type | panic / failed start | normal exit (`ctx.stop()`) | stop, kill, shutdown |
+/// |---|---|---|---|
+/// | `Permanent` | restarted | restarted | never restarted |
+/// | `Transient` (default) | restarted | not restarted | never restarted |
+/// | `Temporary` | not restarted | not restarted | never restarted |
+///
+/// A restart is within the supervisor's intensity ([`SupervisorSpec::intensity`]) and the
+/// child's own limit ([`crate::SpawnOptions::restart_limit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RestartType {
     /// Always restarted, also after a normal exit (`ctx.stop()`).
     Permanent,
@@ -81,7 +92,8 @@ pub struct SupervisorSpec {
 
 impl SupervisorSpec {
     /// A one_for_one supervisor with the default intensity (3 restarts in 5 s) and backoff
-    /// (10 ms doubling to 1 s), under the root supervisor.
+    /// (10 ms doubling to 1 s), under the root supervisor, restart type `Transient` (restarted
+    /// by its parent when it escalates).
     pub fn new(name: impl Into<String>) -> Self {
         SupervisorSpec {
             name: name.into(),
@@ -91,7 +103,7 @@ impl SupervisorSpec {
             backoff_min: Duration::from_millis(10),
             backoff_max: Duration::from_secs(1),
             parent: None,
-            restart: RestartType::Permanent,
+            restart: RestartType::Transient,
         }
     }
 
@@ -122,7 +134,9 @@ impl SupervisorSpec {
         self
     }
 
-    /// How the parent restarts this supervisor when it escalates (default `Permanent`).
+    /// How the parent treats this supervisor when it escalates (default `Transient`: it is
+    /// restarted; `Temporary`: it is terminated with its children). A supervisor only exits
+    /// abnormally (by escalating) or when stopped, so `Permanent` behaves like `Transient`.
     pub fn restart(mut self, restart: RestartType) -> Self {
         self.restart = restart;
         self

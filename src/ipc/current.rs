@@ -1,0 +1,65 @@
+//! The agent whose handler is running on this task, if any: messages sent from inside a
+//! handler carry its pid as their sender, and waiting for a reply shows as `Waiting(reply)`.
+
+use std::sync::Arc;
+
+use crate::agent::state::ProcessShared;
+use crate::agent::{AgentState, WaitReason};
+use crate::events::EventBus;
+use crate::pid::Pid;
+
+/// The running agent, set for the whole life of one run-loop incarnation.
+#[derive(Clone)]
+pub(crate) struct Current {
+    pub(crate) pid: Pid,
+    pub(crate) shared: Arc<ProcessShared>,
+    pub(crate) events: EventBus,
+}
+
+tokio::task_local! {
+    static CURRENT: Current;
+}
+
+impl Current {
+    /// Runs `fut` with `self` as the current agent.
+    pub(crate) fn scope<F: Future>(self, fut: F) -> impl Future<Output = F::Output> {
+        CURRENT.scope(self, fut)
+    }
+
+    /// The pid of the agent whose task this is (`None` outside any agent).
+    #[inline]
+    pub(crate) fn pid() -> Option<Pid> {
+        CURRENT.try_with(|c| c.pid).ok()
+    }
+
+    /// Marks the current agent `Waiting(reply)` until the returned guard is dropped (several
+    /// asks in flight at once count as one wait).
+    pub(crate) fn waiting_for_reply() -> Option<ReplyWait> {
+        CURRENT
+            .try_with(|c| {
+                if c.shared.begin_reply_wait() {
+                    c.shared
+                        .transition(c.pid, AgentState::Waiting(WaitReason::Reply), &c.events);
+                }
+                ReplyWait(c.clone())
+            })
+            .ok()
+    }
+}
+
+/// Ends a `Waiting(reply)` when dropped — also when the ask's future is dropped unfinished.
+pub(crate) struct ReplyWait(Current);
+
+impl Drop for ReplyWait {
+    fn drop(&mut self) {
+        let c = &self.0;
+        if c.shared.end_reply_wait() {
+            c.shared.settle(
+                c.pid,
+                AgentState::Waiting(WaitReason::Reply),
+                AgentState::Running,
+                &c.events,
+            );
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! [`Mailbox`]: the sending side of one agent's data lane, shared by every handle to it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix::Recipient;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent::{Agent, Deliver, OverflowPolicy};
+use crate::error::IpcError;
+use crate::ipc::codec::JsonCodec;
+use crate::ipc::current::Current;
+use crate::ipc::envelope::Envelope;
+use crate::ipc::reply::ReplyPort;
+use crate::pid::Pid;
+
+/// What a handle needs to reach one agent: its bounded channel, its overflow policy and the
+/// kernel's shutdown flag. Built once at spawn; handles share it (no registry lookup per
+/// message).
+pub(crate) struct Mailbox<A: Agent> {
+    pub(crate) pid: Pid,
+    pub(crate) name: Arc<str>,
+    tx: mpsc::Sender<Envelope<A>>,
+    capacity: usize,
+    overflow: OverflowPolicy,
+    closing: Arc<AtomicBool>,
+    pub(crate) ask_timeout: Duration,
+    pub(crate) json: Option<JsonCodec<A>>,
+    pub(crate) bridge: Recipient<Deliver<A::Msg, A::Reply>>,
+}
+
+/// Everything a mailbox is built from.
+pub(crate) struct MailboxParts<A: Agent> {
+    pub(crate) pid: Pid,
+    pub(crate) name: Arc<str>,
+    pub(crate) tx: mpsc::Sender<Envelope<A>>,
+    pub(crate) capacity: usize,
+    pub(crate) overflow: OverflowPolicy,
+    pub(crate) closing: Arc<AtomicBool>,
+    pub(crate) ask_timeout: Duration,
+    pub(crate) json: Option<JsonCodec<A>>,
+    pub(crate) bridge: Recipient<Deliver<A::Msg, A::Reply>>,
+}
+
+impl<A: Agent> Mailbox<A> {
+    pub(crate) fn new(p: MailboxParts<A>) -> Self {
+        Mailbox {
+            pid: p.pid,
+            name: p.name,
+            tx: p.tx,
+            capacity: p.capacity,
+            overflow: p.overflow,
+            closing: p.closing,
+            ask_timeout: p.ask_timeout,
+            json: p.json,
+            bridge: p.bridge,
+        }
+    }
+
+    /// Messages queued now (not counting the one being handled).
+    pub(crate) fn queued(&self) -> usize {
+        self.capacity.saturating_sub(self.tx.capacity())
+    }
+
+    /// Whether the agent has terminated for good (its mailbox is closed).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Enqueues without waiting. `Ok(Some(env))`: the mailbox is full under backpressure and
+    /// the caller may wait for room with [`Mailbox::wait_room`].
+    #[inline]
+    pub(crate) fn try_enqueue(
+        &self,
+        env: Envelope<A>,
+    ) -> Result<Option<Envelope<A>>, IpcError> {
+        if self.closing.load(Ordering::Relaxed) {
+            return Err(IpcError::ShuttingDown);
+        }
+        match self.tx.try_send(env) {
+            Ok(()) => Ok(None),
+            Err(TrySendError::Closed(_)) => Err(IpcError::NoSuchAgent(self.pid)),
+            Err(TrySendError::Full(env)) => match self.overflow {
+                OverflowPolicy::Reject => Err(self.full()),
+                OverflowPolicy::Backpressure => Ok(Some(env)),
+            },
+        }
+    }
+
+    /// The error for a full mailbox.
+    pub(crate) fn full(&self) -> IpcError {
+        IpcError::MailboxFull {
+            pid: self.pid,
+            capacity: self.capacity,
+        }
+    }
+
+    /// Waits for room (backpressure) and enqueues.
+    pub(crate) async fn wait_room(&self, env: Envelope<A>) -> Result<(), IpcError> {
+        self.tx
+            .send(env)
+            .await
+            .map_err(|_| IpcError::NoSuchAgent(self.pid))
+    }
+
+    /// Enqueues, waiting for room under backpressure.
+    #[inline]
+    pub(crate) async fn enqueue(&self, env: Envelope<A>) -> Result<(), IpcError> {
+        match self.try_enqueue(env)? {
+            None => Ok(()),
+            Some(env) => self.wait_room(env).await,
+        }
+    }
+
+    fn timed_out(&self, after: Duration) -> IpcError {
+        IpcError::Timeout {
+            pid: self.pid,
+            after,
+        }
+    }
+
+    /// Sends `msg` and waits for the handler's reply, all within `timeout`.
+    pub(crate) async fn ask(&self, msg: A::Msg, timeout: Duration) -> Result<A::Reply, IpcError> {
+        let _waiting = Current::waiting_for_reply();
+        let (tx, rx) = oneshot::channel();
+        let env = Envelope {
+            msg,
+            from: Current::pid(),
+            topic: None,
+            reply: Some(tx),
+        };
+        let exchange = async {
+            self.enqueue(env).await?;
+            rx.await.map_err(|_| IpcError::Terminated(self.pid))?
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out(timeout)))
+    }
+
+    /// Sends a message carrying a reply port and waits for the port's answer, or for the
+    /// crash, interruption or error that ended the handler without one, all within `timeout`.
+    pub(crate) async fn call<T: Send + 'static>(
+        &self,
+        msg: A::Msg,
+        port: oneshot::Receiver<T>,
+        timeout: Duration,
+    ) -> Result<T, IpcError> {
+        let _waiting = Current::waiting_for_reply();
+        let (tx, outcome) = oneshot::channel();
+        let env = Envelope {
+            msg,
+            from: Current::pid(),
+            topic: None,
+            reply: Some(tx),
+        };
+        let exchange = async {
+            self.enqueue(env).await?;
+            await_port(self.pid, port, outcome).await
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(self.timed_out(timeout)))
+    }
+
+    /// A reply port and the message `make` builds around it.
+    pub(crate) fn with_port<T>(make: impl FnOnce(ReplyPort<T>) -> A::Msg) -> (A::Msg, oneshot::Receiver<T>) {
+        let (port, rx) = ReplyPort::new();
+        (make(port), rx)
+    }
+}
+
+/// The port's answer; else the handler's failure; else `NoReply` once both are settled (the
+/// handler returned and the port was dropped unanswered). A handler that passed its port on
+/// is waited for until the port is answered or dropped.
+async fn await_port<T, R>(
+    pid: Pid,
+    mut port: oneshot::Receiver<T>,
+    mut outcome: oneshot::Receiver<Result<R, IpcError>>,
+) -> Result<T, IpcError> {
+    let (mut port_open, mut handler_running) = (true, true);
+    while port_open || handler_running {
+        tokio::select! {
+            biased;
+            answer = &mut port, if port_open => match answer {
+                Ok(v) => return Ok(v),
+                Err(_) => port_open = false,
+            },
+            done = &mut outcome, if handler_running => match done {
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(_)) => handler_running = false,
+                Err(_) => return Err(IpcError::Terminated(pid)),
+            },
+        }
+    }
+    Err(IpcError::NoReply(pid))
+}
