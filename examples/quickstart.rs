@@ -7,8 +7,10 @@
 //! and the result is complete. Then a writer agent asks the LLM for a one-line summary —
 //! through the scheduler (slice token) and a provider actor (rate-limit mailbox). Backends are
 //! detected from OPENAI_API_KEY, ANTHROPIC_API_KEY, DEEPSEEK_API_KEY, MOONSHOT_API_KEY,
-//! DASHSCOPE_API_KEY, MINIMAX_API_KEY or a local Ollama; with none, the offline, deterministic
-//! `scripted` backend answers (it echoes, it does not generate), and the output says so.
+//! DASHSCOPE_API_KEY, MINIMAX_API_KEY or a local Ollama (this example asks the kernel to probe
+//! for one; a library kernel does not touch the network unless asked); with none, the offline,
+//! deterministic `scripted` backend answers (it echoes, it does not generate), and the output
+//! says so.
 //! `AOK_QUICKSTART_MODEL` overrides the model name.
 //!
 //! Run: `cargo run --example quickstart`
@@ -125,7 +127,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("  ! panic: {}", info.payload_as_str().unwrap_or("?"))
     }));
-    let kernel = Kernel::builder().build().await?;
+    let kernel = Kernel::builder()
+        .probe_ollama(true)
+        .offline_fallback(true)
+        .build()
+        .await?;
     println!("kernel up, storage at {}", kernel.config().storage.url);
 
     // Narrate crashes and restarts as they happen.
@@ -178,8 +184,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         attempts: 3,
         timeout_ms: 5_000,
     };
-    let report: agent_os_actors::FanOutReport = kernel
-        .ask(coordinator, run, Duration::from_secs(30))
+    let report = coordinator
+        .ask(run)
+        .timeout(Duration::from_secs(30))
         .await?;
 
     let counts = report.result["value"]
@@ -203,11 +210,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (word, n) in top.iter().take(5) {
         println!("  {word:<10} {n}");
     }
-    for pid in &workers {
-        let st = kernel.status(*pid)?;
+    for worker in &workers {
+        let st = kernel.status(worker.pid())?;
         println!(
-            "{} ({pid}): {} jobs handled, {} restarts",
-            st.name, st.handled, st.restarts
+            "{} ({}): {} jobs handled, {} restarts",
+            st.name,
+            worker.pid(),
+            st.handled,
+            st.restarts
         );
     }
 
@@ -237,16 +247,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(w, n)| format!("{w}={n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    match kernel
-        .ask::<ChatResponse, _>(writer, facts, Duration::from_secs(120))
-        .await
-    {
+    match writer.ask(facts).timeout(Duration::from_secs(120)).await {
         Ok(summary) => {
             println!(
                 "summary via {} ({}): {}",
                 summary.backend, summary.model, summary.content
             );
-            let used = kernel.providers().ledger.agent_totals(writer);
+            let used = kernel.providers().ledger.agent_totals(writer.pid());
             let stats = kernel.scheduler_stats().await?;
             println!(
                 "writer used {} prompt + {} completion tokens in {} call(s); scheduler granted {} slice(s)",

@@ -21,9 +21,9 @@ async fn messages_are_handled_in_order_one_at_a_time_across_awaits() {
     // Earlier messages sleep longer: any interleaving would reorder the log.
     for id in 0..40u32 {
         let ms = u64::from(40 - id) % 7;
-        k.send(pid, Cmd::SleepRecord { id, ms }).await.unwrap();
+        pid.tell(Cmd::SleepRecord { id, ms }).await.unwrap();
     }
-    let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
+    let reply: Reply = pid.ask(Cmd::Log).timeout(LONG).await.unwrap();
     assert_eq!(reply.log, (0..40).collect::<Vec<_>>());
     assert_eq!(
         probe.overlaps.load(Ordering::SeqCst),
@@ -41,19 +41,16 @@ async fn ask_times_out_and_the_agent_keeps_working() {
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("slow"))
         .await
         .unwrap();
-    let r: Result<Reply, _> = k
-        .ask(
-            pid,
-            Cmd::SleepRecord { id: 1, ms: 400 },
-            Duration::from_millis(30),
-        )
+    let r: Result<Reply, _> = pid
+        .ask(Cmd::SleepRecord { id: 1, ms: 400 })
+        .timeout(Duration::from_millis(30))
         .await;
     assert!(
-        matches!(r, Err(IpcError::Timeout { pid: p, .. }) if p == pid),
+        matches!(r, Err(IpcError::Timeout { pid: p, .. }) if p == pid.pid()),
         "{r:?}"
     );
     // The message is still handled; the next ask sees it.
-    let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
+    let reply: Reply = pid.ask(Cmd::Log).timeout(LONG).await.unwrap();
     assert_eq!(reply.log, vec![1]);
     k.shutdown().await;
 }
@@ -69,18 +66,18 @@ async fn a_full_mailbox_rejects_with_mailbox_full_and_drops_nothing() {
         )
         .await
         .unwrap();
-    k.send(pid, Cmd::Gated(0)).await.unwrap();
+    pid.tell(Cmd::Gated(0)).await.unwrap();
     // Wait until message 0 is being handled (it left the mailbox).
-    assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
+    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
     for id in 1..=4 {
-        k.send(pid, Cmd::Gated(id)).await.unwrap();
+        pid.tell(Cmd::Gated(id)).await.unwrap();
     }
-    let r = k.send(pid, Cmd::Gated(5)).await;
+    let r = pid.tell(Cmd::Gated(5)).await;
     assert!(
         matches!(r, Err(IpcError::MailboxFull { capacity: 4, .. })),
         "{r:?}"
     );
-    assert_eq!(k.status(pid).unwrap().mailbox_len, 4);
+    assert_eq!(k.status(pid.pid()).unwrap().mailbox_len, 4);
     probe.open(5);
     // The mailbox is still full until the agent drains it: wait, don't ask.
     assert!(eventually(LONG, || probe.log().len() == 5).await);
@@ -106,9 +103,9 @@ async fn backpressure_makes_the_sender_wait_instead() {
         .await
         .unwrap();
     for id in 0..20 {
-        k.send(pid, Cmd::SleepRecord { id, ms: 1 }).await.unwrap();
+        pid.tell(Cmd::SleepRecord { id, ms: 1 }).await.unwrap();
     }
-    let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
+    let reply: Reply = pid.ask(Cmd::Log).timeout(LONG).await.unwrap();
     assert_eq!(reply.log, (0..20).collect::<Vec<_>>());
     k.shutdown().await;
 }
@@ -121,24 +118,22 @@ async fn stop_overtakes_queued_messages_and_fails_them_back() {
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("s"))
         .await
         .unwrap();
-    k.send(pid, Cmd::Gated(0)).await.unwrap();
-    assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
+    pid.tell(Cmd::Gated(0)).await.unwrap();
+    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
     let mut asks = Vec::new();
     for id in 1..=10 {
-        let k2 = k.clone();
-        asks.push(tokio::spawn(async move {
-            k2.ask::<Reply, _>(pid, Cmd::Record(id), LONG).await
-        }));
+        asks.push(tokio::spawn(pid.ask(Cmd::Record(id)).timeout(LONG)));
     }
     assert!(
         eventually(LONG, || k
-            .status(pid)
+            .status(pid.pid())
             .map(|s| s.mailbox_len == 10)
             .unwrap_or(false))
         .await
     );
     let k2 = k.clone();
-    let stopping = tokio::spawn(async move { k2.stop(pid).await });
+    let p = pid.pid();
+    let stopping = tokio::spawn(async move { k2.stop(p).await });
     tokio::time::sleep(Duration::from_millis(20)).await;
     probe.open(1); // let the in-flight message finish
     let reason = stopping.await.unwrap().unwrap();
@@ -150,10 +145,10 @@ async fn stop_overtakes_queued_messages_and_fails_them_back() {
     );
     assert_eq!(probe.stops(), 1, "on_stop ran");
     for a in asks {
-        assert!(matches!(a.await.unwrap(), Err(IpcError::Terminated(p)) if p == pid));
+        assert!(matches!(a.await.unwrap(), Err(IpcError::Terminated(p)) if p == pid.pid()));
     }
     assert!(matches!(
-        k.send(pid, Cmd::Record(99)).await,
+        pid.tell(Cmd::Record(99)).await,
         Err(IpcError::NoSuchAgent(_))
     ));
     k.shutdown().await;
@@ -167,11 +162,10 @@ async fn kill_aborts_the_running_handler_at_once() {
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("k"))
         .await
         .unwrap();
-    let k2 = k.clone();
-    let inflight = tokio::spawn(async move { k2.ask::<Reply, _>(pid, Cmd::Gated(0), LONG).await });
-    assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
-    k.send(pid, Cmd::Record(1)).await.unwrap();
-    assert_eq!(k.kill(pid).await.unwrap(), ExitReason::Killed);
+    let inflight = tokio::spawn(pid.ask(Cmd::Gated(0)).timeout(LONG));
+    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
+    pid.tell(Cmd::Record(1)).await.unwrap();
+    assert_eq!(k.kill(pid.pid()).await.unwrap(), ExitReason::Killed);
     let r = inflight.await.unwrap();
     assert!(
         matches!(r, Err(IpcError::Interrupted { why: "killed", .. })),
@@ -190,9 +184,9 @@ async fn a_stop_deadline_aborts_a_handler_that_does_not_finish() {
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("stuck"))
         .await
         .unwrap();
-    k.send(pid, Cmd::Gated(0)).await.unwrap();
-    assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
-    let reason = k.stop_within(pid, Duration::from_millis(50)).await.unwrap();
+    pid.tell(Cmd::Gated(0)).await.unwrap();
+    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
+    let reason = k.stop_within(pid.pid(), Duration::from_millis(50)).await.unwrap();
     assert_eq!(reason, ExitReason::StopTimeout);
     k.shutdown().await;
 }
@@ -201,17 +195,23 @@ async fn a_stop_deadline_aborts_a_handler_that_does_not_finish() {
 async fn typed_and_json_messages_are_checked_before_enqueueing() {
     let (k, _db) = kernel().await;
     let probe = Probe::new();
-    let pid = k
+    let agent = k
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("j"))
+        .json()
         .await
         .unwrap();
-    let r = k.send(pid, "not a Cmd".to_string()).await;
+    let pid = agent.pid();
+    // A pid names an agent of one type: a handle of another type is refused.
+    let r = k.agent_ref::<Counter>(pid);
     assert!(
-        matches!(r, Err(IpcError::WrongMessageType { got, .. }) if got.contains("String")),
+        matches!(&r, Err(IpcError::WrongAgentType { actual, .. }) if actual.contains("ProbeAgent")),
         "{r:?}"
     );
-    let r = k.ask::<String, _>(pid, Cmd::Log, SEC).await;
-    assert!(matches!(r, Err(IpcError::WrongMessageType { .. })), "{r:?}");
+    let same = k.agent_ref::<ProbeAgent>(pid).unwrap();
+    assert_eq!(same, agent);
+    // A topic message of another type is refused by the subscriber.
+    k.subscribe(pid, "typed");
+    assert_eq!(k.publish("typed", "not a Cmd".to_string()).await, 0);
     let r = k.send_json(pid, serde_json::json!({"Nope": 1})).await;
     assert!(
         matches!(&r, Err(IpcError::BadMessage { reason, .. }) if reason.contains("Nope")),
@@ -226,7 +226,7 @@ async fn typed_and_json_messages_are_checked_before_enqueueing() {
     .unwrap();
     let reply = k.deliver(env).await.unwrap().unwrap();
     assert_eq!(reply["log"], serde_json::json!([7]));
-    let r = k.ask::<Reply, _>(pid, Cmd::Fail("nope".into()), SEC).await;
+    let r = agent.ask(Cmd::Fail("nope".into())).timeout(SEC).await;
     assert!(
         matches!(&r, Err(IpcError::Handler { error, .. }) if matches!(&**error, AgentError::Failed(m) if m == "nope")),
         "{r:?}"
@@ -242,14 +242,15 @@ async fn a_topic_delivers_once_per_subscriber() {
     for (i, p) in probes.iter().enumerate() {
         pids.push(
             k.spawn(ProbeAgent::factory(p), SpawnOptions::new(format!("sub{i}")))
+                .json()
                 .await
                 .unwrap(),
         );
     }
     for pid in &pids {
-        k.subscribe(*pid, "news");
+        k.subscribe(pid.pid(), "news");
     }
-    k.subscribe(pids[0], "news"); // twice: still one copy
+    k.subscribe(pids[0].pid(), "news"); // twice: still one copy
     let outsider = Probe::new();
     let opid = k
         .spawn(ProbeAgent::factory(&outsider), SpawnOptions::new("out"))
@@ -262,14 +263,14 @@ async fn a_topic_delivers_once_per_subscriber() {
         3
     );
     for pid in &pids {
-        let reply: Reply = k.ask(*pid, Cmd::Log, LONG).await.unwrap();
+        let reply: Reply = pid.ask(Cmd::Log).timeout(LONG).await.unwrap();
         assert_eq!(reply.log, vec![5, 6]);
     }
     assert_eq!(*probes[1].topics.lock(), vec!["news", "news"]);
-    let reply: Reply = k.ask(opid, Cmd::Log, LONG).await.unwrap();
+    let reply: Reply = opid.ask(Cmd::Log).timeout(LONG).await.unwrap();
     assert!(reply.log.is_empty());
     // A terminated subscriber leaves the topic.
-    k.stop(pids[2]).await.unwrap();
+    k.stop(pids[2].pid()).await.unwrap();
     assert_eq!(k.publish("news", Cmd::Record(8)).await, 2);
     k.shutdown().await;
 }
@@ -278,7 +279,7 @@ async fn a_topic_delivers_once_per_subscriber() {
 async fn agent_to_agent_messages_carry_the_sender() {
     use agent_os_kernel::prelude::AgentContext;
     struct Relay {
-        target: Pid,
+        target: AgentRef<ProbeAgent>,
     }
     impl Agent for Relay {
         type Msg = ();
@@ -286,9 +287,9 @@ async fn agent_to_agent_messages_carry_the_sender() {
         async fn handle(
             &mut self,
             _: (),
-            ctx: &mut AgentContext,
+            _ctx: &mut AgentContext,
         ) -> Result<Option<Pid>, AgentError> {
-            let r: Reply = ctx.ask(self.target, Cmd::WhoSent, SEC).await?;
+            let r: Reply = self.target.ask(Cmd::WhoSent).timeout(SEC).await?;
             Ok(r.sender)
         }
     }
@@ -299,31 +300,41 @@ async fn agent_to_agent_messages_carry_the_sender() {
         .await
         .unwrap();
     let relay = k
-        .spawn(move || Relay { target }, SpawnOptions::new("relay"))
+        .spawn(
+            {
+                let target = target.clone();
+                move || Relay {
+                    target: target.clone(),
+                }
+            },
+            SpawnOptions::new("relay"),
+        )
         .await
         .unwrap();
-    let seen: Option<Pid> = k.ask(relay, (), LONG).await.unwrap();
-    assert_eq!(seen, Some(relay));
-    let direct: Reply = k.ask(target, Cmd::WhoSent, LONG).await.unwrap();
+    let seen: Option<Pid> = relay.ask(()).timeout(LONG).await.unwrap();
+    assert_eq!(seen, Some(relay.pid()));
+    let direct: Reply = target.ask(Cmd::WhoSent).timeout(LONG).await.unwrap();
     assert_eq!(direct.sender, None);
     k.shutdown().await;
 }
 
+#[derive(Default)]
+struct Counter(u64);
+
+impl Agent for Counter {
+    type Msg = u64;
+    type Reply = u64;
+    async fn handle(&mut self, n: u64, _: &mut AgentContext) -> Result<u64, AgentError> {
+        self.0 += n;
+        Ok(self.0)
+    }
+    fn snapshot(&self) -> Result<Option<serde_json::Value>, AgentError> {
+        Ok(Some(serde_json::json!({ "total": self.0 })))
+    }
+}
+
 #[actix_rt::test]
 async fn status_list_and_snapshot() {
-    #[derive(Default)]
-    struct Counter(u64);
-    impl Agent for Counter {
-        type Msg = u64;
-        type Reply = u64;
-        async fn handle(&mut self, n: u64, _: &mut AgentContext) -> Result<u64, AgentError> {
-            self.0 += n;
-            Ok(self.0)
-        }
-        fn snapshot(&self) -> Result<Option<serde_json::Value>, AgentError> {
-            Ok(Some(serde_json::json!({ "total": self.0 })))
-        }
-    }
     let (k, _db) = kernel().await;
     let a = k
         .spawn(Counter::default, SpawnOptions::new("a").priority(5))
@@ -333,16 +344,19 @@ async fn status_list_and_snapshot() {
         .spawn(Counter::default, SpawnOptions::new("b"))
         .await
         .unwrap();
-    k.send(a, 2u64).await.unwrap();
-    let total: u64 = k.ask(a, 3u64, LONG).await.unwrap();
+    a.tell(2u64).await.unwrap();
+    let total: u64 = a.ask(3u64).timeout(LONG).await.unwrap();
     assert_eq!(total, 5);
     // A snapshot is a control-lane request: taken between messages, after the handled ones.
     assert_eq!(
-        k.snapshot(a).await.unwrap(),
+        k.snapshot(a.pid()).await.unwrap(),
         Some(serde_json::json!({"total": 5}))
     );
     let list = k.list();
-    assert_eq!(list.iter().map(|i| i.pid).collect::<Vec<_>>(), vec![a, b]);
+    assert_eq!(
+        list.iter().map(|i| i.pid).collect::<Vec<_>>(),
+        vec![a.pid(), b.pid()]
+    );
     assert_eq!(list[0].priority, 5);
     assert_eq!(list[0].handled, 2);
     assert!(matches!(

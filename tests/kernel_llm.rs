@@ -45,12 +45,12 @@ async fn an_agent_calls_the_offline_scripted_backend_through_the_scheduler() {
         .spawn(|| Caller, SpawnOptions::new("caller"))
         .await
         .unwrap();
-    let r: ChatResponse = k.ask(pid, "hello kernel".to_string(), LONG).await.unwrap();
+    let r: ChatResponse = pid.ask("hello kernel".to_string()).timeout(LONG).await.unwrap();
     assert_eq!(r.backend, "scripted");
     assert!(r.content.contains("hello kernel"), "{}", r.content);
     let stats = k.scheduler_stats().await.unwrap();
     assert_eq!(stats.grants, 1, "the call ran under one slice");
-    let totals = k.providers().ledger.agent_totals(pid);
+    let totals = k.providers().ledger.agent_totals(pid.pid());
     assert_eq!(totals.calls, 1);
     assert!(totals.prompt_tokens > 0);
     k.shutdown().await;
@@ -139,12 +139,8 @@ async fn fifty_agents_through_the_kernel_never_trip_the_servers_rate_limit() {
         );
     }
     let calls = pids.iter().map(|pid| {
-        let k = k.clone();
-        let pid = *pid;
-        async move {
-            k.ask::<ChatResponse, _>(pid, format!("question from {pid}"), Duration::from_secs(60))
-                .await
-        }
+        pid.ask(format!("question from {}", pid.pid()))
+            .timeout(Duration::from_secs(60))
     });
     let results = futures::future::join_all(calls).await;
     for r in &results {
@@ -162,7 +158,7 @@ async fn fifty_agents_through_the_kernel_never_trip_the_servers_rate_limit() {
     assert_eq!(stats.grants, 50);
     let per_agent: u64 = pids
         .iter()
-        .map(|p| k.providers().ledger.agent_totals(*p).calls)
+        .map(|p| k.providers().ledger.agent_totals(p.pid()).calls)
         .sum();
     assert_eq!(per_agent, 50, "usage adds up per agent");
     k.shutdown().await;
@@ -266,15 +262,11 @@ async fn a_preempted_llm_stream_resumes_through_the_kernel_to_the_full_output() 
         .await
         .unwrap();
 
-    let k2 = k.clone();
-    let long = tokio::spawn(async move {
-        k2.ask::<ChatResponse, _>(low, "tell the story".to_string(), LONG)
-            .await
-    });
+    let long = tokio::spawn(low.ask("tell the story".to_string()).timeout(LONG));
     // Wait until the low agent holds the only slot (its first call also loads the tokenizer).
     wait_for_grants(&k, 1).await;
     tokio::time::sleep(Duration::from_millis(60)).await; // a few words in
-    let short: ChatResponse = k.ask(high, "a short one".to_string(), LONG).await.unwrap();
+    let short: ChatResponse = high.ask("a short one".to_string()).timeout(LONG).await.unwrap();
     assert_eq!(short.content, "ok");
     let story = long.await.unwrap().unwrap();
     assert_eq!(
@@ -288,10 +280,10 @@ async fn a_preempted_llm_stream_resumes_through_the_kernel_to_the_full_output() 
             preempted.push((pid, by));
         }
     }
-    assert_eq!(preempted, vec![(low, high)]);
+    assert_eq!(preempted, vec![(low.pid(), high.pid())]);
     assert_eq!(k.scheduler_stats().await.unwrap().preemptions, 1);
     assert_eq!(
-        k.providers().ledger.agent_totals(low).calls,
+        k.providers().ledger.agent_totals(low.pid()).calls,
         2,
         "partial call + continuation"
     );

@@ -89,11 +89,11 @@ async fn an_urgent_agent_preempts_and_the_preempted_one_finishes_its_full_output
         .await
         .unwrap();
     let k2 = k.clone();
-    let low_run = tokio::spawn(async move { k2.ask::<Output, _>(low, (60u32, 5u64), LONG).await });
+    let low_run = tokio::spawn(low.ask((60u32, 5u64)).timeout(LONG));
     // Wait until the low agent holds the only slot, then let it stream a little.
     wait_for_grants(&k, 1).await;
     tokio::time::sleep(Duration::from_millis(30)).await;
-    let high_out: Output = k.ask(high, (5u32, 1u64), LONG).await.unwrap();
+    let high_out: Output = high.ask((5u32, 1u64)).timeout(LONG).await.unwrap();
     assert_eq!(high_out.chunks, (0..5).collect::<Vec<_>>());
     assert_eq!(high_out.preempted, 0);
     let low_out = low_run.await.unwrap().unwrap();
@@ -113,13 +113,13 @@ async fn an_urgent_agent_preempts_and_the_preempted_one_finishes_its_full_output
                 pid,
                 to: AgentState::Waiting(WaitReason::Slice),
                 ..
-            } if pid == high => waited_for_slice = true,
+            } if pid == high.pid() => waited_for_slice = true,
             _ => {}
         }
     }
     assert_eq!(
         notices,
-        vec![(low, high)],
+        vec![(low.pid(), high.pid())],
         "the holder was told through its control lane"
     );
     assert!(
@@ -142,13 +142,11 @@ async fn a_waiting_agent_shows_waiting_slice_in_its_status() {
         .spawn(|| Streamer, SpawnOptions::new("b").priority(50))
         .await
         .unwrap();
-    let k2 = k.clone();
-    let ra = tokio::spawn(async move { k2.ask::<Output, _>(a, (20u32, 5u64), LONG).await });
-    assert!(eventually(LONG, || k.status(a).unwrap().state == AgentState::Running).await);
-    let k3 = k.clone();
-    let rb = tokio::spawn(async move { k3.ask::<Output, _>(b, (1u32, 1u64), LONG).await });
+    let ra = tokio::spawn(a.ask((20u32, 5u64)).timeout(LONG));
+    assert!(eventually(LONG, || k.status(a.pid()).unwrap().state == AgentState::Running).await);
+    let rb = tokio::spawn(b.ask((1u32, 1u64)).timeout(LONG));
     assert!(
-        eventually(LONG, || k.status(b).unwrap().state
+        eventually(LONG, || k.status(b.pid()).unwrap().state
             == AgentState::Waiting(WaitReason::Slice))
         .await,
         "equal priority does not preempt: b waits for the slot"
@@ -193,11 +191,11 @@ async fn a_per_spawn_quota_applies_to_that_agent_only() {
         .unwrap();
     let free = k.spawn(|| Asker, SpawnOptions::new("free")).await.unwrap();
     assert!(
-        !k.ask::<bool, _>(small, 100u64, LONG).await.unwrap(),
+        !small.ask(100u64).timeout(LONG).await.unwrap(),
         "over its cap: denied"
     );
-    assert!(k.ask::<bool, _>(small, 5u64, LONG).await.unwrap());
-    assert!(k.ask::<bool, _>(free, 100u64, LONG).await.unwrap());
+    assert!(small.ask(5u64).timeout(LONG).await.unwrap());
+    assert!(free.ask(100u64).timeout(LONG).await.unwrap());
     let bad = Quota {
         window_ms: 0,
         ..Quota::default()

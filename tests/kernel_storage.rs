@@ -26,7 +26,7 @@ async fn registry_rows_are_written_on_spawn_and_on_exit() {
     k.flush().await.unwrap();
     let registry = AgentRegistry::new(k.storage().clone());
     let row = registry
-        .get(pid)
+        .get(pid.pid())
         .await
         .unwrap()
         .expect("row written on spawn");
@@ -38,17 +38,17 @@ async fn registry_rows_are_written_on_spawn_and_on_exit() {
     assert_eq!(row.spec["mailbox_capacity"], 1024);
 
     // A crash and restart, then a stop: the exit row carries the restarts and the reason.
-    let _ = k.ask::<Reply, _>(pid, Cmd::Panic("x".into()), LONG).await;
+    let _ = pid.ask(Cmd::Panic("x".into())).timeout(LONG).await;
     assert!(
         eventually(LONG, || k
-            .status(pid)
+            .status(pid.pid())
             .map(|s| s.restarts == 1)
             .unwrap_or(false))
         .await
     );
-    assert_eq!(k.stop(pid).await.unwrap(), ExitReason::Shutdown);
+    assert_eq!(k.stop(pid.pid()).await.unwrap(), ExitReason::Shutdown);
     k.flush().await.unwrap();
-    let row = registry.get(pid).await.unwrap().unwrap();
+    let row = registry.get(pid.pid()).await.unwrap().unwrap();
     assert_eq!(row.state, "terminated");
     assert_eq!(row.exit_reason.as_deref(), Some("shutdown"));
     assert_eq!(row.restarts, 1);

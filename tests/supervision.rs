@@ -21,17 +21,13 @@ async fn a_panic_restarts_the_agent_under_the_same_pid_keeping_queued_messages()
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("crashy"))
         .await
         .unwrap();
-    k.send(pid, Cmd::Gated(0)).await.unwrap();
-    assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
+    pid.tell(Cmd::Gated(0)).await.unwrap();
+    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
     // Queue: the crashing ask, then three more messages.
-    let k2 = k.clone();
-    let crashing = tokio::spawn(async move {
-        k2.ask::<Reply, _>(pid, Cmd::Panic("boom".into()), LONG)
-            .await
-    });
-    assert!(eventually(LONG, || k.status(pid).unwrap().mailbox_len == 1).await);
+    let crashing = tokio::spawn(pid.ask(Cmd::Panic("boom".into())).timeout(LONG));
+    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().mailbox_len == 1).await);
     for id in 1..=3 {
-        k.send(pid, Cmd::Record(id)).await.unwrap();
+        pid.tell(Cmd::Record(id)).await.unwrap();
     }
     probe.open(1);
     let r = crashing.await.unwrap();
@@ -40,9 +36,9 @@ async fn a_panic_restarts_the_agent_under_the_same_pid_keeping_queued_messages()
         "{r:?}"
     );
     // Same pid, restarted once, the queued messages were kept and handled in order.
-    let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
+    let reply: Reply = pid.ask(Cmd::Log).timeout(LONG).await.unwrap();
     assert_eq!(reply.log, vec![0, 1, 2, 3]);
-    let st = k.status(pid).unwrap();
+    let st = k.status(pid.pid()).unwrap();
     assert_eq!(st.restarts, 1);
     assert_eq!(probe.starts(), 2, "on_start ran for both incarnations");
     k.shutdown().await;
@@ -64,12 +60,12 @@ async fn a_crash_never_takes_down_other_agents_or_the_arbiter() {
         .await
         .unwrap();
     for _ in 0..3 {
-        let _ = k.ask::<Reply, _>(pa, Cmd::Panic("x".into()), LONG).await;
-        k.send(pb, Cmd::Record(1)).await.unwrap();
+        let _ = pa.ask(Cmd::Panic("x".into())).timeout(LONG).await;
+        pb.tell(Cmd::Record(1)).await.unwrap();
     }
-    let reply: Reply = k.ask(pb, Cmd::Log, LONG).await.unwrap();
+    let reply: Reply = pb.ask(Cmd::Log).timeout(LONG).await.unwrap();
     assert_eq!(reply.log, vec![1, 1, 1]);
-    assert_eq!(k.status(pb).unwrap().restarts, 0);
+    assert_eq!(k.status(pb.pid()).unwrap().restarts, 0);
     k.shutdown().await;
 }
 
@@ -101,35 +97,35 @@ async fn transient_permanent_and_temporary_restart_types() {
     let temporary = spawn(RestartType::Temporary, &ptmp).await;
 
     // Crash: transient and permanent restart, temporary terminates.
-    for pid in [transient, permanent, temporary] {
-        let _ = k.ask::<Reply, _>(pid, Cmd::Panic("x".into()), LONG).await;
+    for pid in [&transient, &permanent, &temporary] {
+        let _ = pid.ask(Cmd::Panic("x".into())).timeout(LONG).await;
     }
     assert_eq!(
-        k.wait(temporary).await.unwrap(),
+        k.wait(temporary.pid()).await.unwrap(),
         ExitReason::Crashed("x".into())
     );
     assert!(
         eventually(LONG, || k
-            .status(transient)
+            .status(transient.pid())
             .map(|s| s.restarts == 1)
             .unwrap_or(false))
         .await
     );
     assert!(
         eventually(LONG, || k
-            .status(permanent)
+            .status(permanent.pid())
             .map(|s| s.restarts == 1)
             .unwrap_or(false))
         .await
     );
 
     // Normal exit: transient terminates, permanent restarts.
-    k.send(transient, Cmd::StopSelf).await.unwrap();
-    assert_eq!(k.wait(transient).await.unwrap(), ExitReason::Normal);
-    k.send(permanent, Cmd::StopSelf).await.unwrap();
+    transient.tell(Cmd::StopSelf).await.unwrap();
+    assert_eq!(k.wait(transient.pid()).await.unwrap(), ExitReason::Normal);
+    permanent.tell(Cmd::StopSelf).await.unwrap();
     assert!(
         eventually(LONG, || k
-            .status(permanent)
+            .status(permanent.pid())
             .map(|s| s.restarts == 2)
             .unwrap_or(false))
         .await
@@ -138,7 +134,10 @@ async fn transient_permanent_and_temporary_restart_types() {
     k.shutdown().await;
 }
 
-async fn three_under(k: &Kernel, strategy: Strategy) -> (Vec<Pid>, Vec<std::sync::Arc<Probe>>) {
+async fn three_under(
+    k: &Kernel,
+    strategy: Strategy,
+) -> (Vec<AgentRef<ProbeAgent>>, Vec<std::sync::Arc<Probe>>) {
     let sup = k
         .supervisor(fast("group").strategy(strategy).intensity(10, LONG))
         .await
@@ -158,25 +157,29 @@ async fn three_under(k: &Kernel, strategy: Strategy) -> (Vec<Pid>, Vec<std::sync
     (pids, probes)
 }
 
-async fn restarts_after_crashing(k: &Kernel, pids: &[Pid], crash: usize, expected: [u32; 3]) {
-    let _ = k
-        .ask::<Reply, _>(pids[crash], Cmd::Panic("x".into()), LONG)
+async fn restarts_after_crashing(
+    k: &Kernel,
+    pids: &[AgentRef<ProbeAgent>],
+    crash: usize,
+    expected: [u32; 3],
+) {
+    let _ = pids[crash].ask(Cmd::Panic("x".into())).timeout(LONG)
         .await;
     let ok = eventually(LONG, || {
         pids.iter()
-            .map(|p| k.status(*p).map(|s| s.restarts).unwrap_or(99))
+            .map(|p| k.status(p.pid()).map(|s| s.restarts).unwrap_or(99))
             .collect::<Vec<_>>()
             == expected
     })
     .await;
     let got: Vec<u32> = pids
         .iter()
-        .map(|p| k.status(*p).map(|s| s.restarts).unwrap_or(99))
+        .map(|p| k.status(p.pid()).map(|s| s.restarts).unwrap_or(99))
         .collect();
     assert!(ok, "restarts {got:?}, expected {expected:?}");
     // Everyone works afterwards.
     for pid in pids {
-        let _: Reply = k.ask(*pid, Cmd::Log, LONG).await.unwrap();
+        let _: Reply = pid.ask(Cmd::Log).timeout(LONG).await.unwrap();
     }
 }
 
@@ -209,25 +212,24 @@ async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
 async fn a_sibling_restart_keeps_the_siblings_queued_messages() {
     let (k, _db) = kernel().await;
     let (pids, probes) = three_under(&k, Strategy::OneForAll).await;
-    k.send(pids[2], Cmd::Gated(0)).await.unwrap();
+    pids[2].tell(Cmd::Gated(0)).await.unwrap();
     assert!(
-        eventually(LONG, || k.status(pids[2]).unwrap().state
+        eventually(LONG, || k.status(pids[2].pid()).unwrap().state
             == AgentState::Running)
         .await
     );
-    k.send(pids[2], Cmd::Record(1)).await.unwrap();
-    let _ = k
-        .ask::<Reply, _>(pids[0], Cmd::Panic("x".into()), LONG)
+    pids[2].tell(Cmd::Record(1)).await.unwrap();
+    let _ = pids[0].ask(Cmd::Panic("x".into())).timeout(LONG)
         .await;
     assert!(
         eventually(LONG, || k
-            .status(pids[2])
+            .status(pids[2].pid())
             .map(|s| s.restarts == 1)
             .unwrap_or(false))
         .await
     );
     // Gated(0) was interrupted by the restart; Record(1) was queued and survives.
-    let reply: Reply = k.ask(pids[2], Cmd::Log, LONG).await.unwrap();
+    let reply: Reply = pids[2].ask(Cmd::Log).timeout(LONG).await.unwrap();
     assert_eq!(reply.log, vec![1]);
     assert_eq!(probes[2].starts(), 2);
     k.shutdown().await;
@@ -254,16 +256,16 @@ async fn exceeding_restart_intensity_escalates_to_the_parent_supervisor() {
         .await
         .unwrap();
     let crash = |n: usize| {
-        let k = k.clone();
+        let (k, pid) = (k.clone(), pid.clone());
         async move {
             for _ in 0..n {
-                let r = k.ask::<Reply, _>(pid, Cmd::Panic("x".into()), LONG).await;
+                let r = pid.ask(Cmd::Panic("x".into())).timeout(LONG).await;
                 assert!(matches!(r, Err(IpcError::Crashed { .. })), "{r:?}");
                 // Wait for the restart before crashing again.
-                let before = probe_restarts(&k, pid);
+                let before = probe_restarts(&k, &pid);
                 assert!(
-                    eventually(LONG, || probe_restarts(&k, pid) > before
-                        || k.status(pid).is_err())
+                    eventually(LONG, || probe_restarts(&k, &pid) > before
+                        || k.status(pid.pid()).is_err())
                     .await
                 );
             }
@@ -279,7 +281,7 @@ async fn exceeding_restart_intensity_escalates_to_the_parent_supervisor() {
         }
     }
     assert_eq!(escalations, vec![(child, Some(parent))]);
-    assert_eq!(k.status(pid).unwrap().restarts, 3);
+    assert_eq!(k.status(pid.pid()).unwrap().restarts, 3);
 
     // Three more: the child escalates again; the parent is now over its own limit (2 > 1)
     // and escalates to the root, which restarts the parent subtree.
@@ -297,13 +299,13 @@ async fn exceeding_restart_intensity_escalates_to_the_parent_supervisor() {
             (parent, Some(SupervisorId::ROOT))
         ]
     );
-    let reply: Reply = k.ask(pid, Cmd::Log, LONG).await.unwrap();
+    let reply: Reply = pid.ask(Cmd::Log).timeout(LONG).await.unwrap();
     assert!(reply.log.is_empty());
     k.shutdown().await;
 }
 
-fn probe_restarts(k: &Kernel, pid: Pid) -> u32 {
-    k.status(pid).map(|s| s.restarts).unwrap_or(u32::MAX)
+fn probe_restarts(k: &Kernel, agent: &AgentRef<ProbeAgent>) -> u32 {
+    k.status(agent.pid()).map(|s| s.restarts).unwrap_or(u32::MAX)
 }
 
 #[actix_rt::test]
@@ -319,14 +321,13 @@ async fn the_root_terminates_a_child_that_exceeds_its_intensity() {
         .await
         .unwrap();
     for i in 0..3 {
-        let _ = k
-            .ask::<Reply, _>(pid, Cmd::Panic(format!("p{i}")), LONG)
+        let _ = pid.ask(Cmd::Panic(format!("p{i}"))).timeout(LONG)
             .await;
         if i < 2 {
-            assert!(eventually(LONG, || probe_restarts(&k, pid) == i + 1).await);
+            assert!(eventually(LONG, || probe_restarts(&k, &pid) == i + 1).await);
         }
     }
-    assert_eq!(k.wait(pid).await.unwrap(), ExitReason::Crashed("p2".into()));
+    assert_eq!(k.wait(pid.pid()).await.unwrap(), ExitReason::Crashed("p2".into()));
     k.shutdown().await;
 }
 
@@ -337,8 +338,12 @@ async fn children_spawned_by_an_agent_stop_with_it() {
     }
     impl Agent for Parent {
         type Msg = ();
-        type Reply = Pid;
-        async fn handle(&mut self, _: (), ctx: &mut AgentContext) -> Result<Pid, AgentError> {
+        type Reply = AgentRef<ProbeAgent>;
+        async fn handle(
+            &mut self,
+            _: (),
+            ctx: &mut AgentContext,
+        ) -> Result<AgentRef<ProbeAgent>, AgentError> {
             Ok(ctx
                 .spawn_child(ProbeAgent::factory(&self.probe), SpawnOptions::new("kid"))
                 .await?)
@@ -351,12 +356,12 @@ async fn children_spawned_by_an_agent_stop_with_it() {
         .spawn(move || Parent { probe: p2.clone() }, SpawnOptions::new("p"))
         .await
         .unwrap();
-    let kid: Pid = k.ask(parent, (), LONG).await.unwrap();
-    assert_eq!(k.status(kid).unwrap().parent, Some(parent));
+    let kid = parent.ask(()).timeout(LONG).await.unwrap();
+    assert_eq!(k.status(kid.pid()).unwrap().parent, Some(parent.pid()));
     let k2 = k.clone();
-    let kid_exit = tokio::spawn(async move { k2.wait(kid).await });
+    let kid_exit = tokio::spawn(async move { k2.wait(kid.pid()).await });
     tokio::task::yield_now().await;
-    k.stop(parent).await.unwrap();
+    k.stop(parent.pid()).await.unwrap();
     assert_eq!(kid_exit.await.unwrap().unwrap(), ExitReason::ParentExited);
     k.shutdown().await;
 }
@@ -366,18 +371,17 @@ async fn a_pending_stop_wins_over_a_sibling_restart() {
     let (k, _db) = kernel().await;
     let (pids, probes) = three_under(&k, Strategy::OneForAll).await;
     // pids[2] is busy; a stop is requested (it waits for the message to finish)…
-    k.send(pids[2], Cmd::Gated(0)).await.unwrap();
+    pids[2].tell(Cmd::Gated(0)).await.unwrap();
     assert!(
-        eventually(LONG, || k.status(pids[2]).unwrap().state
+        eventually(LONG, || k.status(pids[2].pid()).unwrap().state
             == AgentState::Running)
         .await
     );
-    let (k2, target) = (k.clone(), pids[2]);
+    let (k2, target) = (k.clone(), pids[2].pid());
     let stopping = tokio::spawn(async move { k2.stop(target).await });
     tokio::time::sleep(Duration::from_millis(20)).await;
     // …then a sibling crashes and one_for_all restarts everyone.
-    let _ = k
-        .ask::<Reply, _>(pids[0], Cmd::Panic("x".into()), LONG)
+    let _ = pids[0].ask(Cmd::Panic("x".into())).timeout(LONG)
         .await;
     let reason = tokio::time::timeout(LONG, stopping)
         .await
@@ -386,13 +390,13 @@ async fn a_pending_stop_wins_over_a_sibling_restart() {
         .unwrap();
     assert_eq!(reason, ExitReason::Shutdown);
     assert!(
-        k.status(pids[2]).is_err(),
+        k.status(pids[2].pid()).is_err(),
         "the stopped agent did not come back"
     );
     assert_eq!(probes[2].starts(), 1);
     assert!(
         eventually(LONG, || k
-            .status(pids[0])
+            .status(pids[0].pid())
             .map(|s| s.restarts == 1)
             .unwrap_or(false))
         .await

@@ -2,23 +2,23 @@
 
 use std::time::Duration;
 
-use agent_os_kernel::{Agent, AgentContext, AgentError, IpcError, Pid};
+use agent_os_kernel::{Agent, AgentContext, AgentError, AgentRef, IpcError};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::warn;
 
-use crate::ReducerMsg;
+use crate::{FnWorker, Reducer, ReducerMsg};
 
 /// One fan-out run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct FanOut {
     /// The jobs, each sent to one worker as its message.
     pub jobs: Vec<Value>,
-    /// Worker pids (jobs are dealt round robin).
-    pub workers: Vec<Pid>,
-    /// Reducer pid the results are folded into.
-    pub reducer: Pid,
+    /// The workers (jobs are dealt round robin).
+    pub workers: Vec<AgentRef<FnWorker>>,
+    /// The reducer the results are folded into.
+    pub reducer: AgentRef<Reducer>,
     /// Attempts per job (a crash or timeout of its worker costs one attempt).
     pub attempts: u32,
     /// Reply timeout per attempt, milliseconds.
@@ -41,29 +41,27 @@ pub struct FanOutReport {
 /// Fans jobs out to workers concurrently (one job in flight per worker at a time is not
 /// required: workers queue them), retries a job when its worker crashed while handling it or
 /// did not answer in time, and sends every result to the reducer.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Coordinator;
 
 async fn run_job(
-    ctx: &AgentContext,
     index: usize,
     job: &Value,
-    workers: &[Pid],
+    worker: &AgentRef<FnWorker>,
     attempts: u32,
     timeout: Duration,
 ) -> (usize, Result<Value, String>, usize) {
-    let worker = workers[index % workers.len()];
     let mut retries = 0;
     let mut last = String::new();
     for attempt in 0..attempts.max(1) {
-        match ctx.ask::<Value, Value>(worker, job.clone(), timeout).await {
+        match worker.ask(job.clone()).timeout(timeout).await {
             Ok(v) => return (index, Ok(v), retries),
             Err(
                 e @ (IpcError::Crashed { .. }
                 | IpcError::Timeout { .. }
                 | IpcError::Interrupted { .. }),
             ) => {
-                warn!(job = index, %worker, attempt, error = %e, "retrying job");
+                warn!(job = index, worker = %worker.pid(), attempt, error = %e, "retrying job");
                 retries += 1;
                 last = e.to_string();
             }
@@ -80,19 +78,16 @@ impl Agent for Coordinator {
     async fn handle(
         &mut self,
         run: FanOut,
-        ctx: &mut AgentContext,
+        _ctx: &mut AgentContext,
     ) -> Result<FanOutReport, AgentError> {
         if run.workers.is_empty() {
             return Err(AgentError::invalid("fan-out needs at least one worker"));
         }
         let timeout = Duration::from_millis(run.timeout_ms);
-        let ctx_ref: &AgentContext = ctx;
-        let outcomes = join_all(
-            run.jobs
-                .iter()
-                .enumerate()
-                .map(|(i, job)| run_job(ctx_ref, i, job, &run.workers, run.attempts, timeout)),
-        )
+        let workers = &run.workers;
+        let outcomes = join_all(run.jobs.iter().enumerate().map(|(i, job)| {
+            run_job(i, job, &workers[i % workers.len()], run.attempts, timeout)
+        }))
         .await;
         let mut report = FanOutReport {
             completed: 0,
@@ -104,13 +99,13 @@ impl Agent for Coordinator {
             report.retries += retries;
             match outcome {
                 Ok(v) => {
-                    ctx.send(run.reducer, ReducerMsg::Add(v)).await?;
+                    run.reducer.tell(ReducerMsg::Add(v)).await?;
                     report.completed += 1;
                 }
                 Err(e) => report.failed.push((index, e)),
             }
         }
-        report.result = ctx.ask(run.reducer, ReducerMsg::Result, timeout).await?;
+        report.result = run.reducer.ask(ReducerMsg::Result).timeout(timeout).await?;
         Ok(report)
     }
 }

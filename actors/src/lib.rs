@@ -6,7 +6,8 @@
 //!   or timed out (the supervisor restarts the worker under the same pid), and feeds the
 //!   results to a reducer.
 //!
-//! Together they make a map/reduce pipeline; see `examples/quickstart.rs` in the kernel.
+//! Together they make a map/reduce pipeline; see `examples/quickstart.rs` in the kernel. The
+//! coordinator holds its workers and its reducer as typed handles ([`agent_os_kernel::AgentRef`]).
 
 mod coordinator;
 mod reducer;

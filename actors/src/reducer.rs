@@ -28,6 +28,15 @@ pub struct Reducer {
     count: u64,
 }
 
+impl std::fmt::Debug for Reducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reducer")
+            .field("count", &self.count)
+            .field("acc", &self.acc)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Reducer {
     /// A factory for `Kernel::spawn`: every incarnation starts from `init`.
     pub fn factory(

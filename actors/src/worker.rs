@@ -6,7 +6,7 @@ use agent_os_kernel::{Agent, AgentContext, AgentError};
 use serde_json::Value;
 
 /// The job function: input → output, or an error message sent back to the asker.
-pub type JobFn = dyn Fn(&Value, &AgentContext) -> Result<Value, String> + Send + Sync;
+type JobFn = dyn Fn(&Value, &AgentContext) -> Result<Value, String> + Send + Sync;
 
 /// Applies a function to each job. A panic inside the function is a crash: the worker's
 /// supervisor restarts it and the asker gets `IpcError::Crashed`.
@@ -20,6 +20,12 @@ pub type JobFn = dyn Fn(&Value, &AgentContext) -> Result<Value, String> + Send +
 #[derive(Clone)]
 pub struct FnWorker {
     f: Arc<JobFn>,
+}
+
+impl std::fmt::Debug for FnWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnWorker").finish_non_exhaustive()
+    }
 }
 
 impl FnWorker {

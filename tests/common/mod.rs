@@ -17,10 +17,10 @@ use agent_os_kernel::storage::{Backend, Storage};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 /// The default PostgreSQL URL for tests.
-pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub(crate) const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// The backend kernel tests should use: `AOK_TEST_BACKEND` = `sqlite` (default) or `postgres`.
-pub fn backend_from_env() -> Backend {
+pub(crate) fn backend_from_env() -> Backend {
     match std::env::var("AOK_TEST_BACKEND") {
         Err(_) => Backend::Sqlite,
         Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -34,7 +34,7 @@ pub fn backend_from_env() -> Backend {
 }
 
 /// The PostgreSQL URL tests connect to (`AOK_TEST_POSTGRES_URL`, else the default).
-pub fn postgres_url() -> String {
+pub(crate) fn postgres_url() -> String {
     std::env::var("AOK_TEST_POSTGRES_URL")
         .ok()
         .filter(|s| !s.trim().is_empty())
@@ -42,7 +42,7 @@ pub fn postgres_url() -> String {
 }
 
 /// Cleans up a test database when dropped.
-pub struct StorageGuard {
+pub(crate) struct StorageGuard {
     kind: GuardKind,
 }
 
@@ -53,7 +53,7 @@ enum GuardKind {
 
 impl StorageGuard {
     /// The PostgreSQL schema of this test, if any.
-    pub fn schema(&self) -> Option<&str> {
+    pub(crate) fn schema(&self) -> Option<&str> {
         match &self.kind {
             GuardKind::Postgres { schema, .. } => Some(schema),
             GuardKind::Sqlite(_) => None,
@@ -61,7 +61,7 @@ impl StorageGuard {
     }
 
     /// The URL of this test's database (for tests that open a second connection).
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         match &self.kind {
             GuardKind::Sqlite(dir) => sqlite_url(dir),
             GuardKind::Postgres { admin_url, schema } => schema_url(admin_url, schema),
@@ -136,12 +136,12 @@ async fn admin_connection(url: &str) -> Result<DatabaseConnection, String> {
 /// A fresh, migrated storage on `backend`, and the guard that deletes it when dropped.
 ///
 /// Panics (with instructions) if PostgreSQL is requested and unreachable.
-pub async fn test_storage(backend: Backend) -> (Storage, StorageGuard) {
+pub(crate) async fn test_storage(backend: Backend) -> (Storage, StorageGuard) {
     test_storage_at(backend, &postgres_url()).await
 }
 
 /// [`test_storage`] with an explicit PostgreSQL URL (ignored for SQLite).
-pub async fn test_storage_at(backend: Backend, postgres_url: &str) -> (Storage, StorageGuard) {
+pub(crate) async fn test_storage_at(backend: Backend, postgres_url: &str) -> (Storage, StorageGuard) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create temp dir: {e}"));

@@ -11,7 +11,7 @@ use agent_os_kernel::scheduler::{
 };
 
 /// A config with `slots` global slots, the given policy and preemption off.
-pub fn config(policy: PolicyKind, slots: usize) -> SchedulerConfig {
+pub(crate) fn config(policy: PolicyKind, slots: usize) -> SchedulerConfig {
     SchedulerConfig {
         policy,
         global_slots: slots,
@@ -21,7 +21,7 @@ pub fn config(policy: PolicyKind, slots: usize) -> SchedulerConfig {
 }
 
 /// Waits until `n` requests are queued (polls stats; fails after 10 s).
-pub async fn wait_queued(s: &Scheduler, n: usize) {
+pub(crate) async fn wait_queued(s: &Scheduler, n: usize) {
     let start = Instant::now();
     loop {
         let st = s.stats().await.expect("stats");
@@ -38,7 +38,7 @@ pub async fn wait_queued(s: &Scheduler, n: usize) {
 
 /// An agent's control lane: records the preemption notices it receives.
 #[derive(Default, Clone)]
-pub struct ControlLane(pub Arc<Mutex<Vec<SlicePreempted>>>);
+pub(crate) struct ControlLane(pub Arc<Mutex<Vec<SlicePreempted>>>);
 
 impl Actor for ControlLane {
     type Context = Context<Self>;
@@ -53,7 +53,7 @@ impl Handler<SlicePreempted> for ControlLane {
 
 /// Outcome of a streamed generation.
 #[derive(Debug, Default)]
-pub struct Generation {
+pub(crate) struct Generation {
     /// The chunks produced, in order.
     pub output: Vec<String>,
     /// Slices used.
@@ -68,7 +68,7 @@ pub struct Generation {
 /// Between chunks it checks `token.is_revoked()`; when revoked it keeps its partial output,
 /// releases with the usage so far and re-acquires with `resume`, continuing from the partial
 /// output. A slice also ends when its token quantum is used up (then it re-queues normally).
-pub async fn stream_generation(
+pub(crate) async fn stream_generation(
     s: Scheduler,
     pid: Pid,
     priority: u8,

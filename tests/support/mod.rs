@@ -14,7 +14,7 @@ use crate::common::{StorageGuard, backend_from_env, test_storage};
 
 /// What the probe does with a message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Cmd {
+pub(crate) enum Cmd {
     /// Record the id.
     Record(u32),
     /// Sleep, then record the id.
@@ -35,13 +35,13 @@ pub enum Cmd {
 
 /// The probe's reply.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub log: Vec<u32>,
     pub sender: Option<Pid>,
 }
 
 /// Observations shared by every incarnation of one probe (they survive restarts).
-pub struct Probe {
+pub(crate) struct Probe {
     pub log: Mutex<Vec<u32>>,
     pub in_handler: AtomicBool,
     pub overlaps: AtomicUsize,
@@ -52,7 +52,7 @@ pub struct Probe {
 }
 
 impl Probe {
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Probe {
             log: Mutex::new(Vec::new()),
             in_handler: AtomicBool::new(false),
@@ -63,26 +63,26 @@ impl Probe {
             topics: Mutex::new(Vec::new()),
         })
     }
-    pub fn log(&self) -> Vec<u32> {
+    pub(crate) fn log(&self) -> Vec<u32> {
         self.log.lock().clone()
     }
-    pub fn starts(&self) -> usize {
+    pub(crate) fn starts(&self) -> usize {
         self.starts.load(Ordering::SeqCst)
     }
-    pub fn stops(&self) -> usize {
+    pub(crate) fn stops(&self) -> usize {
         self.stops.load(Ordering::SeqCst)
     }
-    pub fn open(&self, n: usize) {
+    pub(crate) fn open(&self, n: usize) {
         self.gate.add_permits(n);
     }
 }
 
-pub struct ProbeAgent {
+pub(crate) struct ProbeAgent {
     probe: Arc<Probe>,
 }
 
 impl ProbeAgent {
-    pub fn factory(probe: &Arc<Probe>) -> impl Fn() -> ProbeAgent + Send + Sync + use<> {
+    pub(crate) fn factory(probe: &Arc<Probe>) -> impl Fn() -> ProbeAgent + Send + Sync + use<> {
         let probe = probe.clone();
         move || ProbeAgent {
             probe: probe.clone(),
@@ -154,14 +154,14 @@ impl Agent for ProbeAgent {
 /// A kernel for tests: two arbiters, default config (no file, no environment), a fresh
 /// database on the backend `AOK_TEST_BACKEND` names. Keep the guard alive as long as the
 /// kernel: dropping it deletes the database.
-pub async fn kernel() -> (Kernel, StorageGuard) {
+pub(crate) async fn kernel() -> (Kernel, StorageGuard) {
     let mut config = KernelConfig::default();
     config.kernel.arbiters = 2;
     kernel_with(config).await
 }
 
 /// [`kernel`] with a given configuration.
-pub async fn kernel_with(config: KernelConfig) -> (Kernel, StorageGuard) {
+pub(crate) async fn kernel_with(config: KernelConfig) -> (Kernel, StorageGuard) {
     let (storage, guard) = test_storage(backend_from_env()).await;
     let k = Kernel::builder()
         .config(config)
@@ -172,10 +172,10 @@ pub async fn kernel_with(config: KernelConfig) -> (Kernel, StorageGuard) {
     (k, guard)
 }
 
-pub use agent_os_kernel::KernelConfig;
+pub(crate) use agent_os_kernel::KernelConfig;
 
 /// Polls `f` until it is true or `timeout` passes; returns whether it became true.
-pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub(crate) async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if f() {
@@ -188,11 +188,11 @@ pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool 
     }
 }
 
-pub const SEC: Duration = Duration::from_secs(1);
-pub const LONG: Duration = Duration::from_secs(10);
+pub(crate) const SEC: Duration = Duration::from_secs(1);
+pub(crate) const LONG: Duration = Duration::from_secs(10);
 
 /// Waits until the kernel's scheduler has granted at least `n` slices (panics after `LONG`).
-pub async fn wait_for_grants(k: &Kernel, n: u64) {
+pub(crate) async fn wait_for_grants(k: &Kernel, n: u64) {
     let deadline = std::time::Instant::now() + LONG;
     while k.scheduler_stats().await.expect("scheduler stats").grants < n {
         assert!(
