@@ -117,25 +117,24 @@ impl Agent for Sink {
     }
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
 enum Go {
-    Send(u64, Pid),
-    Ask(u64, Pid),
+    Send(u64, AgentRef<Sink>),
+    Ask(u64, AgentRef<Sink>),
 }
 struct Driver;
 impl Agent for Driver {
     type Msg = Go;
     type Reply = ();
-    async fn handle(&mut self, go: Go, ctx: &mut AgentContext) -> Result<(), AgentError> {
+    async fn handle(&mut self, go: Go, _ctx: &mut AgentContext) -> Result<(), AgentError> {
         match go {
             Go::Send(n, to) => {
                 for i in 0..n {
-                    ctx.send(to, i).await?;
+                    to.tell(i).await?;
                 }
             }
             Go::Ask(n, to) => {
                 for i in 0..n {
-                    let _: u64 = ctx.ask(to, i, Duration::from_secs(10)).await?;
+                    let _echo = to.ask(i).timeout(Duration::from_secs(10)).await?;
                 }
             }
         }
@@ -172,17 +171,19 @@ async fn kernel_ipc(k: &Kernel, mode: &str, n: u64) -> Duration {
         .unwrap();
     let t = Instant::now();
     let go = if mode == "send" {
-        Go::Send(n, sink)
+        Go::Send(n, sink.clone())
     } else {
-        Go::Ask(n, sink)
+        Go::Ask(n, sink.clone())
     };
-    k.ask::<(), _>(driver, go, Duration::from_secs(600))
+    driver
+        .ask(go)
+        .timeout(Duration::from_secs(600))
         .await
         .unwrap();
     done.notified().await;
     let el = t.elapsed();
-    k.kill(driver).await.unwrap();
-    k.kill(sink).await.unwrap();
+    k.kill(driver.pid()).await.unwrap();
+    k.kill(sink.pid()).await.unwrap();
     el
 }
 
@@ -228,7 +229,7 @@ fn main() {
             .await
             .unwrap();
 
-        println!("IPC throughput, best of 3 runs (messages/s)\n");
+        println!("IPC throughput through typed handles, best of 3 runs (messages/s)\n");
         println!("| path | messages | raw actix | kernel | kernel / raw |");
         println!("|---|---:|---:|---:|---:|");
         for (mode, n, raw_name) in [("send", n_send, "do_send"), ("ask", n_ask, "send().await")] {
