@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use actix::Arbiter;
 use agent_os_kernel::Pid;
-use agent_os_kernel::scheduler::{
-    PolicyKind, Scheduler, SchedulerConfig, SliceRequest, Usage, percentile,
-};
+use agent_os_kernel::scheduler::{PolicyKind, Scheduler, SchedulerConfig, SliceRequest, Usage};
 
 const QUEUED: usize = 10_000;
 const CYCLES: usize = 30_000;
@@ -273,4 +271,13 @@ fn main() {
         }
         round_trips().await;
     });
+}
+
+/// Nearest-rank percentile of sorted samples (0 for none).
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }

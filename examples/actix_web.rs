@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 /// The agent: a running total.
 #[derive(Default)]
-pub struct Counter(i64);
+pub(crate) struct Counter(i64);
 
 impl Agent for Counter {
     type Msg = i64;
@@ -29,7 +29,7 @@ impl Agent for Counter {
 }
 
 /// A plain actix actor of the application that bumps counters through their recipients.
-pub struct Bumper;
+pub(crate) struct Bumper;
 
 impl Actor for Bumper {
     type Context = Context<Self>;
@@ -38,7 +38,7 @@ impl Actor for Bumper {
 /// Add one to the counter behind this recipient.
 #[derive(Message)]
 #[rtype(result = "Result<i64, String>")]
-pub struct Bump(pub Recipient<Deliver<i64, i64>>);
+pub(crate) struct Bump(pub(crate) Recipient<Deliver<i64, i64>>);
 
 impl Handler<Bump> for Bumper {
     type Result = ResponseFuture<Result<i64, String>>;
@@ -53,10 +53,10 @@ impl Handler<Bump> for Bumper {
 }
 
 /// What the handlers share: the kernel, the app's counters by name, its actix actor.
-pub struct AppState {
-    pub kernel: Kernel,
-    pub counters: Mutex<HashMap<String, AgentRef<Counter>>>,
-    pub bumper: Addr<Bumper>,
+pub(crate) struct AppState {
+    pub(crate) kernel: Kernel,
+    pub(crate) counters: Mutex<HashMap<String, AgentRef<Counter>>>,
+    pub(crate) bumper: Addr<Bumper>,
 }
 
 fn counter(state: &AppState, name: &str) -> Option<AgentRef<Counter>> {
@@ -98,7 +98,7 @@ async fn bump(state: web::Data<AppState>, name: web::Path<String>) -> HttpRespon
 }
 
 /// The application's routes, mountable in any `App`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(HttpResponse::Ok))
         .route("/counters/{name}", web::post().to(spawn_counter))
         .route("/counters/{name}/add/{n}", web::post().to(add))
@@ -106,7 +106,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The shared state over a running kernel.
-pub fn state(kernel: Kernel) -> web::Data<AppState> {
+pub(crate) fn state(kernel: Kernel) -> web::Data<AppState> {
     web::Data::new(AppState {
         kernel,
         counters: Mutex::new(HashMap::new()),
@@ -116,7 +116,10 @@ pub fn state(kernel: Kernel) -> web::Data<AppState> {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let kernel = Kernel::builder().build().await.map_err(std::io::Error::other)?;
+    let kernel = Kernel::builder()
+        .build()
+        .await
+        .map_err(std::io::Error::other)?;
     let data = state(kernel.clone());
     let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes))
         .bind(("127.0.0.1", 8080))?

@@ -98,14 +98,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let notes = kernel
         .spawn(Notes::default, SpawnOptions::new("notes"))
         .await?;
-    notes.tell(NotesMsg::Write("pages are 512 tokens".into())).await?;
-    notes.tell(NotesMsg::Write("the LLM is the CPU".into())).await?;
+    notes
+        .tell(NotesMsg::Write("pages are 512 tokens".into()))
+        .await?;
+    notes
+        .tell(NotesMsg::Write("the LLM is the CPU".into()))
+        .await?;
     let count = notes.call(NotesMsg::Count).await?; // usize
     let last = notes.call(NotesMsg::Last).await?; // Option<String>
     println!("notes: {count}, last: {last:?}");
 
     // JSON to an agent without JSON access is a typed error naming it.
-    match kernel.send_json(notes.pid(), serde_json::json!("Count")).await {
+    match kernel
+        .send_json(notes.pid(), serde_json::json!("Count"))
+        .await
+    {
         Err(e @ IpcError::NoJsonAccess { .. }) => println!("as expected: {e}"),
         other => println!("unexpected: {other:?}"),
     }

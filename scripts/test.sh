@@ -34,6 +34,9 @@ cargo fmt --all -- --check
 banner "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy "${LOCKED[@]}" --workspace --all-targets -- -D warnings
 
+banner "cargo doc --workspace --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc "${LOCKED[@]}" --workspace --no-deps --quiet
+
 banner "cargo test --workspace (AOK_TEST_BACKEND=sqlite; storage tests hit both backends)"
 AOK_TEST_BACKEND=sqlite cargo test "${LOCKED[@]}" --workspace
 

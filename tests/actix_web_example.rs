@@ -14,14 +14,11 @@ use support::*;
 async fn the_actix_web_example_spawns_and_asks_agents_from_handlers() {
     let (k, _db) = kernel().await;
     let data = example::state(k.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .configure(example::routes)
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .expect("bind a free port");
+    let server =
+        HttpServer::new(move || App::new().app_data(data.clone()).configure(example::routes))
+            .workers(1)
+            .bind(("127.0.0.1", 0))
+            .expect("bind a free port");
     let addr = server.addrs()[0];
     let server = server.run();
     let handle = server.handle();
@@ -40,7 +37,11 @@ async fn the_actix_web_example_spawns_and_asks_agents_from_handlers() {
     assert_eq!(created.status(), 201);
     let body: serde_json::Value = created.json().await.unwrap();
     let pid: agent_os_kernel::Pid = serde_json::from_value(body["pid"].clone()).unwrap();
-    assert_eq!(k.status(pid).unwrap().name, "apples", "spawned in the kernel");
+    assert_eq!(
+        k.status(pid).unwrap().name,
+        "apples",
+        "spawned in the kernel"
+    );
 
     for (n, total) in [(5, 5), (3, 8)] {
         let r = http

@@ -42,7 +42,10 @@ async fn an_idle_agent_never_shows_running_after_its_slices() {
         // Blocks this arbiter (not the agent's) until the agent has gone idle.
         let deadline = std::time::Instant::now() + LONG;
         while k.status(agent.pid()).unwrap().handled < (round + 1) as u64 {
-            assert!(std::time::Instant::now() < deadline, "the agent never finished");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent never finished"
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -68,7 +68,11 @@ async fn a_full_mailbox_rejects_with_mailbox_full_and_drops_nothing() {
         .unwrap();
     pid.tell(Cmd::Gated(0)).await.unwrap();
     // Wait until message 0 is being handled (it left the mailbox).
-    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
+    assert!(
+        eventually(LONG, || k.status(pid.pid()).unwrap().state
+            == AgentState::Running)
+        .await
+    );
     for id in 1..=4 {
         pid.tell(Cmd::Gated(id)).await.unwrap();
     }
@@ -119,7 +123,11 @@ async fn stop_overtakes_queued_messages_and_fails_them_back() {
         .await
         .unwrap();
     pid.tell(Cmd::Gated(0)).await.unwrap();
-    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
+    assert!(
+        eventually(LONG, || k.status(pid.pid()).unwrap().state
+            == AgentState::Running)
+        .await
+    );
     let mut asks = Vec::new();
     for id in 1..=10 {
         asks.push(tokio::spawn(pid.ask(Cmd::Record(id)).timeout(LONG)));
@@ -163,7 +171,11 @@ async fn kill_aborts_the_running_handler_at_once() {
         .await
         .unwrap();
     let inflight = tokio::spawn(pid.ask(Cmd::Gated(0)).timeout(LONG));
-    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
+    assert!(
+        eventually(LONG, || k.status(pid.pid()).unwrap().state
+            == AgentState::Running)
+        .await
+    );
     pid.tell(Cmd::Record(1)).await.unwrap();
     assert_eq!(k.kill(pid.pid()).await.unwrap(), ExitReason::Killed);
     let r = inflight.await.unwrap();
@@ -185,8 +197,15 @@ async fn a_stop_deadline_aborts_a_handler_that_does_not_finish() {
         .await
         .unwrap();
     pid.tell(Cmd::Gated(0)).await.unwrap();
-    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
-    let reason = k.stop_within(pid.pid(), Duration::from_millis(50)).await.unwrap();
+    assert!(
+        eventually(LONG, || k.status(pid.pid()).unwrap().state
+            == AgentState::Running)
+        .await
+    );
+    let reason = k
+        .stop_within(pid.pid(), Duration::from_millis(50))
+        .await
+        .unwrap();
     assert_eq!(reason, ExitReason::StopTimeout);
     k.shutdown().await;
 }

@@ -45,7 +45,11 @@ async fn an_agent_calls_the_offline_scripted_backend_through_the_scheduler() {
         .spawn(|| Caller, SpawnOptions::new("caller"))
         .await
         .unwrap();
-    let r: ChatResponse = pid.ask("hello kernel".to_string()).timeout(LONG).await.unwrap();
+    let r: ChatResponse = pid
+        .ask("hello kernel".to_string())
+        .timeout(LONG)
+        .await
+        .unwrap();
     assert_eq!(r.backend, "scripted");
     assert!(r.content.contains("hello kernel"), "{}", r.content);
     let stats = k.scheduler_stats().await.unwrap();
@@ -266,7 +270,11 @@ async fn a_preempted_llm_stream_resumes_through_the_kernel_to_the_full_output() 
     // Wait until the low agent holds the only slot (its first call also loads the tokenizer).
     wait_for_grants(&k, 1).await;
     tokio::time::sleep(Duration::from_millis(60)).await; // a few words in
-    let short: ChatResponse = high.ask("a short one".to_string()).timeout(LONG).await.unwrap();
+    let short: ChatResponse = high
+        .ask("a short one".to_string())
+        .timeout(LONG)
+        .await
+        .unwrap();
     assert_eq!(short.content, "ok");
     let story = long.await.unwrap().unwrap();
     assert_eq!(

@@ -67,7 +67,7 @@ impl Agent for Streamer {
     }
 }
 
-fn one_slot() -> agent_os_kernel::KernelConfig {
+fn one_slot() -> KernelConfig {
     let mut c = KernelConfig::default();
     c.kernel.arbiters = 2;
     c.scheduler.global_slots = 1;
@@ -88,7 +88,6 @@ async fn an_urgent_agent_preempts_and_the_preempted_one_finishes_its_full_output
         .spawn(|| Streamer, SpawnOptions::new("high").priority(5))
         .await
         .unwrap();
-    let k2 = k.clone();
     let low_run = tokio::spawn(low.ask((60u32, 5u64)).timeout(LONG));
     // Wait until the low agent holds the only slot, then let it stream a little.
     wait_for_grants(&k, 1).await;
@@ -143,7 +142,11 @@ async fn a_waiting_agent_shows_waiting_slice_in_its_status() {
         .await
         .unwrap();
     let ra = tokio::spawn(a.ask((20u32, 5u64)).timeout(LONG));
-    assert!(eventually(LONG, || k.status(a.pid()).unwrap().state == AgentState::Running).await);
+    assert!(
+        eventually(LONG, || k.status(a.pid()).unwrap().state
+            == AgentState::Running)
+        .await
+    );
     let rb = tokio::spawn(b.ask((1u32, 1u64)).timeout(LONG));
     assert!(
         eventually(LONG, || k.status(b.pid()).unwrap().state

@@ -71,7 +71,7 @@ async fn the_more_urgent_of_two_waiting_agents_is_served_first() {
         assert_eq!(order, ["urgent", "lax"], "{policy}");
         let st = s.stats().await.expect("stats");
         assert_eq!((st.grants, st.queued, st.running), (3, 0, 0));
-        assert!(st.wait_p99 >= st.wait_p50 && st.wait_p99 > std::time::Duration::ZERO);
+        assert!(st.wait_p99 >= st.wait_p50 && st.wait_p99 > Duration::ZERO);
     }
 }
 

@@ -22,7 +22,11 @@ async fn a_panic_restarts_the_agent_under_the_same_pid_keeping_queued_messages()
         .await
         .unwrap();
     pid.tell(Cmd::Gated(0)).await.unwrap();
-    assert!(eventually(LONG, || k.status(pid.pid()).unwrap().state == AgentState::Running).await);
+    assert!(
+        eventually(LONG, || k.status(pid.pid()).unwrap().state
+            == AgentState::Running)
+        .await
+    );
     // Queue: the crashing ask, then three more messages.
     let crashing = tokio::spawn(pid.ask(Cmd::Panic("boom".into())).timeout(LONG));
     assert!(eventually(LONG, || k.status(pid.pid()).unwrap().mailbox_len == 1).await);
@@ -163,8 +167,7 @@ async fn restarts_after_crashing(
     crash: usize,
     expected: [u32; 3],
 ) {
-    let _ = pids[crash].ask(Cmd::Panic("x".into())).timeout(LONG)
-        .await;
+    let _ = pids[crash].ask(Cmd::Panic("x".into())).timeout(LONG).await;
     let ok = eventually(LONG, || {
         pids.iter()
             .map(|p| k.status(p.pid()).map(|s| s.restarts).unwrap_or(99))
@@ -219,8 +222,7 @@ async fn a_sibling_restart_keeps_the_siblings_queued_messages() {
         .await
     );
     pids[2].tell(Cmd::Record(1)).await.unwrap();
-    let _ = pids[0].ask(Cmd::Panic("x".into())).timeout(LONG)
-        .await;
+    let _ = pids[0].ask(Cmd::Panic("x".into())).timeout(LONG).await;
     assert!(
         eventually(LONG, || k
             .status(pids[2].pid())
@@ -305,7 +307,9 @@ async fn exceeding_restart_intensity_escalates_to_the_parent_supervisor() {
 }
 
 fn probe_restarts(k: &Kernel, agent: &AgentRef<ProbeAgent>) -> u32 {
-    k.status(agent.pid()).map(|s| s.restarts).unwrap_or(u32::MAX)
+    k.status(agent.pid())
+        .map(|s| s.restarts)
+        .unwrap_or(u32::MAX)
 }
 
 #[actix_rt::test]
@@ -321,13 +325,15 @@ async fn the_root_terminates_a_child_that_exceeds_its_intensity() {
         .await
         .unwrap();
     for i in 0..3 {
-        let _ = pid.ask(Cmd::Panic(format!("p{i}"))).timeout(LONG)
-            .await;
+        let _ = pid.ask(Cmd::Panic(format!("p{i}"))).timeout(LONG).await;
         if i < 2 {
             assert!(eventually(LONG, || probe_restarts(&k, &pid) == i + 1).await);
         }
     }
-    assert_eq!(k.wait(pid.pid()).await.unwrap(), ExitReason::Crashed("p2".into()));
+    assert_eq!(
+        k.wait(pid.pid()).await.unwrap(),
+        ExitReason::Crashed("p2".into())
+    );
     k.shutdown().await;
 }
 
@@ -381,8 +387,7 @@ async fn a_pending_stop_wins_over_a_sibling_restart() {
     let stopping = tokio::spawn(async move { k2.stop(target).await });
     tokio::time::sleep(Duration::from_millis(20)).await;
     // …then a sibling crashes and one_for_all restarts everyone.
-    let _ = pids[0].ask(Cmd::Panic("x".into())).timeout(LONG)
-        .await;
+    let _ = pids[0].ask(Cmd::Panic("x".into())).timeout(LONG).await;
     let reason = tokio::time::timeout(LONG, stopping)
         .await
         .expect("stop returns")

@@ -96,7 +96,10 @@ async fn each_restart_type_declared_at_spawn_with_its_own_restart_limit() {
     assert!(restarts(&k, &permanent, 2).await);
     assert_eq!(
         *p_seen.lock(),
-        vec![ExitReason::Crashed("hooked panic".into()), ExitReason::Normal]
+        vec![
+            ExitReason::Crashed("hooked panic".into()),
+            ExitReason::Normal
+        ]
     );
     // A third failure within the window is over its own limit: terminated, not restarted.
     let _ = permanent.ask(HookMsg::Panic).await;
@@ -135,7 +138,10 @@ async fn each_restart_type_declared_at_spawn_with_its_own_restart_limit() {
             SpawnOptions::new("bad").restart_limit(0, LONG),
         )
         .await;
-    assert!(matches!(r, Err(SpawnError::InvalidRestartLimit(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(SpawnError::InvalidRestartLimit(_))),
+        "{r:?}"
+    );
     k.shutdown().await;
 }
 
@@ -183,12 +189,19 @@ async fn a_stopped_supervisor_stops_everything_under_it_gracefully() {
         .await
         .unwrap();
     let outside = k
-        .spawn(ProbeAgent::factory(&Probe::new()), SpawnOptions::new("outside"))
+        .spawn(
+            ProbeAgent::factory(&Probe::new()),
+            SpawnOptions::new("outside"),
+        )
         .await
         .unwrap();
     // `busy` is handling a message when the stop comes: it finishes it.
     let inflight = tokio::spawn(busy.ask(Cmd::Gated(7)).timeout(LONG));
-    assert!(eventually(LONG, || k.status(busy.pid()).unwrap().state == AgentState::Running).await);
+    assert!(
+        eventually(LONG, || k.status(busy.pid()).unwrap().state
+            == AgentState::Running)
+        .await
+    );
     let k2 = k.clone();
     let stopping = tokio::spawn(async move { k2.stop_supervisor(sup).await });
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -209,7 +222,10 @@ async fn a_stopped_supervisor_stops_everything_under_it_gracefully() {
         .expect("the stop completes")
         .unwrap()
         .unwrap();
-    assert!(inflight.await.unwrap().is_ok(), "the in-flight message finished");
+    assert!(
+        inflight.await.unwrap().is_ok(),
+        "the in-flight message finished"
+    );
     for (agent, probe) in [(&busy, &p1), (&idle, &p2), (&deep, &p3)] {
         assert_eq!(
             k.wait(agent.pid()).await.err().map(|e| e.kind()),

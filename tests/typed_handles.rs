@@ -142,10 +142,7 @@ async fn a_reply_port_times_out_is_lost_to_a_crash_or_an_error_or_is_dropped() {
     );
 
     let r = store.call(StoreMsg::Forget).timeout(LONG).await;
-    assert!(
-        matches!(r, Err(IpcError::NoReply(p)) if p == pid),
-        "{r:?}"
-    );
+    assert!(matches!(r, Err(IpcError::NoReply(p)) if p == pid), "{r:?}");
 
     // The agent was restarted after the crash and still answers.
     assert_eq!(store.call(StoreMsg::Count).await.unwrap(), 0);
@@ -162,7 +159,10 @@ async fn a_reply_port_times_out_is_lost_to_a_crash_or_an_error_or_is_dropped() {
     );
     // Gone for good: later sends name the missing agent.
     let r = store.tell(StoreMsg::Put("x".into())).await;
-    assert!(matches!(r, Err(IpcError::NoSuchAgent(p)) if p == pid), "{r:?}");
+    assert!(
+        matches!(r, Err(IpcError::NoSuchAgent(p)) if p == pid),
+        "{r:?}"
+    );
     assert!(store.is_terminated());
     k.shutdown().await;
 }
@@ -175,12 +175,16 @@ async fn json_needs_the_opt_in_and_is_refused_with_a_typed_error_naming_the_agen
         .spawn(ProbeAgent::factory(&probe), SpawnOptions::new("typed-only"))
         .await
         .unwrap();
-    let r = k.send_json(closed.pid(), serde_json::json!({"Record": 1})).await;
+    let r = k
+        .send_json(closed.pid(), serde_json::json!({"Record": 1}))
+        .await;
     assert!(
         matches!(&r, Err(IpcError::NoJsonAccess { name, pid }) if name == "typed-only" && *pid == closed.pid()),
         "{r:?}"
     );
-    let r = k.ask_json(closed.pid(), serde_json::json!("Log"), SEC).await;
+    let r = k
+        .ask_json(closed.pid(), serde_json::json!("Log"), SEC)
+        .await;
     assert!(matches!(r, Err(IpcError::NoJsonAccess { .. })), "{r:?}");
     assert!(!k.status(closed.pid()).unwrap().json);
 
@@ -273,9 +277,16 @@ async fn chain(k: &Kernel, leaf: Leaf) -> (AgentRef<Hop>, AgentRef<Hop>) {
 async fn an_error_that_crossed_two_agents_still_matches_as_timeout_or_crashed() {
     let (k, _db) = kernel().await;
     let (a, c) = chain(&k, Leaf::Sleep).await;
-    let err = a.ask(Duration::from_millis(400)).timeout(LONG).await.unwrap_err();
+    let err = a
+        .ask(Duration::from_millis(400))
+        .timeout(LONG)
+        .await
+        .unwrap_err();
     // a's handler returned b's failure, which was c's timeout.
-    assert!(matches!(err, IpcError::Handler { pid, .. } if pid == a.pid()), "{err:?}");
+    assert!(
+        matches!(err, IpcError::Handler { pid, .. } if pid == a.pid()),
+        "{err:?}"
+    );
     assert!(
         matches!(err.root_cause(), IpcError::Timeout { pid, .. } if *pid == c.pid()),
         "{err:?}"
@@ -315,11 +326,17 @@ async fn an_agent_gets_its_own_handle_and_a_pid_becomes_a_handle_once() {
     impl Agent for Me {
         type Msg = bool;
         type Reply = Option<Pid>;
-        async fn handle(&mut self, right: bool, ctx: &mut AgentContext) -> Result<Option<Pid>, AgentError> {
+        async fn handle(
+            &mut self,
+            right: bool,
+            ctx: &mut AgentContext,
+        ) -> Result<Option<Pid>, AgentError> {
             if right {
                 Ok(Some(ctx.myself::<Me>()?.pid()))
             } else {
-                ctx.myself::<Total>().map(|_| None).map_err(AgentError::from)
+                ctx.myself::<Total>()
+                    .map(|_| None)
+                    .map_err(AgentError::from)
             }
         }
     }

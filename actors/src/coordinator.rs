@@ -85,10 +85,11 @@ impl Agent for Coordinator {
         }
         let timeout = Duration::from_millis(run.timeout_ms);
         let workers = &run.workers;
-        let outcomes = join_all(run.jobs.iter().enumerate().map(|(i, job)| {
-            run_job(i, job, &workers[i % workers.len()], run.attempts, timeout)
-        }))
-        .await;
+        let outcomes =
+            join_all(run.jobs.iter().enumerate().map(|(i, job)| {
+                run_job(i, job, &workers[i % workers.len()], run.attempts, timeout)
+            }))
+            .await;
         let mut report = FanOutReport {
             completed: 0,
             retries: 0,

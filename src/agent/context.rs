@@ -229,8 +229,12 @@ impl Drop for SliceWait<'_> {
         let c = self.ctx;
         let events = c.kernel.events_bus();
         for from in [WaitReason::Slice, WaitReason::Quota] {
-            c.shared
-                .settle(c.pid, AgentState::Waiting(from), AgentState::Running, events);
+            c.shared.settle(
+                c.pid,
+                AgentState::Waiting(from),
+                AgentState::Running,
+                events,
+            );
         }
     }
 }

@@ -172,9 +172,7 @@ pub(crate) async fn run_loop<A: Agent>(
 }
 
 /// The exit for a start hook (`on_restart`, `on_start`) that failed or panicked.
-fn start_failure(
-    hook: Result<Result<(), AgentError>, Box<dyn Any + Send>>,
-) -> Option<LoopExit> {
+fn start_failure(hook: Result<Result<(), AgentError>, Box<dyn Any + Send>>) -> Option<LoopExit> {
     match hook {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(LoopExit::StartFailed(e.to_string())),

@@ -93,7 +93,7 @@ fn user_file(path: &Path) -> Result<File<config::FileSourceFile, FileFormat>, Co
     let shown = path.display().to_string();
     let format = match path.extension().and_then(|e| e.to_str()) {
         Some("toml") => FileFormat::Toml,
-        Some("yaml") | Some("yml") => FileFormat::Yaml,
+        Some("yaml" | "yml") => FileFormat::Yaml,
         _ => return Err(ConfigError::UnsupportedFormat { path: shown }),
     };
     if !path.is_file() {

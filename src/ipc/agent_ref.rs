@@ -11,8 +11,8 @@ use crate::error::IpcError;
 use crate::ipc::current::Current;
 use crate::ipc::envelope::Envelope;
 use crate::ipc::mailbox::Mailbox;
-use crate::ipc::request::{Ask, Call};
 use crate::ipc::reply::ReplyPort;
+use crate::ipc::request::{Ask, Call};
 use crate::pid::Pid;
 
 /// A typed handle to an agent of type `A`, returned by [`crate::Kernel::spawn`] and

@@ -72,10 +72,7 @@ impl<A: Agent> Mailbox<A> {
     /// Enqueues without waiting. `Ok(Some(env))`: the mailbox is full under backpressure and
     /// the caller may wait for room with [`Mailbox::wait_room`].
     #[inline]
-    pub(crate) fn try_enqueue(
-        &self,
-        env: Envelope<A>,
-    ) -> Result<Option<Envelope<A>>, IpcError> {
+    pub(crate) fn try_enqueue(&self, env: Envelope<A>) -> Result<Option<Envelope<A>>, IpcError> {
         if self.closing.load(Ordering::Relaxed) {
             return Err(IpcError::ShuttingDown);
         }
@@ -131,11 +128,29 @@ impl<A: Agent> Mailbox<A> {
             topic: None,
             reply: Some(tx),
         };
-        let exchange = async {
-            self.enqueue(env).await?;
-            rx.await.map_err(|_| IpcError::Terminated(self.pid))?
+        let reply = async {
+            rx.await
+                .unwrap_or_else(|_| Err(IpcError::Terminated(self.pid)))
         };
-        tokio::time::timeout(timeout, exchange)
+        match self.try_enqueue(env)? {
+            None => self.within(timeout, reply).await,
+            Some(env) => {
+                let exchange = async {
+                    self.wait_room(env).await?;
+                    reply.await
+                };
+                self.within(timeout, exchange).await
+            }
+        }
+    }
+
+    /// Runs `fut` for at most `timeout`.
+    async fn within<T>(
+        &self,
+        timeout: Duration,
+        fut: impl Future<Output = Result<T, IpcError>>,
+    ) -> Result<T, IpcError> {
+        tokio::time::timeout(timeout, fut)
             .await
             .unwrap_or_else(|_| Err(self.timed_out(timeout)))
     }
@@ -160,13 +175,13 @@ impl<A: Agent> Mailbox<A> {
             self.enqueue(env).await?;
             await_port(self.pid, port, outcome).await
         };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .unwrap_or_else(|_| Err(self.timed_out(timeout)))
+        self.within(timeout, exchange).await
     }
 
     /// A reply port and the message `make` builds around it.
-    pub(crate) fn with_port<T>(make: impl FnOnce(ReplyPort<T>) -> A::Msg) -> (A::Msg, oneshot::Receiver<T>) {
+    pub(crate) fn with_port<T>(
+        make: impl FnOnce(ReplyPort<T>) -> A::Msg,
+    ) -> (A::Msg, oneshot::Receiver<T>) {
         let (port, rx) = ReplyPort::new();
         (make(port), rx)
     }

@@ -40,10 +40,10 @@ impl<M, P, T> State<M, P, T> {
         cx: &mut Context<'_>,
         start: impl FnOnce(M, P, Option<Duration>) -> BoxFuture<'static, Result<T, IpcError>>,
     ) -> Poll<Result<T, IpcError>> {
-        if let State::Built { .. } = self {
-            if let State::Built { msg, port, timeout } = std::mem::replace(self, State::Done) {
-                *self = State::Running(start(msg, port, timeout));
-            }
+        if let State::Built { .. } = self
+            && let State::Built { msg, port, timeout } = std::mem::replace(self, State::Done)
+        {
+            *self = State::Running(start(msg, port, timeout));
         }
         match self {
             State::Running(fut) => {

@@ -133,8 +133,8 @@ impl KernelBuilder {
 
         // Agent states follow their slice requests through each request's observer (under
         // the scheduler's lock, in order), so the kernel needs no event follower.
-        let scheduler = Scheduler::start(config.scheduler.clone())
-            .map_err(|e| ConfigError::Invalid {
+        let scheduler =
+            Scheduler::start(config.scheduler.clone()).map_err(|e| ConfigError::Invalid {
                 key: "scheduler".into(),
                 origin: "the kernel configuration".into(),
                 reason: e.to_string(),

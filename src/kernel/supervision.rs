@@ -4,7 +4,6 @@ use std::sync::atomic::Ordering;
 
 use actix::{Actor, Addr};
 
-
 use crate::error::SpawnError;
 use crate::kernel::Kernel;
 use crate::supervisor::messages::{AddChild, ChildKey, StopSupervisor};
@@ -13,6 +12,10 @@ use crate::supervisor::{SupervisorActor, SupervisorError, SupervisorId, Supervis
 impl Kernel {
     /// Creates a supervisor (under the root, or under `spec.parent`). Agents are placed under
     /// it with [`crate::SpawnOptions::supervisor`].
+    #[allow(
+        clippy::unused_async,
+        reason = "creating a supervisor starts an actor; async so callers do not rely on it being synchronous"
+    )]
     pub async fn supervisor(&self, spec: SupervisorSpec) -> Result<SupervisorId, SpawnError> {
         if self.inner.shutting_down.load(Ordering::Acquire) {
             return Err(SpawnError::ShuttingDown);

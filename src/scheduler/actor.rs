@@ -30,7 +30,10 @@ pub struct SchedulerActor {
 impl std::fmt::Debug for SchedulerActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SchedulerActor")
-            .field("preempt_timer", &self.preempt_timer.as_ref().map(|(t, _)| t))
+            .field(
+                "preempt_timer",
+                &self.preempt_timer.as_ref().map(|(t, _)| t),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -135,6 +135,10 @@ impl Scheduler {
 
     /// Returns a slice with its actual usage (charged even if the slice was revoked). The same
     /// as [`Scheduler::release_nowait`]: the release is applied before this returns.
+    #[allow(
+        clippy::unused_async,
+        reason = "an operation on the scheduler actor: async so callers do not rely on it running in their process"
+    )]
     pub async fn release(&self, token: SliceToken, usage: Usage) -> Result<(), SchedulerError> {
         self.release_nowait(token, usage)
     }
@@ -148,26 +152,46 @@ impl Scheduler {
     }
 
     /// Switches the scheduling policy.
+    #[allow(
+        clippy::unused_async,
+        reason = "an operation on the scheduler actor: async so callers do not rely on it running in their process"
+    )]
     pub async fn set_policy(&self, policy: PolicyKind) -> Result<(), SchedulerError> {
         self.apply(|core, _| core.set_policy(policy))
     }
 
     /// Sets (`Some`) or clears (`None`) an agent's quota override (e.g. at spawn).
+    #[allow(
+        clippy::unused_async,
+        reason = "an operation on the scheduler actor: async so callers do not rely on it running in their process"
+    )]
     pub async fn set_quota(&self, pid: Pid, quota: Option<Quota>) -> Result<(), SchedulerError> {
         self.apply(|core, _| core.set_quota(pid, quota))?
     }
 
     /// Replaces the kernel-wide quota.
+    #[allow(
+        clippy::unused_async,
+        reason = "an operation on the scheduler actor: async so callers do not rely on it running in their process"
+    )]
     pub async fn set_global_quota(&self, quota: Quota) -> Result<(), SchedulerError> {
         self.apply(|core, _| core.set_global_quota(quota))?
     }
 
     /// Forgets a terminated agent: cancels its requests and revokes its slices.
+    #[allow(
+        clippy::unused_async,
+        reason = "an operation on the scheduler actor: async so callers do not rely on it running in their process"
+    )]
     pub async fn forget(&self, pid: Pid) -> Result<(), SchedulerError> {
         self.apply(|core, _| core.forget(pid))
     }
 
     /// A statistics snapshot.
+    #[allow(
+        clippy::unused_async,
+        reason = "an operation on the scheduler actor: async so callers do not rely on it running in their process"
+    )]
     pub async fn stats(&self) -> Result<SchedulerStats, SchedulerError> {
         let (mut stats, waits) = {
             let mut st = self.shared.lock();

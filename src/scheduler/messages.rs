@@ -15,7 +15,7 @@ use crate::pid::Pid;
 
 /// Where the token of a slice request (or its refusal) is sent, possibly much later; dropping
 /// the receiving end withdraws the request.
-pub type GrantReply = oneshot::Sender<Result<SliceToken, SchedulerError>>;
+pub(crate) type GrantReply = oneshot::Sender<Result<SliceToken, SchedulerError>>;
 
 /// Arm the timers a state change made outside the actor asks for (a `Scheduler` handle's
 /// acquire, release, …). Sent only when [`Wakeups`] is not empty and no armed timer covers it.

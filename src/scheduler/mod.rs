@@ -9,21 +9,21 @@
 //! [`Usage`]. The runtime contract is in `docs/semantics.md` (section Scheduler).
 
 mod actor;
-pub mod config;
+mod config;
 mod core;
-pub mod error;
-pub mod event;
+mod error;
+mod event;
 mod handle;
-pub mod messages;
+mod messages;
 mod policy;
 mod queue;
-pub mod quota;
-pub mod request;
+mod quota;
+mod request;
 mod revoked;
 mod shared;
 mod slots;
-pub mod stats;
-pub mod token;
+mod stats;
+mod token;
 
 pub use actor::SchedulerActor;
 pub use config::{PolicyKind, SchedulerConfig};
@@ -35,5 +35,5 @@ pub use policy::weight_of;
 pub use quota::{Quota, Usage, WindowUsage};
 pub use request::{DEFAULT_PRIORITY, SliceObserver, SliceProgress, SliceRequest};
 pub use revoked::Revoked;
-pub use stats::{AgentStats, SchedulerStats, percentile};
+pub use stats::{AgentStats, SchedulerStats};
 pub use token::{SliceToken, TokenId};

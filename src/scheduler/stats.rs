@@ -146,7 +146,7 @@ pub(crate) fn fill_waits(stats: &mut SchedulerStats, mut waits_us: Vec<u64>) {
 }
 
 /// Nearest-rank percentile of sorted samples (0 when empty).
-pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }

@@ -141,7 +141,10 @@ pub(crate) async fn test_storage(backend: Backend) -> (Storage, StorageGuard) {
 }
 
 /// [`test_storage`] with an explicit PostgreSQL URL (ignored for SQLite).
-pub(crate) async fn test_storage_at(backend: Backend, postgres_url: &str) -> (Storage, StorageGuard) {
+pub(crate) async fn test_storage_at(
+    backend: Backend,
+    postgres_url: &str,
+) -> (Storage, StorageGuard) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create temp dir: {e}"));
