@@ -2,6 +2,7 @@
 
 /// The configuration could not be loaded or is invalid.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A config file could not be read or parsed.
     #[error("cannot read config file {path}: {reason}")]

@@ -11,6 +11,7 @@ use super::quota::Quota;
 /// Which scheduling policy orders the waiting requests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PolicyKind {
     /// First come, first served; priority is ignored for ordering.
     #[default]

@@ -4,6 +4,7 @@ use crate::pid::Pid;
 
 /// Why the scheduler refused or could not serve a request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SchedulerError {
     /// The request's estimate exceeds the per-request cap; nothing was charged.
     #[error("agent {pid}: request for {estimated} tokens exceeds the per-request cap of {cap}")]

@@ -21,6 +21,7 @@ pub enum QuotaScope {
 /// `Waiting(quota)`, `Granted` to `Running`, and `Preempted`/`Released`/`Expired` to the end of
 /// `Running`.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum SchedulerEvent {
     /// The request waits for a slice (capacity or policy).
     Queued {

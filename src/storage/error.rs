@@ -9,6 +9,7 @@ use sea_orm::DbErr;
 /// Every variant that involves a database names its URL, with any password replaced by `***`
 /// (see [`redact_url`](crate::storage::redact_url)).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The URL scheme is neither `sqlite:` nor `postgres:`/`postgresql:`.
     #[error(
