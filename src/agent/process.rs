@@ -209,8 +209,8 @@ impl<A: Agent> AgentProcess<A> {
         });
     }
 
-    /// Terminates for good: deregisters, fails what is still queued, tells the supervisor,
-    /// records the exit, stops linked children, stops the actor.
+    /// Terminates for good: deregisters, fails what is still queued, records the exit, stops
+    /// linked children, tells the supervisor, stops the actor.
     fn finalize(&mut self, reason: ExitReason, ctx: &mut Context<Self>) {
         if self.finished {
             return;
@@ -219,10 +219,6 @@ impl<A: Agent> AgentProcess<A> {
         let entry = self.kernel.deregister(self.pid);
         let pid = self.pid;
         self.ctl.fail_requests(|| IpcError::Terminated(pid));
-        self.supervisor.do_send(ChildExited {
-            key: ChildKey::Agent(pid),
-            reason: reason.clone(),
-        });
         let mailbox = self.mailbox.clone();
         let drain = async move {
             // Waits until a cancelled incarnation has really been dropped.
@@ -251,7 +247,12 @@ impl<A: Agent> AgentProcess<A> {
             info!(pid = %pid, name = %act.name, %reason, "agent exited");
             act.kernel
                 .agent_exited(pid, entry.as_deref(), &act.shared, &reason);
-            act.shared.set_exit(reason);
+            act.shared.set_exit(reason.clone());
+            // Last: a supervisor waiting for its children to stop sees them gone for good.
+            act.supervisor.do_send(ChildExited {
+                key: ChildKey::Agent(pid),
+                reason,
+            });
             ctx.stop();
         }));
     }
