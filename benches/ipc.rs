@@ -229,6 +229,18 @@ fn main() {
             .await
             .unwrap();
 
+        // `-- --profile MODE` (send | ask): only the kernel path, 10× longer, for a profiler.
+        let args: Vec<String> = std::env::args().collect();
+        if let Some(i) = args.iter().position(|a| a == "--profile") {
+            let mode = args.get(i + 1).map_or("ask", String::as_str);
+            let n = 10 * if mode == "send" { n_send } else { n_ask };
+            let el = kernel_ipc(&k, mode, n).await;
+            println!("kernel {mode}: {:.0} msg/s", rate(n, el));
+            k.shutdown().await;
+            System::current().stop();
+            return;
+        }
+
         const RUNS: usize = 5;
         println!(
             "IPC throughput through typed handles, best of {RUNS} runs (messages/s); each run times raw actix and the kernel back to back, alternating which goes first\n"

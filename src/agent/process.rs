@@ -9,7 +9,7 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Recipient, SpawnHandle,
     WrapFuture,
 };
-use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use tokio::sync::{Mutex as AsyncMutex, oneshot};
 use tracing::{info, warn};
 
 use crate::agent::control::{LoopControl, LoopRequest};
@@ -22,6 +22,7 @@ use crate::events::KernelEvent;
 use crate::ipc::current::Current;
 use crate::ipc::envelope::Envelope;
 use crate::ipc::mailbox::Mailbox;
+use crate::ipc::queue::QueueRx;
 use crate::kernel::Kernel;
 use crate::pid::Pid;
 use crate::scheduler::SlicePreempted;
@@ -45,7 +46,7 @@ pub(crate) struct AgentProcess<A: Agent> {
     factory: Factory<A>,
     shared: Arc<ProcessShared>,
     ctl: Arc<LoopControl<A::Reply>>,
-    mailbox: Arc<AsyncMutex<mpsc::Receiver<Envelope<A>>>>,
+    mailbox: Arc<AsyncMutex<QueueRx<Envelope<A>>>>,
     me: Me<A>,
     supervisor: Recipient<ChildExited>,
     first: Option<Box<(A, oneshot::Receiver<()>)>>,
@@ -65,7 +66,7 @@ pub(crate) struct ProcessParts<A: Agent> {
     pub(crate) factory: Factory<A>,
     pub(crate) agent: A,
     pub(crate) shared: Arc<ProcessShared>,
-    pub(crate) rx: mpsc::Receiver<Envelope<A>>,
+    pub(crate) rx: QueueRx<Envelope<A>>,
     pub(crate) me: Me<A>,
     pub(crate) supervisor: Recipient<ChildExited>,
     pub(crate) gate: oneshot::Receiver<()>,

@@ -7,12 +7,13 @@ use std::task::Poll;
 
 use futures::FutureExt;
 use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use tokio::sync::{Mutex as AsyncMutex, oneshot};
 
 use crate::agent::control::{LoopControl, LoopRequest};
 use crate::agent::{Agent, AgentContext, AgentState, WaitReason};
 use crate::error::{AgentError, IpcError};
 use crate::ipc::envelope::Envelope;
+use crate::ipc::queue::QueueRx;
 use crate::supervisor::ExitReason;
 
 /// Why a run loop ended.
@@ -48,7 +49,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// were still queued.
 pub(crate) async fn run_loop<A: Agent>(
     mut agent: A,
-    mailbox: Arc<AsyncMutex<mpsc::Receiver<Envelope<A>>>>,
+    mailbox: Arc<AsyncMutex<QueueRx<Envelope<A>>>>,
     mut actx: AgentContext,
     ctl: Arc<LoopControl<A::Reply>>,
     gate: Option<oneshot::Receiver<()>>,

@@ -9,7 +9,6 @@ use crate::events::EventBus;
 use crate::pid::Pid;
 
 /// The running agent, set for the whole life of one run-loop incarnation.
-#[derive(Clone)]
 pub(crate) struct Current {
     pub(crate) pid: Pid,
     pub(crate) shared: Arc<ProcessShared>,
@@ -17,13 +16,13 @@ pub(crate) struct Current {
 }
 
 tokio::task_local! {
-    static CURRENT: Current;
+    static CURRENT: Arc<Current>;
 }
 
 impl Current {
     /// Runs `fut` with `self` as the current agent.
     pub(crate) fn scope<F: Future>(self, fut: F) -> impl Future<Output = F::Output> {
-        CURRENT.scope(self, fut)
+        CURRENT.scope(Arc::new(self), fut)
     }
 
     /// The pid of the agent whose task this is (`None` outside any agent).
@@ -41,14 +40,14 @@ impl Current {
                     c.shared
                         .transition(c.pid, AgentState::Waiting(WaitReason::Reply), &c.events);
                 }
-                ReplyWait(c.clone())
+                ReplyWait(Arc::clone(c))
             })
             .ok()
     }
 }
 
 /// Ends a `Waiting(reply)` when dropped — also when the ask's future is dropped unfinished.
-pub(crate) struct ReplyWait(Current);
+pub(crate) struct ReplyWait(Arc<Current>);
 
 impl Drop for ReplyWait {
     fn drop(&mut self) {

@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix::Recipient;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::agent::{Agent, Deliver, OverflowPolicy};
 use crate::error::IpcError;
 use crate::ipc::codec::JsonCodec;
 use crate::ipc::current::Current;
 use crate::ipc::envelope::Envelope;
+use crate::ipc::queue::{QueueTx, Refused};
 use crate::ipc::reply::ReplyPort;
 use crate::pid::Pid;
 
@@ -22,7 +22,7 @@ use crate::pid::Pid;
 pub(crate) struct Mailbox<A: Agent> {
     pub(crate) pid: Pid,
     pub(crate) name: Arc<str>,
-    tx: mpsc::Sender<Envelope<A>>,
+    tx: QueueTx<Envelope<A>>,
     capacity: usize,
     overflow: OverflowPolicy,
     closing: Arc<AtomicBool>,
@@ -35,7 +35,7 @@ pub(crate) struct Mailbox<A: Agent> {
 pub(crate) struct MailboxParts<A: Agent> {
     pub(crate) pid: Pid,
     pub(crate) name: Arc<str>,
-    pub(crate) tx: mpsc::Sender<Envelope<A>>,
+    pub(crate) tx: QueueTx<Envelope<A>>,
     pub(crate) capacity: usize,
     pub(crate) overflow: OverflowPolicy,
     pub(crate) closing: Arc<AtomicBool>,
@@ -61,7 +61,7 @@ impl<A: Agent> Mailbox<A> {
 
     /// Messages queued now (not counting the one being handled).
     pub(crate) fn queued(&self) -> usize {
-        self.capacity.saturating_sub(self.tx.capacity())
+        self.tx.queued()
     }
 
     /// Whether the agent has terminated for good (its mailbox is closed).
@@ -78,8 +78,8 @@ impl<A: Agent> Mailbox<A> {
         }
         match self.tx.try_send(env) {
             Ok(()) => Ok(None),
-            Err(TrySendError::Closed(_)) => Err(IpcError::NoSuchAgent(self.pid)),
-            Err(TrySendError::Full(env)) => match self.overflow {
+            Err(Refused::Closed(_)) => Err(IpcError::NoSuchAgent(self.pid)),
+            Err(Refused::Full(env)) => match self.overflow {
                 OverflowPolicy::Reject => Err(self.full()),
                 OverflowPolicy::Backpressure => Ok(Some(env)),
             },

@@ -12,6 +12,7 @@ pub(crate) mod endpoint;
 pub(crate) mod envelope;
 mod json;
 pub(crate) mod mailbox;
+pub(crate) mod queue;
 mod reply;
 mod request;
 pub(crate) mod topics;

@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::debug;
 
 use crate::agent::process::{AgentProcess, Factory, Me, ProcessParts};
@@ -26,6 +26,7 @@ use crate::events::KernelEvent;
 use crate::ipc::AgentRef;
 use crate::ipc::codec::JsonCodec;
 use crate::ipc::mailbox::{Mailbox, MailboxParts};
+use crate::ipc::queue;
 use crate::kernel::{AgentEntry, Kernel};
 use crate::pid::Pid;
 use crate::supervisor::SupervisorId;
@@ -180,7 +181,7 @@ impl Kernel {
 
         let pid = Pid::new();
         let name: Arc<str> = Arc::from(opts.name.as_str());
-        let (tx, rx) = mpsc::channel(capacity);
+        let (tx, rx) = queue::bounded(capacity);
         let (go, gate) = oneshot::channel();
         let shared = Arc::new(ProcessShared::new());
         let me: Me<A> = Arc::new(OnceLock::new());
