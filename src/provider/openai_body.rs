@@ -12,7 +12,7 @@ use super::presets::Preset;
 
 /// The chat-completions request body, borrowing from the [`ChatRequest`].
 #[derive(Debug, Serialize)]
-pub struct ChatBody<'a> {
+pub(crate) struct ChatBody<'a> {
     model: &'a str,
     messages: WireMessages<'a>,
     stream: bool,
@@ -31,7 +31,7 @@ pub struct ChatBody<'a> {
 impl<'a> ChatBody<'a> {
     /// The body for `req` with `preset`'s quirks (`max_completion_tokens`, stream usage,
     /// DeepSeek's assistant `prefix` for continuations).
-    pub fn new(req: &'a ChatRequest, preset: Option<Preset>) -> Self {
+    pub(crate) fn new(req: &'a ChatRequest, preset: Option<Preset>) -> Self {
         let info = preset.map(Preset::info);
         let msgs: Vec<_> = req.wire_iter().collect();
         let prefix_last = req.continuation.is_some() && preset == Some(Preset::Deepseek);

@@ -25,6 +25,7 @@
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use regex_automata::meta::{Cache, Regex};
 use regex_automata::{Anchored, Input, PatternID};
@@ -90,9 +91,45 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
 }
 
+/// Set once every table behind [`count`] is built: from then on a count never waits for an
+/// initialisation.
+static READY: AtomicBool = AtomicBool::new(false);
+
+/// Builds the tokenizer's tables (≈ 0.1 s in a release build, seconds in a debug one) on a
+/// thread of its own, once; until it is done [`try_count`] answers `None`, so no caller (and
+/// no arbiter) ever waits for it.
+pub(crate) fn warm_up_in_background() {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("tokenizer-warm-up".into())
+        .spawn(|| {
+            LazyLock::force(&SPLITTER);
+            LazyLock::force(&RANKS);
+            let _ = tiktoken_rs::cl100k_base_singleton();
+            READY.store(true, Ordering::Release);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "tokenizer warm-up thread did not start; token estimates stay byte bounds");
+    }
+}
+
+/// True once the tables are built (see [`warm_up_in_background`]).
+pub(crate) fn ready() -> bool {
+    READY.load(Ordering::Acquire)
+}
+
+/// [`count`] once the tables are built (see [`warm_up_in_background`]); `None` before.
+pub(crate) fn try_count(text: &str) -> Option<u64> {
+    ready().then(|| count(text))
+}
+
 /// Tokens of `text` in `cl100k_base`, exactly as
-/// `tiktoken_rs::cl100k_base_singleton().encode_ordinary(text).len()`.
-pub fn count(text: &str) -> u64 {
+/// `tiktoken_rs::cl100k_base_singleton().encode_ordinary(text).len()`. Builds the tables on
+/// first use (use [`try_count`] where that must not block).
+pub(crate) fn count(text: &str) -> u64 {
     if text.is_empty() {
         return 0;
     }
