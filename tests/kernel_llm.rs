@@ -297,3 +297,217 @@ async fn a_preempted_llm_stream_resumes_through_the_kernel_to_the_full_output() 
     );
     k.shutdown().await;
 }
+
+/// Asks the LLM for its model once per message.
+struct ModelCaller(&'static str);
+
+impl Agent for ModelCaller {
+    type Msg = String;
+    type Reply = ChatResponse;
+    async fn handle(
+        &mut self,
+        prompt: String,
+        ctx: &mut AgentContext,
+    ) -> Result<ChatResponse, AgentError> {
+        Ok(ctx
+            .llm(ChatRequest::new(self.0, vec![Message::user(prompt)]))
+            .await?)
+    }
+}
+
+/// An OpenAI-compatible server answering every request with `reply(hit number)`.
+async fn serve_with<F, Fut>(reply: F) -> String
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
+{
+    let hits = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().fallback(move || {
+        let (reply, hits) = (reply.clone(), hits.clone());
+        async move { reply(hits.fetch_add(1, Ordering::SeqCst)).await }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/v1")
+}
+
+fn completion(text: &str) -> axum::response::Response {
+    let body = serde_json::json!({"model": "m", "choices": [{"index": 0,
+        "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1}});
+    (StatusCode::OK, body.to_string()).into_response()
+}
+
+fn backend_at(url: &str, model: &str) -> BackendConfig {
+    let mut b = BackendConfig::new(BackendKind::OpenaiCompatible);
+    b.base_url = Some(url.to_owned());
+    b.models = vec![model.to_owned()];
+    b
+}
+
+/// Rule 10 with the scheduler: a call that falls back runs under the fallback backend's
+/// slices, so the fallback server never sees more requests at once than that backend's
+/// `per_provider_slots`.
+#[actix_rt::test]
+async fn a_fallback_runs_under_the_fallback_backends_slots() {
+    let failing = serve_with(|_| async {
+        let err = serde_json::json!({"error": {"message": "down", "type": "server_error"}});
+        (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response()
+    })
+    .await;
+    let (now, max) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n2, m2) = (now.clone(), max.clone());
+    let fallback = serve_with(move |_| {
+        let (now, max) = (n2.clone(), m2.clone());
+        async move {
+            let inside = now.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(inside, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            completion("from the fallback")
+        }
+    })
+    .await;
+    let mut cfg = KernelConfig::default();
+    let mut primary = backend_at(&failing, "unused");
+    primary.retry.max_attempts = 1;
+    primary.breaker.failure_threshold = 1_000;
+    cfg.providers.backends.insert("primary".into(), primary);
+    cfg.providers
+        .backends
+        .insert("secondary".into(), backend_at(&fallback, "unused-too"));
+    let target = |b: &str| agent_os_kernel::provider::RouteTarget {
+        backend: b.into(),
+        model: Some("m".into()),
+        context_window: None,
+    };
+    cfg.providers.routes.insert(
+        "smart".into(),
+        vec![target("primary"), target("secondary")],
+    );
+    cfg.scheduler.global_slots = 16;
+    cfg.scheduler.per_provider_slots.insert("primary".into(), 16);
+    cfg.scheduler.per_provider_slots.insert("secondary".into(), 2);
+    let (k, _db) = kernel_with(cfg).await;
+    let mut pids = Vec::new();
+    for i in 0..12 {
+        let spawned = k.spawn(|| ModelCaller("smart"), SpawnOptions::new(format!("c{i}")));
+        pids.push(spawned.await.unwrap());
+    }
+    let calls = pids.iter().map(|pid| {
+        let k = k.clone();
+        let pid = *pid;
+        async move { k.ask::<ChatResponse, _>(pid, "q".to_string(), LONG).await }
+    });
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.unwrap().backend, "secondary");
+    }
+    let most = max.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&most),
+        "{most} requests at once at the fallback backend (per_provider_slots = 2)"
+    );
+    k.shutdown().await;
+}
+
+/// Rule 27: a call waiting for one backend's RPM budget holds no slice, so calls to another
+/// backend go on meanwhile (2 global slots, 3 callers starved by RPM 1), and a wait longer
+/// than the slice deadline still completes.
+#[actix_rt::test]
+async fn a_rate_starved_backend_holds_no_slice_and_outlasts_the_slice_deadline() {
+    let slow_url = serve_with(|_| async { completion("slow") }).await;
+    let fast_url = serve_with(|_| async { completion("fast") }).await;
+    let mut cfg = KernelConfig::default();
+    let mut slow = backend_at(&slow_url, "slow-model");
+    slow.rpm = Some(1);
+    slow.window_ms = 2_000;
+    cfg.providers.backends.insert("slow".into(), slow);
+    cfg.providers
+        .backends
+        .insert("fast".into(), backend_at(&fast_url, "fast-model"));
+    cfg.scheduler.global_slots = 2;
+    cfg.scheduler.default_slice_deadline_ms = 300;
+    let (k, _db) = kernel_with(cfg).await;
+    let mut starved = Vec::new();
+    for i in 0..3 {
+        let pid = k
+            .spawn(|| ModelCaller("slow-model"), SpawnOptions::new(format!("slow{i}")))
+            .await
+            .unwrap();
+        let k2 = k.clone();
+        starved.push(tokio::spawn(async move {
+            k2.ask::<ChatResponse, _>(pid, "q".to_string(), LONG).await
+        }));
+    }
+    let fast = k
+        .spawn(|| ModelCaller("fast-model"), SpawnOptions::new("fast"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let r: ChatResponse = k.ask(fast, "q".to_string(), LONG).await.unwrap();
+        assert_eq!(r.content, "fast");
+    }
+    // RPM 1 per 2 s: the last starved call cannot have been sent before 4 s have passed.
+    assert!(
+        starved.iter().any(|h| !h.is_finished()),
+        "the fast backend's calls waited for the starved ones"
+    );
+    for h in starved {
+        let r = h.await.unwrap().unwrap();
+        assert_eq!(r.content, "slow", "a wait past the slice deadline completes");
+    }
+    k.shutdown().await;
+}
+
+/// Rule 28 through the kernel: callers of a hostile backend get typed errors, the kernel and
+/// the callers of another backend keep working.
+#[actix_rt::test]
+async fn a_hostile_backend_fails_its_callers_and_the_kernel_keeps_working() {
+    let hostile = serve_with(|n| async move {
+        let body = match n % 3 {
+            0 => "{\"choices\": [".repeat(1 << 16),
+            1 => "\u{0}\u{ff}not json".to_owned(),
+            _ => String::new(),
+        };
+        let status = if n % 3 == 2 { 429 } else { 200 };
+        axum::response::Response::builder()
+            .status(status)
+            .header("retry-after", "1e30")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    })
+    .await;
+    let good = serve_with(|_| async { completion("fine") }).await;
+    let mut cfg = KernelConfig::default();
+    let mut bad = backend_at(&hostile, "bad-model");
+    bad.max_response_bytes = 64 << 10;
+    bad.max_pause_ms = 100;
+    bad.retry.max_attempts = 2;
+    cfg.providers.backends.insert("bad".into(), bad);
+    cfg.providers
+        .backends
+        .insert("good".into(), backend_at(&good, "good-model"));
+    let (k, _db) = kernel_with(cfg).await;
+    let victim = k
+        .spawn(|| ModelCaller("bad-model"), SpawnOptions::new("victim"))
+        .await
+        .unwrap();
+    let bystander = k
+        .spawn(|| ModelCaller("good-model"), SpawnOptions::new("bystander"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let r = k.ask::<ChatResponse, _>(victim, "q".to_string(), LONG).await;
+        assert!(r.is_err(), "{r:?}");
+        let r: ChatResponse = k.ask(bystander, "q".to_string(), LONG).await.unwrap();
+        assert_eq!(r.content, "fine");
+    }
+    let later = k
+        .spawn(|| ModelCaller("good-model"), SpawnOptions::new("later"))
+        .await
+        .unwrap();
+    let r: ChatResponse = k.ask(later, "q".to_string(), LONG).await.unwrap();
+    assert_eq!(r.content, "fine");
+    k.shutdown().await;
+}

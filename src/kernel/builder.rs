@@ -131,6 +131,9 @@ impl KernelBuilder {
         .start();
         supervisors.insert(SupervisorId::ROOT, root);
 
+        for w in config.providers.capacity_warnings(&config.scheduler) {
+            tracing::warn!("{w}");
+        }
         let (sched_tx, sched_rx) = tokio::sync::mpsc::unbounded_channel();
         let scheduler = Scheduler::start_with_events(config.scheduler.clone(), Some(sched_tx))
             .map_err(|e| ConfigError::Invalid {
