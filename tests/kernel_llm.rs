@@ -45,7 +45,7 @@ async fn an_agent_calls_the_offline_scripted_backend_through_the_scheduler() {
         .spawn(|| Caller, SpawnOptions::new("caller"))
         .await
         .unwrap();
-    let r: ChatResponse = k.ask(pid, "hello kernel".to_string(), LONG).await.unwrap();
+    let r: ChatResponse = k.ask(pid, "hello kernel".to_owned(), LONG).await.unwrap();
     assert_eq!(r.backend, "scripted");
     assert!(r.content.contains("hello kernel"), "{}", r.content);
     let stats = k.scheduler_stats().await.unwrap();
@@ -88,7 +88,7 @@ async fn completions(State(s): State<Enforcer>, body: String) -> impl IntoRespon
         s.rejected.fetch_add(1, Ordering::SeqCst);
         headers.insert("retry-after", "1".parse().unwrap());
         let body = r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
-        return (StatusCode::TOO_MANY_REQUESTS, headers, body.to_string());
+        return (StatusCode::TOO_MANY_REQUESTS, headers, body.to_owned());
     }
     s.served.fetch_add(1, Ordering::SeqCst);
     let prompt_tokens = body.len() / 4;
@@ -190,15 +190,15 @@ async fn story(body: String) -> axum::response::Response {
         .any(|m| m["content"].as_str().is_some_and(|c| c.contains("short")));
     let full = if short { "ok" } else { STORY };
     let prefix = if last["role"] == "assistant" {
-        last["content"].as_str().unwrap_or("").to_string()
+        last["content"].as_str().unwrap_or("").to_owned()
     } else {
         String::new()
     };
     let rest = full
         .strip_prefix(prefix.as_str())
         .unwrap_or(full)
-        .to_string();
-    let pieces: Vec<String> = rest.split_inclusive(' ').map(str::to_string).collect();
+        .to_owned();
+    let pieces: Vec<String> = rest.split_inclusive(' ').map(str::to_owned).collect();
     let stream = async_stream(pieces);
     axum::response::Response::builder()
         .header("content-type", "text/event-stream")
@@ -268,13 +268,13 @@ async fn a_preempted_llm_stream_resumes_through_the_kernel_to_the_full_output() 
 
     let k2 = k.clone();
     let long = tokio::spawn(async move {
-        k2.ask::<ChatResponse, _>(low, "tell the story".to_string(), LONG)
+        k2.ask::<ChatResponse, _>(low, "tell the story".to_owned(), LONG)
             .await
     });
     // Wait until the low agent holds the only slot (its first call also loads the tokenizer).
     wait_for_grants(&k, 1).await;
     tokio::time::sleep(Duration::from_millis(60)).await; // a few words in
-    let short: ChatResponse = k.ask(high, "a short one".to_string(), LONG).await.unwrap();
+    let short: ChatResponse = k.ask(high, "a short one".to_owned(), LONG).await.unwrap();
     assert_eq!(short.content, "ok");
     let story = long.await.unwrap().unwrap();
     assert_eq!(
@@ -319,7 +319,7 @@ impl Agent for ModelCaller {
 async fn serve_with<F, Fut>(reply: F) -> String
 where
     F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
+    Fut: Future<Output = axum::response::Response> + Send + 'static,
 {
     let hits = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new().fallback(move || {
@@ -382,13 +382,16 @@ async fn a_fallback_runs_under_the_fallback_backends_slots() {
         model: Some("m".into()),
         context_window: None,
     };
-    cfg.providers.routes.insert(
-        "smart".into(),
-        vec![target("primary"), target("secondary")],
-    );
+    cfg.providers
+        .routes
+        .insert("smart".into(), vec![target("primary"), target("secondary")]);
     cfg.scheduler.global_slots = 16;
-    cfg.scheduler.per_provider_slots.insert("primary".into(), 16);
-    cfg.scheduler.per_provider_slots.insert("secondary".into(), 2);
+    cfg.scheduler
+        .per_provider_slots
+        .insert("primary".into(), 16);
+    cfg.scheduler
+        .per_provider_slots
+        .insert("secondary".into(), 2);
     let (k, _db) = kernel_with(cfg).await;
     let mut pids = Vec::new();
     for i in 0..12 {
@@ -398,7 +401,7 @@ async fn a_fallback_runs_under_the_fallback_backends_slots() {
     let calls = pids.iter().map(|pid| {
         let k = k.clone();
         let pid = *pid;
-        async move { k.ask::<ChatResponse, _>(pid, "q".to_string(), LONG).await }
+        async move { k.ask::<ChatResponse, _>(pid, "q".to_owned(), LONG).await }
     });
     for r in futures::future::join_all(calls).await {
         assert_eq!(r.unwrap().backend, "secondary");
@@ -432,12 +435,15 @@ async fn a_rate_starved_backend_holds_no_slice_and_outlasts_the_slice_deadline()
     let mut starved = Vec::new();
     for i in 0..3 {
         let pid = k
-            .spawn(|| ModelCaller("slow-model"), SpawnOptions::new(format!("slow{i}")))
+            .spawn(
+                || ModelCaller("slow-model"),
+                SpawnOptions::new(format!("slow{i}")),
+            )
             .await
             .unwrap();
         let k2 = k.clone();
         starved.push(tokio::spawn(async move {
-            k2.ask::<ChatResponse, _>(pid, "q".to_string(), LONG).await
+            k2.ask::<ChatResponse, _>(pid, "q".to_owned(), LONG).await
         }));
     }
     let fast = k
@@ -445,7 +451,7 @@ async fn a_rate_starved_backend_holds_no_slice_and_outlasts_the_slice_deadline()
         .await
         .unwrap();
     for _ in 0..3 {
-        let r: ChatResponse = k.ask(fast, "q".to_string(), LONG).await.unwrap();
+        let r: ChatResponse = k.ask(fast, "q".to_owned(), LONG).await.unwrap();
         assert_eq!(r.content, "fast");
     }
     // RPM 1 per 2 s: the last starved call cannot have been sent before 4 s have passed.
@@ -455,7 +461,10 @@ async fn a_rate_starved_backend_holds_no_slice_and_outlasts_the_slice_deadline()
     );
     for h in starved {
         let r = h.await.unwrap().unwrap();
-        assert_eq!(r.content, "slow", "a wait past the slice deadline completes");
+        assert_eq!(
+            r.content, "slow",
+            "a wait past the slice deadline completes"
+        );
     }
     k.shutdown().await;
 }
@@ -498,16 +507,16 @@ async fn a_hostile_backend_fails_its_callers_and_the_kernel_keeps_working() {
         .await
         .unwrap();
     for _ in 0..3 {
-        let r = k.ask::<ChatResponse, _>(victim, "q".to_string(), LONG).await;
+        let r = k.ask::<ChatResponse, _>(victim, "q".to_owned(), LONG).await;
         assert!(r.is_err(), "{r:?}");
-        let r: ChatResponse = k.ask(bystander, "q".to_string(), LONG).await.unwrap();
+        let r: ChatResponse = k.ask(bystander, "q".to_owned(), LONG).await.unwrap();
         assert_eq!(r.content, "fine");
     }
     let later = k
         .spawn(|| ModelCaller("good-model"), SpawnOptions::new("later"))
         .await
         .unwrap();
-    let r: ChatResponse = k.ask(later, "q".to_string(), LONG).await.unwrap();
+    let r: ChatResponse = k.ask(later, "q".to_owned(), LONG).await.unwrap();
     assert_eq!(r.content, "fine");
     k.shutdown().await;
 }

@@ -149,7 +149,7 @@ fn start_servers(lim: Arc<Limiter>) -> (String, String) {
 
 fn backend(url: &str) -> BackendConfig {
     let mut b = BackendConfig::new(BackendKind::OpenaiCompatible);
-    b.base_url = Some(url.to_string());
+    b.base_url = Some(url.to_owned());
     b.models = vec!["bench-model".into()];
     b.max_concurrency = 64;
     b

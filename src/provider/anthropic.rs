@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use super::backend::{Backend, Failed, Limits, Reply, ReplyBody};
 use super::error::ProviderError;
 use super::headers::RateInfo;
-use super::http::{EventHandler, delta_stream, error_fields, event_json, malformed, read_body, send};
+use super::http::{
+    EventHandler, delta_stream, error_fields, event_json, malformed, read_body, send,
+};
 use super::model::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, MAX_TOOL_CALLS, Role,
     StreamDelta, ToolCall, Usage,
@@ -131,7 +133,11 @@ fn usage_of(u: Option<&Value>) -> Usage {
     let n = |k: &str| {
         let v = u.and_then(|u| u.get(k));
         v.and_then(Value::as_u64)
-            .or_else(|| v.and_then(Value::as_f64).filter(|f| *f >= 0.0).map(|f| f as u64))
+            .or_else(|| {
+                v.and_then(Value::as_f64)
+                    .filter(|f| *f >= 0.0)
+                    .map(|f| f as u64)
+            })
             .unwrap_or(0)
     };
     Usage {
@@ -360,7 +366,10 @@ impl Backend for Anthropic {
         .boxed()
     }
 
-    fn embed(&self, _: &EmbedRequest) -> BoxFuture<'static, Result<(EmbedResponse, RateInfo), Failed>> {
+    fn embed(
+        &self,
+        _: &EmbedRequest,
+    ) -> BoxFuture<'static, Result<(EmbedResponse, RateInfo), Failed>> {
         let unsupported = ProviderError::Unsupported(
             "the Anthropic API has no embeddings endpoint; route embeddings to an openai_compatible backend".into(),
         );

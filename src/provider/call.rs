@@ -20,7 +20,7 @@ use super::retry::{AttemptBudget, RetryPolicy};
 use super::slices::SliceSource;
 use super::stats::ProviderStats;
 use super::usage::UsageLedger;
-use super::{error::ProviderError, budget::BudgetLimits};
+use super::{budget::BudgetLimits, error::ProviderError};
 use crate::scheduler::SliceToken;
 
 /// One configured backend: its client, its gate, its retry policy, and the provider actor that

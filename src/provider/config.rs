@@ -172,12 +172,12 @@ impl BackendConfig {
     pub fn effective_base_url(&self) -> Option<String> {
         self.base_url
             .clone()
-            .or_else(|| self.preset.map(|p| p.info().base_url.to_string()))
+            .or_else(|| self.preset.map(|p| p.info().base_url.to_owned()))
             .or_else(|| match self.kind {
-                BackendKind::Anthropic => Some("https://api.anthropic.com/v1".to_string()),
+                BackendKind::Anthropic => Some("https://api.anthropic.com/v1".to_owned()),
                 _ => None,
             })
-            .map(|u| u.trim_end_matches('/').to_string())
+            .map(|u| u.trim_end_matches('/').to_owned())
     }
 
     /// Effective API-key variable.
@@ -186,10 +186,10 @@ impl BackendConfig {
             .clone()
             .or_else(|| {
                 self.preset
-                    .and_then(|p| p.info().api_key_env.map(str::to_string))
+                    .and_then(|p| p.info().api_key_env.map(str::to_owned))
             })
             .or_else(|| match self.kind {
-                BackendKind::Anthropic => Some("ANTHROPIC_API_KEY".to_string()),
+                BackendKind::Anthropic => Some("ANTHROPIC_API_KEY".to_owned()),
                 _ => None,
             })
     }

@@ -63,7 +63,13 @@ pub(crate) fn chat_bound(req: &ChatRequest) -> u64 {
 /// The tiktoken estimate of a chat call (prompt + `max_tokens`); `None` while the tokenizer is
 /// still being built (the caller then keeps the bound).
 pub(crate) fn chat_exact(req: &ChatRequest) -> Option<u64> {
-    let text = |t: &str| if t.is_empty() { Some(0) } else { tokens::try_count(t) };
+    let text = |t: &str| {
+        if t.is_empty() {
+            Some(0)
+        } else {
+            tokens::try_count(t)
+        }
+    };
     chat_sum(req, text, |v| tokens::try_count(&v.to_string()))
 }
 

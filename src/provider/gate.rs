@@ -199,7 +199,11 @@ impl Gate {
     /// breaker is open (and a waiting call fails when it opens), with `Unavailable` once the
     /// provider actor stopped. Dropping the future leaves the queue; a permit granted to a
     /// dropped future is handed back uncharged.
-    pub(crate) async fn admit(&self, priority: u8, charge: u64) -> Result<Permit<'_>, ProviderError> {
+    pub(crate) async fn admit(
+        &self,
+        priority: u8,
+        charge: u64,
+    ) -> Result<Permit<'_>, ProviderError> {
         let rx = {
             let now = Instant::now();
             let mut s = self.state.lock();

@@ -57,15 +57,13 @@ pub(crate) async fn send(rb: reqwest::RequestBuilder, limits: &Limits) -> Result
 }
 
 /// Up to `cap` bytes of a body (the rest is not read).
-async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: u64,
-    deadline: Instant,
-) -> Option<Vec<u8>> {
+async fn read_capped(mut resp: reqwest::Response, cap: u64, deadline: Instant) -> Option<Vec<u8>> {
     let mut buf = Vec::new();
     let read = async {
         while let Ok(Some(chunk)) = resp.chunk().await {
-            let room = usize::try_from(cap).unwrap_or(usize::MAX).saturating_sub(buf.len());
+            let room = usize::try_from(cap)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(buf.len());
             buf.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
             if chunk.len() >= room {
                 break;
@@ -296,7 +294,9 @@ pub(crate) fn delta_stream<H: EventHandler>(
 }
 
 /// Parses an SSE `data` payload as JSON of type `T`.
-pub(crate) fn event_json<T: serde::de::DeserializeOwned>(ev: &SseEvent) -> Result<T, ProviderError> {
+pub(crate) fn event_json<T: serde::de::DeserializeOwned>(
+    ev: &SseEvent,
+) -> Result<T, ProviderError> {
     serde_json::from_str(&ev.data).map_err(|e| {
         let head: String = ev.data.chars().take(120).collect();
         ProviderError::MalformedResponse(format!("{e} in stream event `{head}`"))

@@ -223,7 +223,10 @@ impl ChatResponse {
         self.reasoning.push_str(&next.reasoning);
         self.tool_calls.extend(next.tool_calls);
         self.finish_reason = next.finish_reason;
-        self.usage.prompt_tokens = self.usage.prompt_tokens.saturating_add(next.usage.prompt_tokens);
+        self.usage.prompt_tokens = self
+            .usage
+            .prompt_tokens
+            .saturating_add(next.usage.prompt_tokens);
         self.usage.completion_tokens = self
             .usage
             .completion_tokens

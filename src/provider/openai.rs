@@ -66,7 +66,11 @@ impl OpenAiCompatible {
     }
 
     /// A POST of `body` to `path` with the backend's key.
-    fn post(&self, path: &str, body: Result<Vec<u8>, serde_json::Error>) -> Result<reqwest::RequestBuilder, Failed> {
+    fn post(
+        &self,
+        path: &str,
+        body: Result<Vec<u8>, serde_json::Error>,
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
         let body = body.map_err(|e| ProviderError::Rejected {
             status: 0,
             message: format!("request not encodable: {e}"),
@@ -126,7 +130,8 @@ impl Backend for OpenAiCompatible {
             let sent = send(rb?, &limits).await?;
             let rate = sent.rate;
             let bytes = read_body(sent, limits.max_response_bytes).await?;
-            let r = parse_embeddings(&bytes, &model, &name).map_err(|error| Failed { error, rate })?;
+            let r =
+                parse_embeddings(&bytes, &model, &name).map_err(|error| Failed { error, rate })?;
             Ok((r, rate))
         }
         .boxed()
@@ -172,7 +177,8 @@ mod tests {
             description: "d".into(),
             parameters: json!({"type": "object"}),
         }];
-        let v = serde_json::to_value(ChatBody::new(&req, Some(Preset::Deepseek))).unwrap_or_default();
+        let v =
+            serde_json::to_value(ChatBody::new(&req, Some(Preset::Deepseek))).unwrap_or_default();
         assert_eq!(
             v,
             json!({"model": "m", "stream": true, "max_tokens": 1024, "temperature": 0.5,
@@ -199,9 +205,15 @@ mod tests {
     #[test]
     fn endpoint_headers_come_from_the_backend_config_only() {
         let http = reqwest::Client::new();
-        let with_key =
-            OpenAiCompatible::new("k", "http://x/v1/", Some("sk-1"), None, http.clone(), limits())
-                .expect("backend");
+        let with_key = OpenAiCompatible::new(
+            "k",
+            "http://x/v1/",
+            Some("sk-1"),
+            None,
+            http.clone(),
+            limits(),
+        )
+        .expect("backend");
         let auth = with_key.auth.as_ref().expect("auth header");
         assert!(auth.is_sensitive());
         assert_eq!(auth.to_str().ok(), Some("Bearer sk-1"));

@@ -179,7 +179,11 @@ impl EventHandler for ChunkHandler {
         let mut usage = c.usage;
         if let Some(choice) = choice {
             if let Some(d) = choice.delta {
-                if let Some(r) = d.reasoning_content.or(d.reasoning).filter(|r| !r.is_empty()) {
+                if let Some(r) = d
+                    .reasoning_content
+                    .or(d.reasoning)
+                    .filter(|r| !r.is_empty())
+                {
                     out.push(StreamDelta::Reasoning(r));
                 }
                 if let Some(t) = d.content.filter(|t| !t.is_empty()) {
@@ -292,10 +296,16 @@ mod tests {
         ];
         for b in malformed_bodies {
             let r = parse_chat(b, "b");
-            assert!(matches!(r, Err(ProviderError::MalformedResponse(_))), "{r:?}");
+            assert!(
+                matches!(r, Err(ProviderError::MalformedResponse(_))),
+                "{r:?}"
+            );
         }
         let err = parse_chat(br#"{"error":{"message":"bad","type":"server_error"}}"#, "b");
-        assert!(matches!(err, Err(ProviderError::StreamError { .. })), "{err:?}");
+        assert!(
+            matches!(err, Err(ProviderError::StreamError { .. })),
+            "{err:?}"
+        );
         let huge = parse_chat(
             br#"{"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":1e30}}"#,
             "b",

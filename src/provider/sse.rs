@@ -38,8 +38,8 @@ impl SseParser {
     }
 
     fn event_size(&self) -> usize {
-        let fields = self.data.as_ref().map_or(0, String::len)
-            + self.event.as_ref().map_or(0, String::len);
+        let fields =
+            self.data.as_ref().map_or(0, String::len) + self.event.as_ref().map_or(0, String::len);
         fields.saturating_add(self.buf.len())
     }
 
@@ -133,7 +133,8 @@ mod tests {
         let first = all(&mut p, &[b"event: ping\r\ndata: {\"a\""]);
         assert!(first.is_ok_and(|e| e.is_empty()));
         assert!(p.has_partial());
-        let ev = all(&mut p, &[b":1}\r\n\r\n: comment\n\ndata: x\ndata: y\n\n"]).unwrap_or_default();
+        let ev =
+            all(&mut p, &[b":1}\r\n\r\n: comment\n\ndata: x\ndata: y\n\n"]).unwrap_or_default();
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[0].event.as_deref(), Some("ping"));
         assert_eq!(ev[0].data, "{\"a\":1}");

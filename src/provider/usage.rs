@@ -98,7 +98,7 @@ impl UsageLedger {
             .find(|(b, m, _)| b == backend && m == model)
         {
             Some((_, _, t)) => t.add(&one),
-            None => agent.push((backend.to_string(), model.to_string(), one)),
+            None => agent.push((backend.to_owned(), model.to_owned(), one)),
         }
         one
     }

@@ -88,7 +88,10 @@ async fn admission_needs_the_actor_only_for_its_timers() {
     let first = call("first");
     eventually("the first call reached the server", || srv.hits() == 2).await;
     let second = call("second");
-    eventually("the second call is queued", || queued(&p.router, "gated") == 1).await;
+    eventually("the second call is queued", || {
+        queued(&p.router, "gated") == 1
+    })
+    .await;
     hold.notify_one();
     assert_eq!(first.await.expect("join").expect("first").content, "first");
     let second = tokio::time::timeout(Duration::from_secs(10), second)
@@ -100,9 +103,15 @@ async fn admission_needs_the_actor_only_for_its_timers() {
     // RPM 3 is used up: the third call waits for a window entry to expire, i.e. for the
     // actor's timer, which cannot fire while its arbiter is blocked.
     let third = call("third");
-    eventually("the third call is queued", || queued(&p.router, "gated") == 1).await;
+    eventually("the third call is queued", || {
+        queued(&p.router, "gated") == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(!third.is_finished(), "a wait for time needs the actor's timer");
+    assert!(
+        !third.is_finished(),
+        "a wait for time needs the actor's timer"
+    );
     block_tx.send(()).expect("unblock");
     let third = tokio::time::timeout(Duration::from_secs(10), third)
         .await

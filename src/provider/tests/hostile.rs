@@ -79,7 +79,11 @@ async fn retry_after_of_any_value_is_clamped_or_ignored() {
         )
         .await
         .unwrap_or_else(|_| panic!("{name}: {value} paused the backend past its clamp"));
-        assert_eq!(r.map(|r| r.content).ok().as_deref(), Some("ok"), "{name}: {value}");
+        assert_eq!(
+            r.map(|r| r.content).ok().as_deref(),
+            Some("ok"),
+            "{name}: {value}"
+        );
     }
     let stats = p.router.backend_stats("hostile").expect("stats");
     assert_eq!(stats.rate_limited, VALUES.len() as u64);
@@ -112,7 +116,8 @@ async fn rate_limit_headers_with_huge_or_garbage_values_are_clamped() {
     for i in 0..3 {
         let r = tokio::time::timeout(
             Duration::from_secs(10),
-            p.router.chat(req(&format!("q{i}")), &token(Pid::new(), 1), None),
+            p.router
+                .chat(req(&format!("q{i}")), &token(Pid::new(), 1), None),
         )
         .await
         .expect("a reset far in the future is clamped to max_pause_ms");
@@ -191,12 +196,15 @@ async fn hostile_streams_are_typed_errors_or_values() {
             "huge event" => {
                 // One event of 50 MB, sent lazily in 64 KiB pieces.
                 let head = b"data: {\"choices\":[{\"delta\":{\"content\":\"".to_vec();
-                let body = futures::stream::iter(std::iter::once(head).chain(
-                    std::iter::repeat_n(vec![b'a'; 64 << 10], 800),
-                ));
+                let body = futures::stream::iter(
+                    std::iter::once(head).chain(std::iter::repeat_n(vec![b'a'; 64 << 10], 800)),
+                );
                 streamed(sse, body)
             }
-            "not json" => streamed(sse, futures::stream::iter(vec![b"data: {nope}\n\n".to_vec()])),
+            "not json" => streamed(
+                sse,
+                futures::stream::iter(vec![b"data: {nope}\n\n".to_vec()]),
+            ),
             "endless output" => {
                 let words = futures::stream::repeat(()).map(|()| chunk("more "));
                 streamed(sse, words)
@@ -215,18 +223,32 @@ async fn hostile_streams_are_typed_errors_or_values() {
         r.stream = true;
         p.router.chat(r, &slice, None)
     };
-    let r = ask("garbage").await.expect("garbage between events is skipped");
+    let r = ask("garbage")
+        .await
+        .expect("garbage between events is skipped");
     assert_eq!(r.content, "all good \u{fffd}");
     let r = ask("not json").await;
-    assert!(matches!(r, Err(ProviderError::MalformedResponse(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(ProviderError::MalformedResponse(_))),
+        "{r:?}"
+    );
     let r = ask("huge event").await;
     assert!(
-        matches!(r, Err(ProviderError::ResponseTooLarge { what: "stream event", .. })),
+        matches!(
+            r,
+            Err(ProviderError::ResponseTooLarge {
+                what: "stream event",
+                ..
+            })
+        ),
         "{r:?}"
     );
     let r = ask("endless output").await;
     assert!(
-        matches!(r, Err(ProviderError::ResponseTooLarge { what: "stream", .. })),
+        matches!(
+            r,
+            Err(ProviderError::ResponseTooLarge { what: "stream", .. })
+        ),
         "{r:?}"
     );
     let r = ask("pings forever").await;

@@ -330,7 +330,7 @@ async fn openai_requests_carry_the_backend_key_and_are_sent_once() {
         h.headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+            .map(str::to_owned)
     };
     assert_eq!(auth(&log[0]).as_deref(), Some("Bearer sk-test-123"));
     assert_eq!(auth(&log[1]), None, "a backend without a key sends none");

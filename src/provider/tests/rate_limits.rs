@@ -86,7 +86,7 @@ async fn enforcing_server_sees_zero_429_under_50_concurrent_callers() {
             let total = prompt + body["usage"]["completion_tokens"].as_u64().unwrap_or(0);
             l.settle(hit.n, total);
             let h = [
-                ("x-ratelimit-limit-requests", "40".to_string()),
+                ("x-ratelimit-limit-requests", "40".to_owned()),
                 ("x-ratelimit-remaining-requests", left.to_string()),
                 ("x-ratelimit-reset-requests", format!("{reset_ms}ms")),
             ];
@@ -204,8 +204,8 @@ async fn ratelimit_headers_correct_the_budget_in_both_families() {
     let srv = serve(|hit| async move {
         let h = if hit.n == 0 {
             vec![
-                ("x-ratelimit-remaining-requests", "0".to_string()),
-                ("x-ratelimit-reset-requests", "0m0.6s".to_string()),
+                ("x-ratelimit-remaining-requests", "0".to_owned()),
+                ("x-ratelimit-reset-requests", "0m0.6s".to_owned()),
             ]
         } else {
             vec![]
@@ -235,7 +235,7 @@ async fn ratelimit_headers_correct_the_budget_in_both_families() {
         let reset = (chrono::Utc::now() + chrono::Duration::milliseconds(800)).to_rfc3339();
         let h = if hit.n == 0 {
             vec![
-                ("anthropic-ratelimit-requests-remaining", "0".to_string()),
+                ("anthropic-ratelimit-requests-remaining", "0".to_owned()),
                 ("anthropic-ratelimit-requests-reset", reset),
             ]
         } else {

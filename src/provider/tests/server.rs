@@ -60,7 +60,7 @@ where
             let hit = Hit {
                 n,
                 at: Instant::now(),
-                path: uri.path().to_string(),
+                path: uri.path().to_owned(),
                 headers,
                 body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             };
@@ -169,7 +169,7 @@ pub(super) fn last_user(body: &Value) -> String {
         .flatten()
         .rev()
         .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"].as_str().map(str::to_string))
+        .and_then(|m| m["content"].as_str().map(str::to_owned))
         .unwrap_or_default()
 }
 
@@ -197,7 +197,7 @@ pub(super) fn openai_stream(words: &[String], prompt: u64) -> Vec<String> {
         &json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
     ));
     ev.push(data(&json!({"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": count_text(&text)}})));
-    ev.push("data: [DONE]\n\n".to_string());
+    ev.push("data: [DONE]\n\n".to_owned());
     ev
 }
 
@@ -216,7 +216,7 @@ pub(super) fn token(pid: Pid, priority: u8) -> SliceToken {
 /// A backend config with test-sized timings.
 pub(super) fn backend(kind: BackendKind, url: &str) -> BackendConfig {
     let mut b = BackendConfig::new(kind);
-    b.base_url = Some(url.to_string());
+    b.base_url = Some(url.to_owned());
     b.api_key_env = Some("AGENT_OS_TEST_NO_KEY".into());
     b.models = vec!["test-model".into()];
     b.window_ms = 1000;
@@ -230,6 +230,6 @@ pub(super) fn backend(kind: BackendKind, url: &str) -> BackendConfig {
 /// A config with one backend named `name`.
 pub(super) fn one(name: &str, b: BackendConfig) -> ProvidersConfig {
     let mut cfg = ProvidersConfig::default();
-    cfg.backends.insert(name.to_string(), b);
+    cfg.backends.insert(name.to_owned(), b);
     cfg
 }
