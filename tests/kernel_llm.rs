@@ -17,10 +17,10 @@ use axum::routing::post;
 use parking_lot::Mutex;
 use support::*;
 
-/// Asks the LLM once per message and replies with the response.
-struct Caller;
+/// Asks the LLM for its model once per message and replies with the response.
+struct ModelCaller(&'static str);
 
-impl Agent for Caller {
+impl Agent for ModelCaller {
     type Msg = String;
     type Reply = ChatResponse;
     async fn handle(
@@ -29,9 +29,14 @@ impl Agent for Caller {
         ctx: &mut AgentContext,
     ) -> Result<ChatResponse, AgentError> {
         Ok(ctx
-            .llm(ChatRequest::new("test-model", vec![Message::user(prompt)]))
+            .llm(ChatRequest::new(self.0, vec![Message::user(prompt)]))
             .await?)
     }
+}
+
+/// A [`ModelCaller`] of `test-model`.
+fn caller() -> ModelCaller {
+    ModelCaller("test-model")
 }
 
 #[actix_rt::test]
@@ -41,10 +46,7 @@ async fn an_agent_calls_the_offline_scripted_backend_through_the_scheduler() {
         .backends
         .insert("scripted".into(), BackendConfig::new(BackendKind::Scripted));
     let (k, _db) = kernel_with(cfg).await;
-    let pid = k
-        .spawn(|| Caller, SpawnOptions::new("caller"))
-        .await
-        .unwrap();
+    let pid = k.spawn(caller, SpawnOptions::new("caller")).await.unwrap();
     let r: ChatResponse = k.ask(pid, "hello kernel".to_owned(), LONG).await.unwrap();
     assert_eq!(r.backend, "scripted");
     assert!(r.content.contains("hello kernel"), "{}", r.content);
@@ -133,7 +135,7 @@ async fn fifty_agents_through_the_kernel_never_trip_the_servers_rate_limit() {
     let mut pids = Vec::new();
     for i in 0..50 {
         pids.push(
-            k.spawn(|| Caller, SpawnOptions::new(format!("caller-{i}")))
+            k.spawn(caller, SpawnOptions::new(format!("caller-{i}")))
                 .await
                 .unwrap(),
         );
@@ -296,23 +298,6 @@ async fn a_preempted_llm_stream_resumes_through_the_kernel_to_the_full_output() 
         "partial call + continuation"
     );
     k.shutdown().await;
-}
-
-/// Asks the LLM for its model once per message.
-struct ModelCaller(&'static str);
-
-impl Agent for ModelCaller {
-    type Msg = String;
-    type Reply = ChatResponse;
-    async fn handle(
-        &mut self,
-        prompt: String,
-        ctx: &mut AgentContext,
-    ) -> Result<ChatResponse, AgentError> {
-        Ok(ctx
-            .llm(ChatRequest::new(self.0, vec![Message::user(prompt)]))
-            .await?)
-    }
 }
 
 /// An OpenAI-compatible server answering every request with `reply(hit number)`.

@@ -252,26 +252,29 @@ impl Gate {
     fn settle(&self, charge: u64, outcome: Settled<'_>) {
         let now = Instant::now();
         let mut s = self.state.lock();
+        let (rate, tokens) = match &outcome {
+            Settled::Done { rate, tokens, .. } => (Some(*rate), *tokens),
+            Settled::Failed { rate, .. } => (Some(*rate), None),
+            Settled::Abandoned => (None, None),
+        };
+        if let Some(rate) = rate {
+            s.budget.observe(rate, now);
+        }
+        // An abandoned attempt's charge stays in the window (the server may have counted it);
+        // its concurrency slot is free again.
+        s.budget.complete(charge, now, tokens);
         match outcome {
-            Settled::Done {
-                rate,
-                tokens,
-                preempted,
-            } => {
-                s.budget.observe(rate, now);
-                s.budget.complete(charge, now, tokens);
+            Settled::Done { preempted, .. } => {
                 s.breaker.on_success();
                 s.stats.succeeded += 1;
                 s.stats.preempted += u64::from(preempted);
             }
             Settled::Failed {
                 error,
-                rate,
                 pause,
                 retry,
+                ..
             } => {
-                s.budget.observe(rate, now);
-                s.budget.complete(charge, now, None);
                 if let Some(pause) = pause {
                     s.stats.rate_limited += 1;
                     info!(backend = %self.name, ?pause, "429: pausing the whole backend");
@@ -287,11 +290,19 @@ impl Gate {
                     s.stats.failed += 1;
                 }
             }
-            // The caller went away mid-attempt: the charge stays in the window (the server
-            // may have counted it), the concurrency slot is free again.
-            Settled::Abandoned => s.budget.complete(charge, now, None),
+            Settled::Abandoned => {}
         }
         let wake = s.pump(&self.name, now);
+        drop(s);
+        self.arm(wake);
+    }
+
+    /// Takes back an admission that sent nothing (nothing is charged) and admits what that
+    /// frees.
+    fn release_unused(&self, charge: u64) {
+        let mut s = self.state.lock();
+        s.budget.release(charge);
+        let wake = s.pump(&self.name, Instant::now());
         drop(s);
         self.arm(wake);
     }
@@ -343,11 +354,7 @@ impl Drop for Waiting<'_> {
         // sender (which takes it back under the lock).
         self.rx.close();
         if let Ok(Ok(grant)) = self.rx.try_recv() {
-            let mut s = self.gate.state.lock();
-            s.budget.release(grant.charge);
-            let wake = s.pump(&self.gate.name, Instant::now());
-            drop(s);
-            self.gate.arm(wake);
+            self.gate.release_unused(grant.charge);
         }
     }
 }
@@ -412,11 +419,7 @@ impl Permit<'_> {
     /// Hands the permit back unused (nothing was sent): nothing is charged.
     pub(crate) fn cancel(mut self) {
         self.settled = true;
-        let mut s = self.gate.state.lock();
-        s.budget.release(self.charge);
-        let wake = s.pump(&self.gate.name, Instant::now());
-        drop(s);
-        self.gate.arm(wake);
+        self.gate.release_unused(self.charge);
     }
 }
 
