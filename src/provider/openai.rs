@@ -15,7 +15,7 @@ use super::error::ProviderError;
 use super::headers::RateInfo;
 use super::http::{delta_stream, read_body, send};
 use super::model::{ChatRequest, EmbedRequest, EmbedResponse};
-use super::openai_body::ChatBody;
+use super::openai_body::chat_body;
 use super::openai_wire::{ChunkHandler, parse_chat, parse_embeddings};
 use super::presets::Preset;
 
@@ -96,7 +96,7 @@ impl Backend for OpenAiCompatible {
         // Encoded now, so the future does not borrow the request.
         let rb = self.post(
             "/chat/completions",
-            serde_json::to_vec(&ChatBody::new(req, self.preset)),
+            serde_json::to_vec(&chat_body(req, self.preset)),
         );
         let (name, limits, stream) = (Arc::clone(&self.name), self.limits, req.stream);
         async move {
@@ -177,8 +177,7 @@ mod tests {
             description: "d".into(),
             parameters: json!({"type": "object"}),
         }];
-        let v =
-            serde_json::to_value(ChatBody::new(&req, Some(Preset::Deepseek))).unwrap_or_default();
+        let v = chat_body(&req, Some(Preset::Deepseek));
         assert_eq!(
             v,
             json!({"model": "m", "stream": true, "max_tokens": 1024, "temperature": 0.5,
@@ -194,7 +193,7 @@ mod tests {
         );
         req.continuation = None;
         req.stream = false;
-        let v = serde_json::to_value(ChatBody::new(&req, Some(Preset::Openai))).unwrap_or_default();
+        let v = chat_body(&req, Some(Preset::Openai));
         assert_eq!(v["max_completion_tokens"], json!(1024));
         assert!(v.get("max_tokens").is_none() && v.get("stream_options").is_none());
         assert!(v["messages"][2].get("prefix").is_none());

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
 
 use super::config::Price;
 use super::model::Usage;
@@ -57,7 +57,7 @@ type AgentCells = Vec<(String, String, UsageTotals)>;
 #[derive(Clone, Debug, Default)]
 pub struct UsageLedger {
     prices: Arc<BTreeMap<String, Price>>,
-    cells: Arc<Mutex<FxHashMap<Pid, AgentCells>>>,
+    cells: Arc<Mutex<HashMap<Pid, AgentCells>>>,
 }
 
 impl UsageLedger {

@@ -188,3 +188,45 @@ async fn a_queued_call_whose_caller_left_is_never_sent() {
     let sent: Vec<String> = srv.log.lock().iter().map(|h| last_user(&h.body)).collect();
     assert_eq!(sent, ["first", "third"]);
 }
+
+/// Rule 26: when the provider actor stops, a call waiting at its gate is answered
+/// `Unavailable`, and so is every later call.
+#[actix_rt::test]
+async fn a_stopped_actor_answers_its_waiting_calls() {
+    let hold = Arc::new(Notify::new());
+    let h = hold.clone();
+    let srv = serve(move |_| {
+        let h = h.clone();
+        async move {
+            h.notified().await;
+            json_response(200, &openai_completion("late", 5), &[])
+        }
+    })
+    .await;
+    let mut b = backend(BackendKind::OpenaiCompatible, &srv.url);
+    b.max_concurrency = 1;
+    let arbiter = actix::Arbiter::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let cfg = one("stopping", b);
+    assert!(arbiter.spawn_fn(move || {
+        let _ = tx.send(Providers::start(&cfg));
+    }));
+    let p = rx.await.expect("arbiter").expect("start");
+    let first = spawn_call(&p.router, "first");
+    eventually("the first call reached the server", || srv.hits() == 1).await;
+    let waiting = spawn_call(&p.router, "waiting");
+    eventually("the second call is queued", || {
+        queued(&p.router, "stopping") == 1
+    })
+    .await;
+    arbiter.stop();
+    let r = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("answered when the actor stopped")
+        .expect("join");
+    assert!(matches!(r, Err(ProviderError::Unavailable(_))), "{r:?}");
+    let r = p.router.chat(req("after"), &token(Pid::new(), 1), None).await;
+    assert!(matches!(r, Err(ProviderError::Unavailable(_))), "{r:?}");
+    hold.notify_one();
+    let _ = first.await;
+}
