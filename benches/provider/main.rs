@@ -249,13 +249,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Rounds per load; the first only warms connections and caches.
 const ROUNDS: usize = 12;
 
-/// One line of the table: the median call latency of each path (µs, over every call of the
-/// measured rounds) and the median of the per-round differences of the medians.
+/// One line of the table: µs per call of each path (wall time of a round ÷ its calls, median
+/// over the rounds), the median of the per-round differences (what the kernel path adds per
+/// call), and the median call latency of each path (over every call).
 struct Row {
     label: String,
     direct: f64,
     ours: f64,
     added: f64,
+    direct_p50: f64,
+    ours_p50: f64,
 }
 
 async fn overhead(url: &str) -> Vec<Row> {
@@ -295,12 +298,15 @@ async fn overhead(url: &str) -> Vec<Row> {
     for conc in [1usize, 16] {
         let calls = if conc == 1 { 2000 } else { 8000 };
         let per = calls / conc;
-        let (mut d_all, mut o_all, mut added) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut d_all, mut o_all) = (Vec::new(), Vec::new());
+        let (mut d_per, mut o_per, mut added) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..ROUNDS {
             // Each round runs both paths in a rotated order, so that neither always goes first.
             let mut lat: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            let mut per_call = [0.0f64; 2];
             for k in 0..2 {
                 let col = (round + k) % 2;
+                let started = Instant::now();
                 lat[col] = if col == 0 {
                     callers(conc, || {
                         let c = direct.clone();
@@ -340,20 +346,25 @@ async fn overhead(url: &str) -> Vec<Row> {
                     })
                     .await
                 };
+                per_call[col] = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
             }
             let [d, o] = lat;
             if round > 0 {
                 // round 0 warms connections and caches
-                added.push(median(o.clone()) - median(d.clone()));
+                added.push(per_call[1] - per_call[0]);
+                d_per.push(per_call[0]);
+                o_per.push(per_call[1]);
                 d_all.extend(d);
                 o_all.extend(o);
             }
         }
         rows.push(Row {
             label: format!("concurrency {conc}"),
-            direct: median(d_all),
-            ours: median(o_all),
+            direct: median(d_per),
+            ours: median(o_per),
             added: median(added),
+            direct_p50: median(d_all),
+            ours_p50: median(o_all),
         });
     }
     rows
@@ -459,15 +470,17 @@ fn main() {
     sys.block_on(async move {
         let rows = overhead(&fast_url).await;
         println!(
-            "\n## Per-call latency (local OpenAI-compatible server, JSON, {} rounds after a warm-up round, order rotated, each caller its own task; µs: median over every call; added: median of the per-round differences of the medians)\n",
+            "\n## Per-call cost (local OpenAI-compatible server, JSON, {} rounds after a warm-up round, order rotated, each caller its own task; µs/call: wall time of a round ÷ its calls, median over the rounds; added: median of the per-round differences; latency: median over every call)\n",
             ROUNDS - 1
         );
-        println!("| load | direct async-openai (µs) | kernel path (µs) | added by the kernel path (µs) |");
-        println!("|---|---:|---:|---:|");
+        println!(
+            "| load | direct async-openai (µs/call) | kernel path (µs/call) | added by the kernel path (µs/call, p50) | latency direct (µs, p50) | latency kernel path (µs, p50) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
         for r in rows {
             println!(
-                "| {} | {:.1} | {:.1} | {:+.1} |",
-                r.label, r.direct, r.ours, r.added
+                "| {} | {:.1} | {:.1} | {:+.1} | {:.1} | {:.1} |",
+                r.label, r.direct, r.ours, r.added, r.direct_p50, r.ours_p50
             );
         }
         println!(

@@ -90,19 +90,10 @@ pub(crate) fn embed_exact(req: &EmbedRequest) -> Option<u64> {
     Some(n.max(1))
 }
 
-/// Texts up to this size are counted exactly for usage estimates; longer ones are estimated
-/// from their size (a reply is never re-tokenized at length in the caller's task).
-const EXACT_TEXT_MAX: usize = 64 << 10;
-
-/// Tokens of a text for a usage estimate (a stream without usage, a preempted stream, the
-/// scripted backend): exact while the text is short and the tokenizer is built, else a
-/// quarter of its bytes (rounded up).
+/// Tokens of a text for a usage estimate (a stream that reported no usage, a preempted
+/// stream, the scripted backend): a quarter of its bytes, rounded up. Never tokenized, so a
+/// long reply costs nothing to estimate in the caller's task.
 pub(crate) fn text_tokens(text: &str) -> u64 {
-    if text.len() <= EXACT_TEXT_MAX
-        && let Some(n) = tokens::try_count(text)
-    {
-        return n;
-    }
     bytes(text.len().div_ceil(4))
 }
 
