@@ -234,9 +234,14 @@ impl Gate {
             self.arm(wake);
             rx
         };
-        let mut waiting = Waiting { gate: self, rx };
-        let grant = (&mut waiting.rx).await.map_err(|_| stopped())??;
-        Ok(self.permit(grant))
+        let mut waiting = Waiting {
+            gate: self,
+            rx,
+            answered: false,
+        };
+        let answer = (&mut waiting.rx).await;
+        waiting.answered = true;
+        Ok(self.permit(answer.map_err(|_| stopped())??))
     }
 
     fn permit(&self, grant: Grant) -> Permit<'_> {
@@ -297,25 +302,27 @@ impl Gate {
         self.arm(wake);
     }
 
-    /// Takes back an admission that sent nothing (nothing is charged) and admits what that
-    /// frees.
-    fn release_unused(&self, charge: u64) {
+    /// Applies `f` under the lock, then admits what the budget allows.
+    fn update(&self, f: impl FnOnce(&mut State)) {
         let mut s = self.state.lock();
-        s.budget.release(charge);
+        f(&mut s);
         let wake = s.pump(&self.name, Instant::now());
         drop(s);
         self.arm(wake);
     }
 
-    /// The provider actor's timer fired: admits what the budget now allows.
+    /// Takes back an admission that sent nothing (nothing is charged).
+    fn release_unused(&self, charge: u64) {
+        self.update(|s| s.budget.release(charge));
+    }
+
+    /// The provider actor's timer armed for `at` fired: admits what the budget now allows.
     pub(crate) fn timer(&self, at: Instant) {
-        let mut s = self.state.lock();
-        if s.armed.is_some_and(|a| a <= at) {
-            s.armed = None;
-        }
-        let wake = s.pump(&self.name, Instant::now());
-        drop(s);
-        self.arm(wake);
+        self.update(|s| {
+            if s.armed.is_some_and(|a| a <= at) {
+                s.armed = None;
+            }
+        });
     }
 
     /// The provider actor stopped: every waiting call is answered `Unavailable`, and so is
@@ -341,20 +348,26 @@ impl Gate {
     }
 }
 
-/// A call's place in the queue; leaving it (the caller's future dropped) hands back a grant
-/// that arrived meanwhile.
+/// A call's place in the queue. Leaving it unanswered (the caller's future dropped) hands back
+/// a grant that arrived meanwhile, and lets the calls behind it go if it was holding them up.
 struct Waiting<'g> {
     gate: &'g Gate,
     rx: oneshot::Receiver<Result<Grant, ProviderError>>,
+    answered: bool,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
         // After `close`, a grant is either in the channel (taken back here) or refused to the
         // sender (which takes it back under the lock).
         self.rx.close();
-        if let Ok(Ok(grant)) = self.rx.try_recv() {
-            self.gate.release_unused(grant.charge);
+        match self.rx.try_recv() {
+            Ok(Ok(grant)) => self.gate.release_unused(grant.charge),
+            // It may have been the head holding the others up.
+            _ => self.gate.update(|_| {}),
         }
     }
 }
