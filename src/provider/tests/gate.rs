@@ -225,7 +225,10 @@ async fn a_stopped_actor_answers_its_waiting_calls() {
         .expect("answered when the actor stopped")
         .expect("join");
     assert!(matches!(r, Err(ProviderError::Unavailable(_))), "{r:?}");
-    let r = p.router.chat(req("after"), &token(Pid::new(), 1), None).await;
+    let r = p
+        .router
+        .chat(req("after"), &token(Pid::new(), 1), None)
+        .await;
     assert!(matches!(r, Err(ProviderError::Unavailable(_))), "{r:?}");
     hold.notify_one();
     let _ = first.await;
