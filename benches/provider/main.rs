@@ -1,28 +1,24 @@
-//! Provider benchmark (bench binary, prints a table):
+//! Provider benchmark (bench binary, prints a table), on the public API only:
 //!
-//! 1. Per-call overhead of the provider path (router → provider actor → backend) against a
-//!    direct async-openai call to the same local server, in one run (goal ≤ 10 %).
+//! 1. Per-call latency of the kernel path (router → gate → a scheduler slice per attempt →
+//!    backend → release) against a direct async-openai call to the same local server, in one
+//!    run; goal: the kernel path adds at most 10 µs to the median call at concurrency 1 and 16.
 //! 2. Budget use against an enforcing server with RPM = 600 and a TPM limit over a 60 s window
 //!    (goal ≥ 97 % of the allowed requests and tokens, 0 × 429).
 //!
 //! `cargo bench --bench provider`
 //! (`PROVIDER_BENCH_WINDOW_SECS` shortens the window for a quick look; results in
-//! docs/benchmarks.md are with the default 60 s. `PROVIDER_BENCH_PROFILE_SECS`: see
-//! `profile_kernel`.)
-
-mod components;
-mod profile;
+//! docs/benchmarks.md are with the default 60 s.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agent_os_kernel::Pid;
-use agent_os_kernel::provider::backend::{Backend, Timeouts};
-use agent_os_kernel::provider::config::{BackendConfig, BackendKind, ProvidersConfig};
-use agent_os_kernel::provider::estimate::count_text;
-use agent_os_kernel::provider::openai::OpenAiCompatible;
-use agent_os_kernel::provider::{ChatRequest, Message, Providers};
+use agent_os_kernel::provider::{
+    BackendConfig, BackendKind, ChatRequest, Message, ProviderError, Providers, ProvidersConfig,
+    SliceSource,
+};
 use agent_os_kernel::scheduler::{Scheduler, SchedulerConfig, SliceRequest, SliceToken, Usage};
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
@@ -39,6 +35,13 @@ const SYSTEM: &str = "You are a concise assistant.";
 const USER: &str = "Summarise the plot of a short story about a lighthouse keeper in one line.";
 const ANSWER: &str =
     "A lonely keeper saves a ship in a storm and finds that the sea had been his friend all along.";
+
+/// Tokens of a text as the server counts them (cl100k, as the providers do).
+fn count_text(text: &str) -> u64 {
+    tiktoken_rs::cl100k_base_singleton()
+        .encode_ordinary(text)
+        .len() as u64
+}
 
 fn prompt_tokens(body: &Value) -> u64 {
     let mut n = 3;
@@ -146,14 +149,13 @@ fn start_servers(lim: Arc<Limiter>) -> (String, String) {
 
 fn backend(url: &str) -> BackendConfig {
     let mut b = BackendConfig::new(BackendKind::OpenaiCompatible);
-    b.base_url = Some(url.to_string());
+    b.base_url = Some(url.to_owned());
     b.models = vec!["bench-model".into()];
     b.max_concurrency = 64;
     b
 }
 
-/// A scheduler with room for every caller: the kernel path pays its acquire + release (the
-/// release not awaited, as `AgentContext::llm` does it).
+/// A scheduler with room for every caller.
 fn scheduler() -> Scheduler {
     let c = SchedulerConfig {
         global_slots: 1024,
@@ -168,6 +170,36 @@ async fn grant(s: &Scheduler, pid: Pid, ttl: Duration) -> SliceToken {
     s.acquire(SliceRequest::new(pid).priority(10).deadline(ttl))
         .await
         .expect("slice")
+}
+
+/// What `AgentContext::llm` does for slices: one per attempt from the scheduler, named for the
+/// backend, taken once the gate admitted the attempt and released (not awaited) when it ends.
+struct Slices {
+    sched: Scheduler,
+    pid: Pid,
+}
+
+impl SliceSource for Slices {
+    fn priority(&self) -> u8 {
+        10
+    }
+
+    async fn acquire(&self, backend: &str, tokens: u64) -> Result<SliceToken, ProviderError> {
+        let req = SliceRequest::new(self.pid)
+            .priority(10)
+            .provider(backend)
+            .estimated_tokens(tokens);
+        self.sched.acquire(req).await.map_err(ProviderError::Slice)
+    }
+
+    fn release(&self, slice: SliceToken, used: Option<(&str, &agent_os_kernel::provider::Usage)>) {
+        let usage = used.map_or_else(Usage::default, |(_, u)| Usage {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+            cost_usd: 0.0,
+        });
+        let _ = self.sched.release_nowait(slice, usage);
+    }
 }
 
 /// The overhead benchmark's request: the system prompt and a fresh user message (number `n`).
@@ -214,9 +246,24 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Rounds per load; the first only warms connections and caches.
+const ROUNDS: usize = 12;
+
+/// One line of the table: µs per call of each path (wall time of a round ÷ its calls, median
+/// over the rounds), the median of the per-round differences (what the kernel path adds per
+/// call), and the median call latency of each path (over every call).
+struct Row {
+    label: String,
+    direct: f64,
+    ours: f64,
+    added: f64,
+    direct_p50: f64,
+    ours_p50: f64,
+}
+
 async fn overhead(url: &str) -> Vec<Row> {
-    // Limits far above the load: the whole budget path (tiktoken estimate, RPM/TPM accounting,
-    // reconciliation) runs on every call without ever making it wait.
+    // Limits far above the load: the whole budget path (RPM/TPM accounting, reconciliation)
+    // runs on every call without ever making it wait.
     let mut b = backend(url);
     b.rpm = Some(100_000_000);
     b.tpm = Some(u64::MAX / 4);
@@ -224,144 +271,103 @@ async fn overhead(url: &str) -> Vec<Row> {
     cfg.backends.insert("local".into(), b);
     let p = Providers::start(&cfg).expect("providers");
     let direct = direct_client(url);
-    // Every call carries a fresh user message (as in an agent loop), so nothing is served from
-    // a cache that a real workload would miss; the system prompt repeats, as it does for real.
-    let our_request = fresh_request;
-    let pid = Pid::new();
-    // The actor path alone: the offline scripted backend (no HTTP; it tokenizes its own reply
-    // for usage), sequential calls.
+    let sched = scheduler();
+    // The kernel path alone: the offline scripted backend (no HTTP), sequential calls.
     let mut sc = ProvidersConfig::default();
     let mut sb = BackendConfig::new(BackendKind::Scripted);
     sb.models = vec!["bench-model".into()];
     sc.backends.insert("scripted".into(), sb);
     let sp = Providers::start(&sc).expect("scripted providers");
-    let sched = scheduler();
+    let slices = Slices {
+        sched: sched.clone(),
+        pid: Pid::new(),
+    };
     let n = 5000;
     let t = Instant::now();
     for i in 0..n {
-        let slice = grant(&sched, pid, Duration::from_secs(600)).await;
         sp.router
-            .chat(our_request(i), &slice, None)
+            .chat(fresh_request(i), &slices, None)
             .await
             .expect("scripted call");
-        let _ = sched.release_nowait(slice, Usage::default());
     }
     println!(
-        "| provider path on the offline scripted backend (no HTTP), sequential | {:.2} |",
+        "| kernel path on the offline scripted backend (no HTTP), sequential | {:.2} µs/call |",
         t.elapsed().as_secs_f64() * 1e6 / n as f64
     );
-    let alone = OpenAiCompatible::new(
-        "alone",
-        url,
-        Some("bench".into()),
-        None,
-        reqwest::Client::new(),
-    )
-    .expect("backend");
-    let timeouts = Timeouts {
-        request: Duration::from_secs(30),
-        stall: Duration::from_secs(30),
-    };
-    let alone = Arc::new(alone);
     let mut rows = Vec::new();
     for conc in [1usize, 16] {
         let calls = if conc == 1 { 2000 } else { 8000 };
         let per = calls / conc;
-        let (mut d, mut o, mut b) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut vs_direct, mut vs_alone) = (Vec::new(), Vec::new());
+        let (mut d_all, mut o_all) = (Vec::new(), Vec::new());
+        let (mut d_per, mut o_per, mut added) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..ROUNDS {
-            // Each round runs the three paths in a rotated order, so that none always goes
-            // first (or last) after the machine changed pace.
-            let mut us = [0.0f64; 3];
-            for k in 0..3 {
-                let col = (round + k) % 3;
-                us[col] = match col {
-                    0 => {
-                        callers(conc, calls, || {
-                            let c = direct.clone();
-                            async move {
-                                for _ in 0..per {
-                                    let n = next();
-                                    c.chat()
-                                        .create(direct_request(n))
-                                        .await
-                                        .expect("direct call");
-                                }
+            // Each round runs both paths in a rotated order, so that neither always goes first.
+            let mut lat: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            let mut per_call = [0.0f64; 2];
+            for k in 0..2 {
+                let col = (round + k) % 2;
+                let started = Instant::now();
+                lat[col] = if col == 0 {
+                    callers(conc, || {
+                        let c = direct.clone();
+                        async move {
+                            let mut v = Vec::with_capacity(per);
+                            for _ in 0..per {
+                                let t = Instant::now();
+                                c.chat()
+                                    .create(direct_request(next()))
+                                    .await
+                                    .expect("direct call");
+                                v.push(t.elapsed().as_secs_f64() * 1e6);
                             }
-                        })
-                        .await
-                    }
-                    1 => {
-                        callers(conc, calls, || {
-                            let router = p.router.clone();
-                            let sched = sched.clone();
-                            async move {
-                                for _ in 0..per {
-                                    let slice = grant(&sched, pid, Duration::from_secs(600)).await;
-                                    router
-                                        .chat(our_request(next()), &slice, None)
-                                        .await
-                                        .expect("provider call");
-                                    let _ = sched.release_nowait(slice, Usage::default());
-                                }
+                            v
+                        }
+                    })
+                    .await
+                } else {
+                    callers(conc, || {
+                        let router = p.router.clone();
+                        let slices = Slices {
+                            sched: sched.clone(),
+                            pid: Pid::new(),
+                        };
+                        async move {
+                            let mut v = Vec::with_capacity(per);
+                            for _ in 0..per {
+                                let t = Instant::now();
+                                router
+                                    .chat(fresh_request(next()), &slices, None)
+                                    .await
+                                    .expect("kernel call");
+                                v.push(t.elapsed().as_secs_f64() * 1e6);
                             }
-                        })
-                        .await
-                    }
-                    // The openai_compatible backend alone (async-openai over our transport),
-                    // without scheduler, provider actor, budget or ledger.
-                    _ => {
-                        callers(conc, calls, || {
-                            let backend = Arc::clone(&alone);
-                            async move {
-                                for _ in 0..per {
-                                    backend
-                                        .chat(&our_request(next()), timeouts)
-                                        .await
-                                        .expect("backend call");
-                                }
-                            }
-                        })
-                        .await
-                    }
+                            v
+                        }
+                    })
+                    .await
                 };
+                per_call[col] = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
             }
-            let [direct_us, ours_us, alone_us] = us;
+            let [d, o] = lat;
             if round > 0 {
                 // round 0 warms connections and caches
-                d.push(direct_us);
-                o.push(ours_us);
-                b.push(alone_us);
-                // Paired within the round: the machine's pace drifts between rounds, not
-                // within the second or so that one round takes.
-                vs_direct.push(ours_us / direct_us - 1.0);
-                vs_alone.push(ours_us / alone_us - 1.0);
+                added.push(per_call[1] - per_call[0]);
+                d_per.push(per_call[0]);
+                o_per.push(per_call[1]);
+                d_all.extend(d);
+                o_all.extend(o);
             }
         }
         rows.push(Row {
             label: format!("concurrency {conc}"),
-            direct: median(d),
-            alone: median(b),
-            ours: median(o),
-            vs_direct: median(vs_direct),
-            vs_alone: median(vs_alone),
+            direct: median(d_per),
+            ours: median(o_per),
+            added: median(added),
+            direct_p50: median(d_all),
+            ours_p50: median(o_all),
         });
     }
     rows
-}
-
-/// Rounds per load; the first only warms connections and caches.
-const ROUNDS: usize = 12;
-
-/// One line of the overhead table: µs per call of each path (medians over the rounds) and the
-/// provider path's overhead, the median of its per-round ratios to the other two paths.
-struct Row {
-    label: String,
-    direct: f64,
-    alone: f64,
-    ours: f64,
-    vs_direct: f64,
-    vs_alone: f64,
 }
 
 /// A fresh request number (every call carries a fresh user message).
@@ -371,20 +377,20 @@ fn next() -> usize {
 }
 
 /// Runs `conc` callers made by `caller`, each its own task on this thread (as agents are their
-/// own tasks), and returns the µs per call of `calls` calls in all.
-async fn callers<F, Fut>(conc: usize, calls: usize, mut caller: F) -> f64
+/// own tasks), and returns every call's latency in µs.
+async fn callers<F, Fut>(conc: usize, mut caller: F) -> Vec<f64>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = ()> + 'static,
+    Fut: Future<Output = Vec<f64>> + 'static,
 {
-    let t = Instant::now();
     let tasks: Vec<_> = (0..conc)
         .map(|_| tokio::task::spawn_local(caller()))
         .collect();
+    let mut all = Vec::new();
     for task in tasks {
-        task.await.expect("caller task");
+        all.extend(task.await.expect("caller task"));
     }
-    t.elapsed().as_secs_f64() * 1e6 / calls as f64
+    all
 }
 
 async fn budget(url: &str, lim: &Limiter, window: Duration) -> (usize, u64, usize, usize, u64) {
@@ -460,34 +466,21 @@ fn main() {
         next: AtomicUsize::new(0),
     });
     let (fast_url, enforced_url) = start_servers(lim.clone());
-    if let Some(secs) = std::env::var("PROVIDER_BENCH_PROFILE_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        actix::System::new().block_on(profile::profile_kernel(&fast_url, secs));
-        return;
-    }
-    components::components();
     let sys = actix::System::new();
     sys.block_on(async move {
         let rows = overhead(&fast_url).await;
         println!(
-            "\n## Per-call overhead (local OpenAI-compatible server, JSON, {} rounds after a warm-up round, order rotated, each caller its own task; µs: median per path; overhead: median of the per-round ratios)\n",
+            "\n## Per-call cost (local OpenAI-compatible server, JSON, {} rounds after a warm-up round, order rotated, each caller its own task; µs/call: wall time of a round ÷ its calls, median over the rounds; added: median of the per-round differences; latency: median over every call)\n",
             ROUNDS - 1
         );
         println!(
-            "| load | direct async-openai (µs/call) | backend alone (µs/call) | provider path (µs/call) | overhead vs direct | kernel layers vs backend alone |"
+            "| load | direct async-openai (µs/call) | kernel path (µs/call) | added by the kernel path (µs/call, p50) | latency direct (µs, p50) | latency kernel path (µs, p50) |"
         );
         println!("|---|---:|---:|---:|---:|---:|");
         for r in rows {
             println!(
-                "| {} | {:.1} | {:.1} | {:.1} | {:+.1} % | {:+.1} % |",
-                r.label,
-                r.direct,
-                r.alone,
-                r.ours,
-                r.vs_direct * 100.0,
-                r.vs_alone * 100.0
+                "| {} | {:.1} | {:.1} | {:+.1} | {:.1} | {:.1} |",
+                r.label, r.direct, r.ours, r.added, r.direct_p50, r.ours_p50
             );
         }
         println!(

@@ -47,6 +47,9 @@ fn main() -> ExitCode {
             action: ConfigAction::Check { file },
         } => match KernelConfig::load(file.as_deref()) {
             Ok(cfg) => {
+                for w in cfg.providers.capacity_warnings(&cfg.scheduler) {
+                    eprintln!("warning: {w}");
+                }
                 print!("{}", cfg.to_toml());
                 ExitCode::SUCCESS
             }

@@ -131,6 +131,9 @@ impl KernelBuilder {
         .start();
         supervisors.insert(SupervisorId::ROOT, root);
 
+        for w in config.providers.capacity_warnings(&config.scheduler) {
+            tracing::warn!("{w}");
+        }
         // Agent states follow their slice requests through each request's observer (under
         // the scheduler's lock, in order), so the kernel needs no event follower.
         let scheduler =

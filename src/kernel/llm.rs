@@ -1,5 +1,6 @@
-//! The LLM syscall: slice → provider (router, fallback) → release with usage; a preempted
-//! generation re-queues and continues from its partial output.
+//! The LLM syscall: router (fallback chain) → per backend: gate admission, then a slice per
+//! attempt named for that backend, released with its usage; a preempted generation re-queues
+//! and continues from its partial output.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,8 +8,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::agent::AgentContext;
-use crate::provider::{ChatRequest, ChatResponse, ProviderError, Providers, StreamDelta, estimate};
-use crate::scheduler::{SchedulerError, Usage};
+use crate::provider::{
+    self, ChatRequest, ChatResponse, ProviderError, Providers, SliceSource, StreamDelta,
+};
+use crate::scheduler::{Quota, SchedulerConfig, SchedulerError, SliceToken, Usage};
 
 /// An LLM call that did not complete.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -50,11 +53,12 @@ impl crate::Kernel {
 }
 
 impl AgentContext {
-    /// Calls the LLM: acquires a slice (priority = this agent's), sends the request through
-    /// the router (rate-limit mailboxes, retries, breaker, fallback), releases the slice with
-    /// the tokens and cost used. If the scheduler preempts the slice mid-stream, the partial
-    /// output is kept, the agent re-queues (`resume`) and the generation continues from it; the
-    /// reply is the whole output.
+    /// Calls the LLM: the router walks the model's fallback chain; on each backend the call
+    /// waits at the backend's rate-limit gate without a slice, then each attempt takes a
+    /// slice named for that backend (priority = this agent's) and releases it with the tokens
+    /// and cost used as soon as the attempt ends. If the scheduler preempts a slice
+    /// mid-stream, the partial output is kept, the agent re-queues (`resume`) and the
+    /// generation continues from it; the reply is the whole output.
     pub async fn llm(&self, request: ChatRequest) -> Result<ChatResponse, LlmError> {
         self.llm_streaming(request, None).await
     }
@@ -66,56 +70,31 @@ impl AgentContext {
         mut request: ChatRequest,
         sink: Option<UnboundedSender<StreamDelta>>,
     ) -> Result<ChatResponse, LlmError> {
-        let providers = self.kernel().providers().clone();
+        let providers = self.kernel().providers();
         if !providers.router.has_backends() {
             return Err(LlmError::NotConfigured);
         }
-        let backend = providers
-            .router
-            .default_backend(&request.model)
-            .ok_or_else(|| LlmError::NoBackend(request.model.clone()))?;
         if sink.is_some() {
             request.stream = true;
         }
-        let estimate = estimate::reservation(&request);
-        // Shared with every attempt; only a continuation makes a copy (with the partial output).
-        let request = Arc::new(request);
+        let mut slices = KernelSlices {
+            ctx: self,
+            resume: false,
+            exact: caps_tokens(&self.kernel().config().scheduler),
+        };
+        let original = Arc::new(request);
+        let mut attempt = Arc::clone(&original);
         let mut partial: Option<ChatResponse> = None;
-        let mut resume = false;
         loop {
-            let slice = self
-                .acquire_slice(
-                    self.slice_request()
-                        .estimated_tokens(estimate)
-                        .provider(backend.as_str())
-                        .resume(resume),
-                )
-                .await?;
-            let attempt = match &partial {
-                Some(p) => {
-                    let mut a = (*request).clone();
-                    a.continuation = Some(p.content.clone());
-                    Arc::new(a)
-                }
-                None => Arc::clone(&request),
-            };
-            let result = providers
+            let response = providers
                 .router
-                .chat_shared(attempt, &slice, sink.clone())
-                .await;
-            let usage = match &result {
-                Ok(r) => Usage {
-                    input_tokens: r.usage.prompt_tokens,
-                    output_tokens: r.usage.completion_tokens,
-                    cost_usd: providers.ledger.cost_nano(&r.model, &r.usage) as f64 / 1e9,
-                },
-                Err(_) => Usage::default(),
-            };
-            // Released in every case (also after an error or a revocation): usage is charged.
-            // Applied before `release_nowait` returns (under the scheduler's lock), so this
-            // agent's next acquire, and everything else from now on, sees the usage charged.
-            self.kernel().scheduler().release_nowait(slice, usage)?;
-            let response = result?;
+                .chat(attempt, &slices, sink.clone())
+                .await
+                .map_err(|e| match e {
+                    ProviderError::Slice(e) => LlmError::Slice(e),
+                    ProviderError::NoRoute(model) => LlmError::NoBackend(model),
+                    e => LlmError::Provider(e),
+                })?;
             let whole = match partial.take() {
                 Some(p) => p.continue_with(response),
                 None => response,
@@ -123,8 +102,64 @@ impl AgentContext {
             if !whole.is_preempted() {
                 return Ok(whole);
             }
+            let mut next = (*original).clone();
+            next.continuation = Some(whole.content.clone());
+            attempt = Arc::new(next);
             partial = Some(whole);
-            resume = true;
+            slices.resume = true;
+        }
+    }
+}
+
+/// Whether the configuration caps tokens anywhere (then slice requests carry the exact token
+/// count; otherwise the byte bound, and nothing is tokenized for the scheduler).
+fn caps_tokens(cfg: &SchedulerConfig) -> bool {
+    let caps = |q: &Quota| q.max_tokens.is_some() || q.max_tokens_per_request.is_some();
+    caps(&cfg.agent_quota) || caps(&cfg.global_quota) || cfg.agent_overrides.values().any(caps)
+}
+
+/// The scheduler as the slice source of one `ctx.llm` call: a slice per attempt, named for
+/// the backend the attempt runs on, released with its usage when the attempt ends.
+struct KernelSlices<'a> {
+    ctx: &'a AgentContext,
+    /// The call continues a preempted generation (it re-queues at the head of its class).
+    resume: bool,
+    exact: bool,
+}
+
+impl SliceSource for KernelSlices<'_> {
+    fn priority(&self) -> u8 {
+        self.ctx.priority()
+    }
+
+    fn exact_estimate(&self) -> bool {
+        self.exact
+    }
+
+    async fn acquire(&self, backend: &str, tokens: u64) -> Result<SliceToken, ProviderError> {
+        let request = self
+            .ctx
+            .slice_request()
+            .estimated_tokens(tokens)
+            .provider(backend)
+            .resume(self.resume);
+        self.ctx
+            .acquire_slice(request)
+            .await
+            .map_err(ProviderError::Slice)
+    }
+
+    fn release(&self, slice: SliceToken, used: Option<(&str, &provider::Usage)>) {
+        let usage = used.map_or_else(Usage::default, |(model, u)| Usage {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+            cost_usd: self.ctx.kernel().providers().ledger.cost_nano(model, u) as f64 / 1e9,
+        });
+        // Applied before it returns (under the scheduler's lock), so this agent's next acquire
+        // sees the usage charged. It fails only once the scheduler stopped, which the next
+        // acquire reports.
+        if let Err(e) = self.ctx.kernel().scheduler().release_nowait(slice, usage) {
+            tracing::debug!(pid = %self.ctx.pid(), error = %e, "slice release after the scheduler stopped");
         }
     }
 }

@@ -8,49 +8,55 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::backend::{Backend, Failed, Reply, ReplyBody, Timeouts};
+use super::backend::{Backend, Failed, Limits, Reply, ReplyBody};
 use super::error::ProviderError;
 use super::headers::RateInfo;
-use super::http::{Step, delta_stream, error_fields, event_json, json_body, send};
-use super::model::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Role, StreamDelta,
-    ToolCall, Usage,
+use super::http::{
+    EventHandler, delta_stream, error_fields, event_json, malformed, read_body, send,
 };
+use super::model::{
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, MAX_TOOL_CALLS, Role,
+    StreamDelta, ToolCall, Usage,
+};
+use super::sse::SseEvent;
 
 /// Default `anthropic-version`.
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// An Anthropic Messages API endpoint.
 #[derive(Clone, Debug)]
-pub struct Anthropic {
+pub(crate) struct Anthropic {
     name: String,
     base_url: String,
     api_key: Option<String>,
     version: String,
     http: reqwest::Client,
+    limits: Limits,
 }
 
 impl Anthropic {
     /// A client for `base_url` (e.g. `https://api.anthropic.com/v1`).
-    pub fn new(
-        name: impl Into<String>,
-        base_url: impl Into<String>,
+    pub(crate) fn new(
+        name: &str,
+        base_url: &str,
         api_key: Option<String>,
         version: Option<String>,
         http: reqwest::Client,
+        limits: Limits,
     ) -> Self {
         Anthropic {
-            name: name.into(),
-            base_url: base_url.into().trim_end_matches('/').to_string(),
+            name: name.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
             api_key,
-            version: version.unwrap_or_else(|| ANTHROPIC_VERSION.to_string()),
+            version: version.unwrap_or_else(|| ANTHROPIC_VERSION.to_owned()),
             http,
+            limits,
         }
     }
 
     /// The wire body of a chat request. System messages are hoisted into `system`; tool
     /// results become `tool_result` blocks of a user turn; consecutive same-role turns merge.
-    pub fn body(&self, req: &ChatRequest) -> Value {
+    fn body(req: &ChatRequest) -> Value {
         let mut system = Vec::new();
         let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
         let msgs = req.wire_messages();
@@ -121,16 +127,23 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// Usage as the Messages API reports it: input (with cache reads and writes) and output
+/// tokens, any non-negative number read (saturating at `u64::MAX`).
 fn usage_of(u: Option<&Value>) -> Usage {
     let n = |k: &str| {
-        u.and_then(|u| u.get(k))
-            .and_then(Value::as_u64)
+        let v = u.and_then(|u| u.get(k));
+        v.and_then(Value::as_u64)
+            .or_else(|| {
+                v.and_then(Value::as_f64)
+                    .filter(|f| *f >= 0.0)
+                    .map(|f| f as u64)
+            })
             .unwrap_or(0)
     };
     Usage {
         prompt_tokens: n("input_tokens")
-            + n("cache_read_input_tokens")
-            + n("cache_creation_input_tokens"),
+            .saturating_add(n("cache_read_input_tokens"))
+            .saturating_add(n("cache_creation_input_tokens")),
         completion_tokens: n("output_tokens"),
     }
 }
@@ -154,8 +167,10 @@ fn error_of(v: &Value) -> ProviderError {
     }
 }
 
-/// Parses a complete Messages API response.
-pub fn parse_response(v: &Value, backend: &str) -> Result<ChatResponse, ProviderError> {
+/// Parses a complete Messages API response body.
+pub(crate) fn parse_response(bytes: &[u8], backend: &str) -> Result<ChatResponse, ProviderError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e, bytes))?;
+    let v = &v;
     if s(v, "type") == "error" {
         return Err(error_of(v));
     }
@@ -164,8 +179,8 @@ pub fn parse_response(v: &Value, backend: &str) -> Result<ChatResponse, Provider
         .and_then(Value::as_array)
         .ok_or_else(|| ProviderError::MalformedResponse("message has no `content` array".into()))?;
     let mut r = ChatResponse {
-        backend: backend.to_string(),
-        model: s(v, "model").to_string(),
+        backend: backend.to_owned(),
+        model: s(v, "model").to_owned(),
         finish_reason: Some(FinishReason::from_wire(s(v, "stop_reason"))),
         usage: usage_of(v.get("usage")),
         ..ChatResponse::default()
@@ -174,12 +189,12 @@ pub fn parse_response(v: &Value, backend: &str) -> Result<ChatResponse, Provider
         match s(b, "type") {
             "text" => r.content.push_str(s(b, "text")),
             "thinking" => r.reasoning.push_str(s(b, "thinking")),
-            "tool_use" => r.tool_calls.push(ToolCall {
-                id: s(b, "id").to_string(),
-                name: s(b, "name").to_string(),
+            "tool_use" if r.tool_calls.len() < MAX_TOOL_CALLS => r.tool_calls.push(ToolCall {
+                id: s(b, "id").to_owned(),
+                name: s(b, "name").to_owned(),
                 arguments: b
                     .get("input")
-                    .map_or_else(|| "{}".to_string(), Value::to_string),
+                    .map_or_else(|| "{}".to_owned(), Value::to_string),
             }),
             _ => {}
         }
@@ -190,7 +205,7 @@ pub fn parse_response(v: &Value, backend: &str) -> Result<ChatResponse, Provider
 /// Bytes of trailing whitespace the API forbids in an assistant prefill, trimmed from a
 /// continuation's prefix. The model's continuation then starts with that whitespace, which is
 /// dropped again so that `partial + continuation` has it once.
-pub fn prefill_trim(req: &ChatRequest) -> usize {
+fn prefill_trim(req: &ChatRequest) -> usize {
     req.continuation
         .as_deref()
         .map_or(0, |p| p.len() - p.trim_end().len())
@@ -214,18 +229,21 @@ fn strip_leading<'a>(t: &'a str, budget: &mut usize) -> &'a str {
     &t[cut..]
 }
 
-/// Stateful handler of Messages API SSE events.
+/// Reads Messages API SSE events; `message_stop` is terminal (and the stream complete only
+/// then), `error` fails the stream.
 #[derive(Debug, Default)]
-pub struct EventHandler {
+pub(crate) struct Events {
     tool_index: HashMap<u64, usize>,
     /// Leading whitespace to drop from the first text (see [`prefill_trim`]).
     strip: usize,
+    stopped: bool,
 }
 
-impl EventHandler {
-    /// Handles one event; `message_stop` is terminal, `error` fails the stream.
-    pub fn handle(&mut self, event: &str, v: &Value) -> Result<Step, ProviderError> {
-        let mut step = Step::default();
+impl EventHandler for Events {
+    fn event(&mut self, ev: &SseEvent, out: &mut Vec<StreamDelta>) -> Result<bool, ProviderError> {
+        let v: Value = event_json(ev)?;
+        let v = &v;
+        let event = ev.event.as_deref().unwrap_or_default();
         let kind = if event.is_empty() {
             s(v, "type")
         } else {
@@ -235,22 +253,22 @@ impl EventHandler {
         match kind {
             "message_start" => {
                 let u = usage_of(v.get("message").and_then(|m| m.get("usage")));
-                step.deltas.push(StreamDelta::Usage(u));
+                out.push(StreamDelta::Usage(u));
             }
             "content_block_start" => {
                 let b = v.get("content_block").unwrap_or(&Value::Null);
                 match s(b, "type") {
-                    "tool_use" => {
+                    "tool_use" if self.tool_index.len() < MAX_TOOL_CALLS => {
                         let n = self.tool_index.len();
                         let i = *self.tool_index.entry(index).or_insert(n);
-                        step.deltas.push(StreamDelta::ToolCallStart {
+                        out.push(StreamDelta::ToolCallStart {
                             index: i,
                             id: s(b, "id").into(),
                             name: s(b, "name").into(),
                         });
                     }
                     "text" if !s(b, "text").is_empty() => {
-                        step.deltas.push(StreamDelta::Text(s(b, "text").into()))
+                        out.push(StreamDelta::Text(s(b, "text").into()))
                     }
                     _ => {}
                 }
@@ -260,18 +278,16 @@ impl EventHandler {
                 match s(d, "type") {
                     "text_delta" => {
                         let t = strip_leading(s(d, "text"), &mut self.strip);
-                        step.deltas.push(StreamDelta::Text(t.into()));
+                        out.push(StreamDelta::Text(t.into()));
                     }
-                    "thinking_delta" => step
-                        .deltas
-                        .push(StreamDelta::Reasoning(s(d, "thinking").into())),
+                    "thinking_delta" => out.push(StreamDelta::Reasoning(s(d, "thinking").into())),
                     "input_json_delta" => {
                         let i = self.tool_index.get(&index).copied().ok_or_else(|| {
                             ProviderError::MalformedResponse(
                                 "input_json_delta for a block that is not tool_use".into(),
                             )
                         })?;
-                        step.deltas.push(StreamDelta::ToolCallArgs {
+                        out.push(StreamDelta::ToolCallArgs {
                             index: i,
                             fragment: s(d, "partial_json").into(),
                         });
@@ -285,20 +301,27 @@ impl EventHandler {
                     .and_then(|d| d.get("stop_reason"))
                     .and_then(Value::as_str)
                 {
-                    step.deltas
-                        .push(StreamDelta::Finish(FinishReason::from_wire(r)));
+                    out.push(StreamDelta::Finish(FinishReason::from_wire(r)));
                 }
                 if v.get("usage").is_some() {
-                    step.deltas
-                        .push(StreamDelta::Usage(usage_of(v.get("usage"))));
+                    out.push(StreamDelta::Usage(usage_of(v.get("usage"))));
                 }
             }
-            "message_stop" => step.done = true,
+            "message_stop" => {
+                self.stopped = true;
+                return Ok(true);
+            }
             "error" => return Err(error_of(v)),
             _ => {} // ping, content_block_stop, unknown future events
         }
-        Ok(step)
+        Ok(false)
     }
+
+    fn complete(&self) -> bool {
+        self.stopped
+    }
+
+    fn finish(&mut self, _: &mut Vec<StreamDelta>) {}
 }
 
 impl Backend for Anthropic {
@@ -306,40 +329,35 @@ impl Backend for Anthropic {
         "anthropic"
     }
 
-    fn chat(&self, req: &ChatRequest, t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
+    fn chat(&self, req: &ChatRequest) -> BoxFuture<'static, Result<Reply, Failed>> {
         let mut rb = self
             .http
             .post(format!("{}/messages", self.base_url))
             .header("anthropic-version", &self.version)
-            .json(&self.body(req));
+            .json(&Self::body(req));
         if let Some(k) = &self.api_key {
             rb = rb.header("x-api-key", k);
         }
-        let name = self.name.clone();
+        let (name, limits) = (self.name.clone(), self.limits);
         let strip = prefill_trim(req);
         let stream = req.stream;
         async move {
-            let (resp, rate) = send(rb, t.request).await?;
+            let sent = send(rb, &limits).await?;
+            let rate = sent.rate;
             if stream {
-                let mut h = EventHandler {
+                let events = Events {
                     strip,
-                    ..EventHandler::default()
+                    ..Events::default()
                 };
-                let st = delta_stream(resp, t.stall, move |ev| {
-                    let v = event_json(&ev)?;
-                    h.handle(ev.event.as_deref().unwrap_or_default(), &v)
-                });
                 return Ok(Reply {
                     rate,
-                    body: ReplyBody::Stream(st),
+                    body: ReplyBody::Stream(delta_stream(sent.resp, limits, events)),
                 });
             }
-            let v = json_body(resp, t.request)
-                .await
-                .map_err(|error| Failed { error, rate })?;
-            let mut r = parse_response(&v, &name).map_err(|error| Failed { error, rate })?;
+            let bytes = read_body(sent, limits.max_response_bytes).await?;
+            let mut r = parse_response(&bytes, &name).map_err(|error| Failed { error, rate })?;
             let mut strip = strip;
-            r.content = strip_leading(&r.content, &mut strip).to_string();
+            r.content = strip_leading(&r.content, &mut strip).to_owned();
             Ok(Reply {
                 rate,
                 body: ReplyBody::Complete(r),
@@ -350,15 +368,11 @@ impl Backend for Anthropic {
 
     fn embed(
         &self,
-        _req: EmbedRequest,
-        _t: Timeouts,
+        _: &EmbedRequest,
     ) -> BoxFuture<'static, Result<(EmbedResponse, RateInfo), Failed>> {
-        async {
-            Err(ProviderError::Unsupported(
-                "the Anthropic API has no embeddings endpoint; route embeddings to an openai_compatible backend".into(),
-            )
-            .into())
-        }
-        .boxed()
+        let unsupported = ProviderError::Unsupported(
+            "the Anthropic API has no embeddings endpoint; route embeddings to an openai_compatible backend".into(),
+        );
+        futures::future::ready(Err(unsupported.into())).boxed()
     }
 }

@@ -26,6 +26,7 @@ impl Default for BreakerConfig {
 
 /// Observable breaker state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BreakerState {
     /// Calls pass.
     Closed,
@@ -37,7 +38,7 @@ pub enum BreakerState {
 
 /// The breaker.
 #[derive(Debug)]
-pub struct CircuitBreaker {
+pub(super) struct CircuitBreaker {
     cfg: BreakerConfig,
     failures: u32,
     state: BreakerState,
@@ -46,7 +47,7 @@ pub struct CircuitBreaker {
 
 impl CircuitBreaker {
     /// A closed breaker.
-    pub fn new(cfg: BreakerConfig) -> Self {
+    pub(super) fn new(cfg: BreakerConfig) -> Self {
         CircuitBreaker {
             cfg,
             failures: 0,
@@ -56,7 +57,7 @@ impl CircuitBreaker {
     }
 
     /// Current state (turns Open into HalfOpen once the cooldown passed).
-    pub fn state(&mut self, now: Instant) -> BreakerState {
+    pub(super) fn state(&mut self, now: Instant) -> BreakerState {
         if let BreakerState::Open(until) = self.state
             && now >= until
         {
@@ -67,7 +68,7 @@ impl CircuitBreaker {
     }
 
     /// May a call be dispatched now? In half-open state only one probe is let through.
-    pub fn allow(&mut self, now: Instant) -> bool {
+    pub(super) fn allow(&mut self, now: Instant) -> bool {
         match self.state(now) {
             BreakerState::Closed => true,
             BreakerState::Open(_) => false,
@@ -76,19 +77,20 @@ impl CircuitBreaker {
     }
 
     /// Records a success.
-    pub fn on_success(&mut self) {
+    pub(super) fn on_success(&mut self) {
         self.failures = 0;
         self.state = BreakerState::Closed;
         self.probe_out = false;
     }
 
     /// Records a failure; returns true if this opened the breaker.
-    pub fn on_failure(&mut self, now: Instant) -> bool {
-        self.failures += 1;
+    pub(super) fn on_failure(&mut self, now: Instant) -> bool {
+        self.failures = self.failures.saturating_add(1);
         let open = matches!(self.state, BreakerState::HalfOpen)
             || self.failures >= self.cfg.failure_threshold.max(1);
         if open && !matches!(self.state, BreakerState::Open(_)) {
-            self.state = BreakerState::Open(now + Duration::from_millis(self.cfg.cooldown_ms));
+            let cooldown = Duration::from_millis(self.cfg.cooldown_ms);
+            self.state = BreakerState::Open(super::budget::after(now, cooldown));
             self.probe_out = false;
             return true;
         }

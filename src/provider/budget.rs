@@ -12,30 +12,29 @@ use std::time::{Duration, Instant};
 
 use super::headers::RateInfo;
 
-/// Static limits of a backend.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BudgetLimits {
-    /// Requests per window (`None`: unlimited).
-    pub requests: Option<u64>,
-    /// Tokens per window (`None`: unlimited).
-    pub tokens: Option<u64>,
-    /// Window length (60 s for RPM/TPM; shorter in tests).
-    pub window: Duration,
-    /// Requests in flight at once.
-    pub max_concurrency: usize,
+/// `now + d`, or — should that not be representable — a year from now (never a panic).
+pub(super) fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+        .unwrap_or(now)
 }
 
-/// A dispatched request's claim on the budget; hand it back with [`Budget::complete`] (or
-/// [`Budget::cancel`]). It carries its own charge, and it is consumed when handed back, so it
-/// is settled exactly once.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Permit {
-    tokens: u64,
+/// Static limits of a backend.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct BudgetLimits {
+    /// Requests per window (`None`: unlimited).
+    pub(super) requests: Option<u64>,
+    /// Tokens per window (`None`: unlimited).
+    pub(super) tokens: Option<u64>,
+    /// Window length (60 s for RPM/TPM; shorter in tests).
+    pub(super) window: Duration,
+    /// Requests in flight at once.
+    pub(super) max_concurrency: usize,
 }
 
 /// Why a request cannot be dispatched yet.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Wait {
+pub(super) enum Wait {
     /// Retry at this instant (a window entry expires or a pause ends).
     Until(Instant),
     /// Retry when an in-flight request completes.
@@ -44,7 +43,7 @@ pub enum Wait {
 
 /// Live budget state.
 #[derive(Debug)]
-pub struct Budget {
+pub(super) struct Budget {
     limits: BudgetLimits,
     /// Dispatched, not yet answered: how many, and the tokens they are charged.
     open: usize,
@@ -59,7 +58,7 @@ pub struct Budget {
 
 impl Budget {
     /// An empty budget.
-    pub fn new(limits: BudgetLimits) -> Self {
+    pub(super) fn new(limits: BudgetLimits) -> Self {
         Budget {
             limits,
             open: 0,
@@ -73,12 +72,12 @@ impl Budget {
     }
 
     /// Requests in flight.
-    pub fn in_flight(&self) -> usize {
+    pub(super) fn in_flight(&self) -> usize {
         self.open
     }
 
     /// Until when the backend is paused, if it is.
-    pub fn paused_until(&self, now: Instant) -> Option<Instant> {
+    pub(super) fn paused_until(&self, now: Instant) -> Option<Instant> {
         self.paused_until.filter(|p| *p > now)
     }
 
@@ -92,11 +91,11 @@ impl Budget {
     /// server's reported remaining tokens, whichever is smaller; `None` when neither limits
     /// tokens. (Window entries that expired but were not yet pruned still count, so this errs
     /// low.)
-    pub fn token_room(&self, now: Instant) -> Option<u64> {
+    pub(super) fn token_room(&self, now: Instant) -> Option<u64> {
         let local = self
             .limits
             .tokens
-            .map(|tpm| tpm.saturating_sub(self.open_tokens + self.done_tokens));
+            .map(|tpm| tpm.saturating_sub(self.open_tokens.saturating_add(self.done_tokens)));
         let server = self
             .server_tokens
             .filter(|(_, reset)| *reset > now)
@@ -107,8 +106,10 @@ impl Budget {
         }
     }
 
-    /// Tries to dispatch a request estimated at `tokens`.
-    pub fn try_acquire(&mut self, now: Instant, tokens: u64) -> Result<Permit, Wait> {
+    /// Tries to dispatch a request estimated at `tokens`; on success the request is in flight,
+    /// charged `tokens`, until [`Budget::complete`] or [`Budget::release`] (the caller keeps
+    /// the charge and settles it exactly once).
+    pub(super) fn try_acquire(&mut self, now: Instant, tokens: u64) -> Result<u64, Wait> {
         if let Some(p) = self.paused_until(now) {
             return Err(Wait::Until(p));
         }
@@ -120,17 +121,17 @@ impl Budget {
                 break;
             }
             self.done.pop_front();
-            self.done_tokens -= n;
+            self.done_tokens = self.done_tokens.saturating_sub(n);
         }
         if let Some(rpm) = self.limits.requests
-            && (self.open + self.done.len()) as u64 >= rpm
+            && self.open.saturating_add(self.done.len()) as u64 >= rpm
         {
             return Err(self.earliest_expiry());
         }
         if let Some(tpm) = self.limits.tokens {
-            let used = self.open_tokens + self.done_tokens;
+            let used = self.open_tokens.saturating_add(self.done_tokens);
             // A request larger than the whole window still runs, alone.
-            if used > 0 && used + tokens > tpm {
+            if used > 0 && used.saturating_add(tokens) > tpm {
                 return Err(self.earliest_expiry());
             }
         }
@@ -149,58 +150,54 @@ impl Budget {
             }
         }
         if let Some((left, _)) = &mut self.server_requests {
-            *left -= 1;
+            *left = left.saturating_sub(1);
         }
         if let Some((left, _)) = &mut self.server_tokens {
             *left = left.saturating_sub(tokens);
         }
         self.open += 1;
-        self.open_tokens += tokens;
-        Ok(Permit { tokens })
+        self.open_tokens = self.open_tokens.saturating_add(tokens);
+        Ok(tokens)
     }
 
-    /// Ends a dispatched request: its charge becomes `actual_tokens` when known and starts
-    /// expiring now.
-    pub fn complete(&mut self, permit: Permit, now: Instant, actual_tokens: Option<u64>) {
-        let charged = self.release(permit);
+    /// Ends a dispatched request charged `charged`: its charge becomes `actual_tokens` when
+    /// known and starts expiring now.
+    pub(super) fn complete(&mut self, charged: u64, now: Instant, actual_tokens: Option<u64>) {
+        self.release(charged);
         let tokens = actual_tokens.unwrap_or(charged);
-        let expires = now + self.limits.window;
+        let expires = after(now, self.limits.window);
         // Keep expiries non-decreasing even if the clock readings of callers interleave.
         let expires = self.done.back().map_or(expires, |(t, _)| expires.max(*t));
         self.done.push_back((expires, tokens));
-        self.done_tokens += tokens;
+        self.done_tokens = self.done_tokens.saturating_add(tokens);
     }
 
-    /// Withdraws a permit that was not used (nothing is charged).
-    pub fn cancel(&mut self, permit: Permit) {
-        self.release(permit);
-    }
-
-    /// Takes a permit out of the in-flight count; returns its charge.
-    fn release(&mut self, permit: Permit) -> u64 {
+    /// Takes a request charged `charged` out of the in-flight count without charging the
+    /// window (it was not sent).
+    pub(super) fn release(&mut self, charged: u64) {
         self.open = self.open.saturating_sub(1);
-        self.open_tokens = self.open_tokens.saturating_sub(permit.tokens);
-        permit.tokens
+        self.open_tokens = self.open_tokens.saturating_sub(charged);
     }
 
     /// Pauses dispatch until `until` (429 with `retry-after`).
-    pub fn pause(&mut self, until: Instant) {
+    pub(super) fn pause(&mut self, until: Instant) {
         if self.paused_until.is_none_or(|p| p < until) {
             self.paused_until = Some(until);
         }
     }
 
-    /// Applies the server's view of the remaining budget.
-    pub fn observe(&mut self, info: &RateInfo, now: Instant) {
+    /// Applies the server's view of the remaining budget (its reset durations are already
+    /// clamped to the backend's `max_pause`).
+    pub(super) fn observe(&mut self, info: &RateInfo, now: Instant) {
         if let (Some(left), Some(reset)) = (info.remaining_requests, info.reset_requests)
-            && reset > now
+            && !reset.is_zero()
         {
-            self.server_requests = Some((left, reset));
+            self.server_requests = Some((left, after(now, reset)));
         }
         if let (Some(left), Some(reset)) = (info.remaining_tokens, info.reset_tokens)
-            && reset > now
+            && !reset.is_zero()
         {
-            self.server_tokens = Some((left, reset));
+            self.server_tokens = Some((left, after(now, reset)));
         }
     }
 }
@@ -250,7 +247,7 @@ mod tests {
         let mut b = Budget::new(limits());
         let info = RateInfo {
             remaining_requests: Some(0),
-            reset_requests: Some(t0 + Duration::from_millis(300)),
+            reset_requests: Some(Duration::from_millis(300)),
             ..RateInfo::default()
         };
         b.observe(&info, t0);

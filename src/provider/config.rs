@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::breaker::BreakerConfig;
 use super::presets::Preset;
 use super::retry::RetryPolicy;
+use crate::scheduler::SchedulerConfig;
 
 /// The whole provider layer's configuration.
 #[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
@@ -51,6 +52,7 @@ impl Default for ProvidersConfig {
 /// Which protocol a backend speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BackendKind {
     /// OpenAI chat-completions protocol (with a [`Preset`] for known providers).
     OpenaiCompatible,
@@ -103,6 +105,18 @@ pub struct BackendConfig {
     /// Circuit breaker.
     #[serde(default)]
     pub breaker: BreakerConfig,
+    /// Longest pause a server can impose through `retry-after(-ms)` or a rate-limit reset
+    /// header, in milliseconds (default 3 600 000: one hour); longer values are clamped to it.
+    #[serde(default = "default_max_pause_ms")]
+    pub max_pause_ms: u64,
+    /// Largest complete response body, and largest whole stream, in bytes (default 64 MiB);
+    /// beyond it the attempt fails with `ResponseTooLarge`.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+    /// Largest single SSE event, in bytes (default 8 MiB); beyond it the attempt fails with
+    /// `ResponseTooLarge`.
+    #[serde(default = "default_max_event_bytes")]
+    pub max_event_bytes: u64,
     /// Anthropic `anthropic-version` header (default `2023-06-01`).
     #[serde(default)]
     pub anthropic_version: Option<String>,
@@ -119,6 +133,15 @@ fn default_request_timeout_ms() -> u64 {
 }
 fn default_stall_ms() -> u64 {
     30_000
+}
+fn default_max_pause_ms() -> u64 {
+    3_600_000
+}
+fn default_max_response_bytes() -> u64 {
+    64 << 20
+}
+fn default_max_event_bytes() -> u64 {
+    8 << 20
 }
 
 impl BackendConfig {
@@ -138,6 +161,9 @@ impl BackendConfig {
             stall_timeout_ms: default_stall_ms(),
             retry: RetryPolicy::default(),
             breaker: BreakerConfig::default(),
+            max_pause_ms: default_max_pause_ms(),
+            max_response_bytes: default_max_response_bytes(),
+            max_event_bytes: default_max_event_bytes(),
             anthropic_version: None,
         }
     }
@@ -146,12 +172,12 @@ impl BackendConfig {
     pub fn effective_base_url(&self) -> Option<String> {
         self.base_url
             .clone()
-            .or_else(|| self.preset.map(|p| p.info().base_url.to_string()))
+            .or_else(|| self.preset.map(|p| p.info().base_url.to_owned()))
             .or_else(|| match self.kind {
-                BackendKind::Anthropic => Some("https://api.anthropic.com/v1".to_string()),
+                BackendKind::Anthropic => Some("https://api.anthropic.com/v1".to_owned()),
                 _ => None,
             })
-            .map(|u| u.trim_end_matches('/').to_string())
+            .map(|u| u.trim_end_matches('/').to_owned())
     }
 
     /// Effective API-key variable.
@@ -160,12 +186,43 @@ impl BackendConfig {
             .clone()
             .or_else(|| {
                 self.preset
-                    .and_then(|p| p.info().api_key_env.map(str::to_string))
+                    .and_then(|p| p.info().api_key_env.map(str::to_owned))
             })
             .or_else(|| match self.kind {
-                BackendKind::Anthropic => Some("ANTHROPIC_API_KEY".to_string()),
+                BackendKind::Anthropic => Some("ANTHROPIC_API_KEY".to_owned()),
                 _ => None,
             })
+    }
+}
+
+impl ProvidersConfig {
+    /// Warnings about scheduler capacity that does not follow the configured backends: a slice
+    /// is held only while a request is at its backend, so `global_slots` below the backends'
+    /// combined `max_concurrency` leaves backend capacity unused (`agent-os config check`
+    /// prints these; the kernel logs them at start).
+    pub fn capacity_warnings(&self, scheduler: &SchedulerConfig) -> Vec<String> {
+        let total = self
+            .backends
+            .values()
+            .fold(0usize, |n, b| n.saturating_add(b.max_concurrency.max(1)));
+        let mut out = Vec::new();
+        if total > scheduler.global_slots {
+            out.push(format!(
+                "scheduler.global_slots = {} is below the backends' combined max_concurrency ({total}): at most {} LLM calls run at once",
+                scheduler.global_slots, scheduler.global_slots
+            ));
+        }
+        for (name, b) in &self.backends {
+            if let Some(slots) = scheduler.per_provider_slots.get(name)
+                && *slots < b.max_concurrency.max(1)
+            {
+                out.push(format!(
+                    "scheduler.per_provider_slots.{name} = {slots} is below providers.backends.{name}.max_concurrency ({})",
+                    b.max_concurrency
+                ));
+            }
+        }
+        out
     }
 }
 

@@ -2,13 +2,19 @@
 
 use std::time::Duration;
 
-/// Everything a provider call can fail with. A provider's garbage response becomes one of
+use crate::scheduler::SchedulerError;
+
+/// Everything a provider call can fail with. Whatever a server sends becomes a value or one of
 /// these, never a panic.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProviderError {
-    /// The slice token was missing, expired or revoked before the call started.
+    /// The slice token was expired or revoked when the call was to be sent.
     #[error("slice token is not valid (expired or revoked)")]
     InvalidToken,
+    /// No slice could be had for an attempt (the scheduler refused or stopped).
+    #[error("no slice for the attempt: {0}")]
+    Slice(#[source] SchedulerError),
     /// The backend's circuit breaker is open.
     #[error("circuit breaker of backend `{backend}` is open")]
     BreakerOpen {
@@ -18,7 +24,7 @@ pub enum ProviderError {
     /// HTTP 429 (or an in-stream `rate_limit_error`); the backend pauses for `retry_after`.
     #[error("rate limited (retry after {retry_after:?}): {message}")]
     RateLimited {
-        /// From `retry-after-ms` / `retry-after`.
+        /// From `retry-after-ms` / `retry-after`, clamped to the backend's `max_pause_ms`.
         retry_after: Option<Duration>,
         /// Provider message.
         message: String,
@@ -54,12 +60,20 @@ pub enum ProviderError {
     /// Connect failure, reset, or timeout waiting for the response: transient.
     #[error("transport error: {0}")]
     Transport(String),
-    /// No chunk arrived within the configured stall gap: transient.
-    #[error("stream stalled: no chunk for {0:?}")]
+    /// No stream event carried output within the configured stall gap: transient.
+    #[error("stream stalled: no output for {0:?}")]
     StreamStalled(Duration),
     /// The body was not the JSON the protocol promises.
     #[error("malformed response: {0}")]
     MalformedResponse(String),
+    /// A response body, one stream event or a whole stream went over its configured limit.
+    #[error("{what} exceeds the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// `"response body"`, `"stream event"` or `"stream"`.
+        what: &'static str,
+        /// The limit in force (`max_response_bytes` or `max_event_bytes`).
+        limit: u64,
+    },
     /// The SSE stream ended before the protocol's terminal event: transient.
     #[error("truncated stream: {0}")]
     TruncatedStream(String),
@@ -110,6 +124,7 @@ impl ProviderError {
                 | ProviderError::StreamStalled(_)
                 | ProviderError::TruncatedStream(_)
                 | ProviderError::MalformedResponse(_)
+                | ProviderError::ResponseTooLarge { .. }
         )
     }
 
@@ -122,6 +137,7 @@ impl ProviderError {
                     | ProviderError::QuotaExhausted { .. }
                     | ProviderError::ContextLength { .. }
                     | ProviderError::MalformedResponse(_)
+                    | ProviderError::ResponseTooLarge { .. }
                     | ProviderError::Unavailable(_)
             )
     }

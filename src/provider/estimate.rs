@@ -1,87 +1,16 @@
-//! Token estimates (tiktoken `cl100k_base`) used to reserve TPM budget before a call; the
-//! reservation is reconciled with the usage the provider reports.
+//! Token estimates: a byte bound (no tokenizing) for every call, and the exact tiktoken
+//! (`cl100k_base`) count where a TPM limit or a token quota needs it. Reservations made from
+//! either are reconciled with the usage the provider reports.
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::OnceLock;
-
-use parking_lot::Mutex;
-
-use super::model::ChatRequest;
-
-/// Entries of the token-count memo before it is cleared.
-const MEMO_CAP: usize = 16_384;
-
-struct Memo {
-    hasher: std::collections::hash_map::RandomState,
-    counts: Mutex<HashMap<u64, u64>>,
-}
-
-fn memo() -> &'static Memo {
-    static MEMO: OnceLock<Memo> = OnceLock::new();
-    MEMO.get_or_init(|| Memo {
-        hasher: Default::default(),
-        counts: Mutex::new(HashMap::new()),
-    })
-}
-
-/// Tokens of a message text, memoised by a 64-bit hash of the text: an agent's history is
-/// re-sent with every call, so only the new messages are tokenized. (A hash collision can only
-/// skew an estimate, which usage reconciliation corrects.)
-pub fn count_message(text: &str) -> u64 {
-    if text.is_empty() {
-        return 0;
-    }
-    let m = memo();
-    let key = m.hasher.hash_one(text);
-    if let Some(n) = m.counts.lock().get(&key) {
-        return *n;
-    }
-    let n = count_text(text);
-    let mut counts = m.counts.lock();
-    if counts.len() >= MEMO_CAP {
-        counts.clear();
-    }
-    counts.insert(key, n);
-    n
-}
-
-/// Tokens of a text: exactly tiktoken-rs's `cl100k_base` count, through a faster
-/// pre-tokenizer and a per-thread cache of piece counts (see `tokens.rs`).
-pub fn count_text(text: &str) -> u64 {
-    super::tokens::count(text)
-}
-
-/// Estimated prompt tokens of a request: content and tool-call arguments of every message
-/// (plus the continuation prefix), 4 tokens of framing per message, 3 for the reply primer,
-/// and the tool definitions as JSON.
-pub fn prompt_tokens(req: &ChatRequest) -> u64 {
-    let mut n = 3;
-    for m in req.wire_iter() {
-        n += 4 + count_message(&m.content);
-        for c in &m.tool_calls {
-            n += count_text(&c.name) + count_text(&c.arguments);
-        }
-    }
-    for t in &req.tools {
-        n += count_text(&t.name)
-            + count_text(&t.description)
-            + count_text(&t.parameters.to_string());
-    }
-    n
-}
-
-/// Reservation for a request: prompt estimate plus the full `max_tokens`.
-pub fn reservation(req: &ChatRequest) -> u64 {
-    prompt_tokens(req) + u64::from(req.max_tokens)
-}
+use super::model::{ChatRequest, EmbedRequest};
+use super::tokens;
 
 /// Counts the bytes written to it (the JSON size of a value without building the string).
 struct ByteCount(usize);
 
 impl std::io::Write for ByteCount {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
+        self.0 = self.0.saturating_add(buf.len());
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -89,34 +18,92 @@ impl std::io::Write for ByteCount {
     }
 }
 
-/// An upper bound of [`reservation`] without tokenizing: every cl100k token stands for at
-/// least one byte, so the byte length of each text bounds its token count (same framing as
-/// [`prompt_tokens`]). Costs one pass over the message lengths.
-pub fn upper_reservation(req: &ChatRequest) -> u64 {
+fn bytes(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// Sums the token figures of a request's texts — content and tool-call arguments of every
+/// message (plus the continuation prefix), 4 tokens of framing per message, 3 for the reply
+/// primer, the tool definitions (`json` for their parameters) — plus `max_tokens`.
+fn chat_sum(
+    req: &ChatRequest,
+    text: impl Fn(&str) -> Option<u64>,
+    json: impl Fn(&serde_json::Value) -> Option<u64>,
+) -> Option<u64> {
     let mut n: u64 = 3;
     for m in req.wire_iter() {
-        n += 4 + m.content.len() as u64;
+        n = n.saturating_add(4).saturating_add(text(&m.content)?);
         for c in &m.tool_calls {
-            n += (c.name.len() + c.arguments.len()) as u64;
+            n = n
+                .saturating_add(text(&c.name)?)
+                .saturating_add(text(&c.arguments)?);
         }
     }
     for t in &req.tools {
-        let mut params = ByteCount(0);
-        // Writing into a counter cannot fail; a `Value` always serialises.
-        let _ = serde_json::to_writer(&mut params, &t.parameters);
-        n += (t.name.len() + t.description.len() + params.0) as u64;
+        n = n
+            .saturating_add(text(&t.name)?)
+            .saturating_add(text(&t.description)?)
+            .saturating_add(json(&t.parameters)?);
     }
-    n + u64::from(req.max_tokens)
+    Some(n.saturating_add(u64::from(req.max_tokens)))
 }
 
-/// Upper bound of the tokens of embedding inputs (bytes; see [`upper_reservation`]).
-pub fn upper_embed(inputs: &[String]) -> u64 {
-    inputs.iter().map(|t| t.len() as u64).sum::<u64>().max(1)
+/// An upper bound of the tokens a chat call reserves, without tokenizing: every cl100k token
+/// stands for at least one byte, so a text's byte length bounds its token count.
+pub(crate) fn chat_bound(req: &ChatRequest) -> u64 {
+    let json = |v: &serde_json::Value| {
+        let mut size = ByteCount(0);
+        // Writing into a counter cannot fail; a `Value` always serialises.
+        let _ = serde_json::to_writer(&mut size, v);
+        Some(bytes(size.0))
+    };
+    chat_sum(req, |t| Some(bytes(t.len())), json).unwrap_or(u64::MAX)
 }
 
-/// Exact (tiktoken) tokens of embedding inputs.
-pub fn embed_tokens(inputs: &[String]) -> u64 {
-    inputs.iter().map(|t| count_text(t)).sum::<u64>().max(1)
+/// The tiktoken estimate of a chat call (prompt + `max_tokens`); `None` while the tokenizer is
+/// still being built (the caller then keeps the bound).
+pub(crate) fn chat_exact(req: &ChatRequest) -> Option<u64> {
+    let text = |t: &str| {
+        if t.is_empty() {
+            Some(0)
+        } else {
+            tokens::try_count(t)
+        }
+    };
+    chat_sum(req, text, |v| tokens::try_count(&v.to_string()))
+}
+
+/// Upper bound of the tokens of embedding inputs (bytes; see [`chat_bound`]).
+pub(crate) fn embed_bound(req: &EmbedRequest) -> u64 {
+    req.inputs
+        .iter()
+        .fold(0u64, |n, t| n.saturating_add(bytes(t.len())))
+        .max(1)
+}
+
+/// Exact (tiktoken) tokens of embedding inputs; `None` while the tokenizer is being built.
+pub(crate) fn embed_exact(req: &EmbedRequest) -> Option<u64> {
+    let mut n = 0u64;
+    for t in &req.inputs {
+        n = n.saturating_add(tokens::try_count(t)?);
+    }
+    Some(n.max(1))
+}
+
+/// Tokens of a text for a usage estimate (a stream that reported no usage, a preempted
+/// stream, the scripted backend): a quarter of its bytes, rounded up. Never tokenized, so a
+/// long reply costs nothing to estimate in the caller's task.
+pub(crate) fn text_tokens(text: &str) -> u64 {
+    bytes(text.len().div_ceil(4))
+}
+
+/// Prompt tokens of a request for a usage estimate (see [`text_tokens`]).
+pub(crate) fn prompt_tokens(req: &ChatRequest) -> u64 {
+    let mut n: u64 = 3;
+    for m in req.wire_iter() {
+        n = n.saturating_add(4).saturating_add(text_tokens(&m.content));
+    }
+    n
 }
 
 #[cfg(test)]
@@ -127,6 +114,11 @@ mod tests {
     /// The byte bound is never below the tiktoken estimate, whatever the text.
     #[test]
     fn upper_reservation_bounds_the_exact_one() {
+        let _ = tokens::count("warm");
+        tokens::warm_up_in_background();
+        while !tokens::ready() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let texts = [
             "",
             "Summarise the plot of a short story.",
@@ -158,14 +150,18 @@ mod tests {
             }];
             req.continuation = Some(t.into());
             req.max_tokens = 17;
+            let exact = chat_exact(&req);
+            assert!(exact.is_some());
             assert!(
-                upper_reservation(&req) >= reservation(&req),
-                "{t:?}: bound {} < exact {}",
-                upper_reservation(&req),
-                reservation(&req)
+                chat_bound(&req) >= exact.unwrap_or(u64::MAX),
+                "{t:?}: bound {} < exact {exact:?}",
+                chat_bound(&req),
             );
         }
-        let inputs = vec!["héllo wörld".to_string(), String::new()];
-        assert!(upper_embed(&inputs) >= embed_tokens(&inputs));
+        let inputs = EmbedRequest {
+            model: "e".into(),
+            inputs: vec!["héllo wörld".into(), String::new()],
+        };
+        assert!(embed_bound(&inputs) >= embed_exact(&inputs).unwrap_or(u64::MAX));
     }
 }

@@ -1,75 +1,131 @@
-//! HTTP plumbing: mapping error statuses and bodies to typed errors (both network backends),
-//! and, for the native Anthropic backend, sending with a timeout and turning an SSE body into a
-//! delta stream (the OpenAI-compatible backend gets both from async-openai).
+//! The HTTP exchange both network backends share: send with a timeout, read a body within a
+//! size limit, map error statuses and bodies to typed errors, and turn an SSE body into a delta
+//! stream under the stall, event-size and stream-size limits. Nothing a server sends here can
+//! panic or make memory grow past the configured limits.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::Value;
+use tokio::time::{Instant, timeout_at};
 
-use super::backend::{DeltaStream, Failed};
+use super::backend::{DeltaStream, Failed, Limits};
 use super::error::ProviderError;
 use super::headers::{RateInfo, parse_rate_info};
 use super::model::StreamDelta;
 use super::sse::{SseEvent, SseParser};
 
-/// Sends `rb`, waits for headers within `timeout`; non-2xx statuses become typed errors (the
-/// error body gets a `timeout` of its own).
-pub async fn send(
-    rb: reqwest::RequestBuilder,
-    timeout: Duration,
-) -> Result<(reqwest::Response, RateInfo), Failed> {
-    let resp = tokio::time::timeout(timeout, rb.send())
+/// The most of an error body that is read (to classify it); the rest is dropped.
+const ERROR_BODY_MAX: u64 = 64 << 10;
+
+/// A response with a success status, the rate-limit headers it carried, and the instant its
+/// body must be complete by (for a JSON body).
+pub(crate) struct Sent {
+    pub(crate) resp: reqwest::Response,
+    pub(crate) rate: RateInfo,
+    pub(crate) deadline: Instant,
+}
+
+/// Sends `rb` and waits for the headers within the request timeout; a non-2xx status becomes
+/// a typed error (classified from at most 64 KiB of its body, read within the same timeout).
+pub(crate) async fn send(rb: reqwest::RequestBuilder, limits: &Limits) -> Result<Sent, Failed> {
+    let deadline = Instant::now()
+        .checked_add(limits.request)
+        .unwrap_or_else(Instant::now);
+    let resp = timeout_at(deadline, rb.send())
         .await
-        .map_err(|_| ProviderError::Transport(format!("no response within {timeout:?}")))?
+        .map_err(|_| ProviderError::Transport(format!("no response within {:?}", limits.request)))?
         .map_err(|e| ProviderError::Transport(e.to_string()))?;
-    let rate = parse_rate_info(resp.headers(), Instant::now());
+    let rate = parse_rate_info(resp.headers(), limits.max_pause);
     let status = resp.status().as_u16();
     if (200..300).contains(&status) {
-        return Ok((resp, rate));
+        return Ok(Sent {
+            resp,
+            rate,
+            deadline,
+        });
     }
-    let body = tokio::time::timeout(timeout, resp.text())
+    let body = read_capped(resp, ERROR_BODY_MAX, deadline)
         .await
-        .ok()
-        .and_then(Result::ok)
         .unwrap_or_default();
     Err(Failed {
-        error: classify(status, &body, rate.retry_after),
+        error: classify(status, &String::from_utf8_lossy(&body), rate.retry_after),
         rate,
     })
 }
 
-/// Parses a JSON body (`MalformedResponse` naming the start of the body if it is not JSON).
-pub fn parse_json(bytes: &[u8]) -> Result<Value, ProviderError> {
-    serde_json::from_slice(bytes).map_err(|e| malformed(&e, bytes))
+/// Up to `cap` bytes of a body (the rest is not read).
+async fn read_capped(mut resp: reqwest::Response, cap: u64, deadline: Instant) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let read = async {
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            let room = usize::try_from(cap)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(buf.len());
+            buf.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+            if chunk.len() >= room {
+                break;
+            }
+        }
+    };
+    timeout_at(deadline, read).await.ok()?;
+    Some(buf)
+}
+
+/// Reads a whole success body by `sent.deadline`, refusing one over `max` bytes.
+pub(crate) async fn read_body(sent: Sent, max: u64) -> Result<Vec<u8>, Failed> {
+    let Sent {
+        mut resp,
+        rate,
+        deadline,
+    } = sent;
+    let fail = |error| Failed { error, rate };
+    let too_large = || ProviderError::ResponseTooLarge {
+        what: "response body",
+        limit: max,
+    };
+    if resp.content_length().is_some_and(|n| n > max) {
+        return Err(fail(too_large()));
+    }
+    let read = async {
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| ProviderError::Transport(e.to_string()))?
+        {
+            if (buf.len() as u64).saturating_add(chunk.len() as u64) > max {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
+    };
+    match timeout_at(deadline, read).await {
+        Ok(r) => r.map_err(fail),
+        Err(_) => Err(fail(ProviderError::Transport(
+            "body not complete within the request timeout".into(),
+        ))),
+    }
 }
 
 /// `MalformedResponse` for a body that did not parse, quoting its first 120 bytes.
-pub fn malformed(e: &serde_json::Error, body: &[u8]) -> ProviderError {
-    let head = String::from_utf8_lossy(&body[..body.len().min(120)]);
+pub(crate) fn malformed(e: &serde_json::Error, body: &[u8]) -> ProviderError {
+    let head = String::from_utf8_lossy(body.get(..body.len().min(120)).unwrap_or_default());
     ProviderError::MalformedResponse(format!("{e} in body starting `{head}`"))
-}
-
-/// Reads a JSON body within `timeout`.
-pub async fn json_body(resp: reqwest::Response, timeout: Duration) -> Result<Value, ProviderError> {
-    let bytes = tokio::time::timeout(timeout, resp.bytes())
-        .await
-        .map_err(|_| ProviderError::Transport(format!("body not complete within {timeout:?}")))?
-        .map_err(|e| ProviderError::Transport(e.to_string()))?;
-    parse_json(&bytes)
 }
 
 /// `(type, code, message)` of an OpenAI (`{"error":{…}}`) or Anthropic
 /// (`{"type":"error","error":{…}}`) error body.
-pub fn error_fields(v: &Value) -> (String, String, String) {
+pub(crate) fn error_fields(v: &Value) -> (String, String, String) {
     let e = v.get("error").unwrap_or(v);
     let s = |k: &str| {
         e.get(k)
             .and_then(Value::as_str)
             .unwrap_or_default()
-            .to_string()
+            .to_owned()
     };
     let msg = match e {
         Value::String(m) => m.clone(),
@@ -79,7 +135,7 @@ pub fn error_fields(v: &Value) -> (String, String, String) {
 }
 
 /// Maps an HTTP error status and body to a typed error.
-pub fn classify(status: u16, body: &str, retry_after: Option<Duration>) -> ProviderError {
+pub(crate) fn classify(status: u16, body: &str, retry_after: Option<Duration>) -> ProviderError {
     let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let (kind, code, mut message) = error_fields(&parsed);
     if message.is_empty() {
@@ -110,39 +166,102 @@ pub fn classify(status: u16, body: &str, retry_after: Option<Duration>) -> Provi
     }
 }
 
-/// Result of handling one SSE event.
-#[derive(Debug, Default)]
-pub struct Step {
-    /// Deltas the event produced.
-    pub deltas: Vec<StreamDelta>,
-    /// The protocol's terminal event was seen.
-    pub done: bool,
+/// One protocol's reading of its SSE events.
+pub(crate) trait EventHandler: Send + 'static {
+    /// Handles one event, appending its deltas to `out`; `Ok(true)` once the protocol's
+    /// terminal event came (nothing after it is read).
+    fn event(&mut self, ev: &SseEvent, out: &mut Vec<StreamDelta>) -> Result<bool, ProviderError>;
+    /// The stream has said all it must: the body ending, breaking off or going quiet now is
+    /// a normal end.
+    fn complete(&self) -> bool;
+    /// Flushes what the handler holds back, at the end of the stream.
+    fn finish(&mut self, out: &mut Vec<StreamDelta>);
 }
 
 struct State<H> {
     body: BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     parser: SseParser,
-    pending: VecDeque<Result<StreamDelta, ProviderError>>,
     handler: H,
-    stall: Duration,
-    done: bool,
+    pending: VecDeque<Result<StreamDelta, ProviderError>>,
+    events: Vec<SseEvent>,
+    out: Vec<StreamDelta>,
+    limits: Limits,
+    bytes: u64,
+    /// The last instant an event carried output (the stall gap runs from here).
+    progress: Instant,
     ended: bool,
 }
 
-/// Turns an SSE response into a delta stream. `handler` maps each event; a body that ends
-/// before `handler` reported the terminal event is a `TruncatedStream`, a gap longer than
-/// `stall` a `StreamStalled`, a connection error mid-body a `TruncatedStream`.
-pub fn delta_stream<H>(resp: reqwest::Response, stall: Duration, handler: H) -> DeltaStream
-where
-    H: FnMut(SseEvent) -> Result<Step, ProviderError> + Send + 'static,
-{
+impl<H: EventHandler> State<H> {
+    /// Ends the stream: flushes the handler, then fails with `error` unless the stream was
+    /// complete (`None`: a normal end of a complete stream, else a truncation).
+    fn end(&mut self, error: Option<ProviderError>) {
+        self.ended = true;
+        self.handler.finish(&mut self.out);
+        self.pending.extend(self.out.drain(..).map(Ok));
+        if self.handler.complete() {
+            return;
+        }
+        let why = if self.parser.has_partial() {
+            "body ended mid-event"
+        } else {
+            "body ended before the terminal event"
+        };
+        let error = error.unwrap_or_else(|| ProviderError::TruncatedStream(why.into()));
+        self.pending.push_back(Err(error));
+    }
+
+    fn fail(&mut self, error: ProviderError) {
+        self.ended = true;
+        self.pending.push_back(Err(error));
+    }
+
+    /// Feeds one chunk of the body through the parser and the handler.
+    fn chunk(&mut self, bytes: &[u8]) {
+        self.bytes = self.bytes.saturating_add(bytes.len() as u64);
+        if self.bytes > self.limits.max_response_bytes {
+            return self.fail(ProviderError::ResponseTooLarge {
+                what: "stream",
+                limit: self.limits.max_response_bytes,
+            });
+        }
+        if let Err(e) = self.parser.push(bytes, &mut self.events) {
+            return self.fail(e);
+        }
+        for ev in std::mem::take(&mut self.events) {
+            let r = self.handler.event(&ev, &mut self.out);
+            if !self.out.is_empty() {
+                self.progress = Instant::now();
+            }
+            self.pending.extend(self.out.drain(..).map(Ok));
+            match r {
+                Ok(false) => {}
+                Ok(true) => return self.end(None),
+                Err(e) => return self.fail(e),
+            }
+        }
+    }
+}
+
+/// Turns an SSE response into a delta stream. A body that ends (or breaks off) before the
+/// handler says the stream is complete is a `TruncatedStream`; no event with output for the
+/// stall gap is a `StreamStalled` (keep-alive comments and pings are not output) unless the
+/// stream was complete; an event or a stream over its size limit is `ResponseTooLarge`.
+pub(crate) fn delta_stream<H: EventHandler>(
+    resp: reqwest::Response,
+    limits: Limits,
+    handler: H,
+) -> DeltaStream {
     let st = State {
         body: resp.bytes_stream().boxed(),
-        parser: SseParser::new(),
-        pending: VecDeque::new(),
+        parser: SseParser::new(usize::try_from(limits.max_event_bytes).unwrap_or(usize::MAX)),
         handler,
-        stall,
-        done: false,
+        pending: VecDeque::new(),
+        events: Vec::new(),
+        out: Vec::new(),
+        limits,
+        bytes: 0,
+        progress: Instant::now(),
         ended: false,
     };
     futures::stream::unfold(st, |mut st| async move {
@@ -150,58 +269,34 @@ where
             if let Some(item) = st.pending.pop_front() {
                 return Some((item, st));
             }
-            if st.done || st.ended {
+            if st.ended {
                 return None;
             }
-            match tokio::time::timeout(st.stall, st.body.next()).await {
+            let stall_at = st
+                .progress
+                .checked_add(st.limits.stall)
+                .unwrap_or(st.progress);
+            match timeout_at(stall_at, st.body.next()).await {
                 Err(_) => {
-                    st.ended = true;
-                    return Some((Err(ProviderError::StreamStalled(st.stall)), st));
+                    let stalled = ProviderError::StreamStalled(st.limits.stall);
+                    st.end(Some(stalled));
                 }
-                Ok(None) => {
-                    st.ended = true;
-                    let why = if st.parser.has_partial() {
-                        "body ended mid-event"
-                    } else {
-                        "body ended before the terminal event"
-                    };
-                    return Some((Err(ProviderError::TruncatedStream(why.into())), st));
-                }
+                Ok(None) => st.end(None),
                 Ok(Some(Err(e))) => {
-                    st.ended = true;
-                    return Some((
-                        Err(ProviderError::TruncatedStream(format!(
-                            "connection error: {e}"
-                        ))),
-                        st,
-                    ));
+                    let broke = ProviderError::TruncatedStream(format!("connection error: {e}"));
+                    st.end(Some(broke));
                 }
-                Ok(Some(Ok(bytes))) => {
-                    for ev in st.parser.push(&bytes) {
-                        match (st.handler)(ev) {
-                            Ok(step) => {
-                                st.pending.extend(step.deltas.into_iter().map(Ok));
-                                if step.done {
-                                    st.done = true;
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                st.pending.push_back(Err(e));
-                                st.ended = true;
-                                break;
-                            }
-                        }
-                    }
-                }
+                Ok(Some(Ok(bytes))) => st.chunk(&bytes),
             }
         }
     })
     .boxed()
 }
 
-/// Parses an SSE `data` payload as JSON.
-pub fn event_json(ev: &SseEvent) -> Result<Value, ProviderError> {
+/// Parses an SSE `data` payload as JSON of type `T`.
+pub(crate) fn event_json<T: serde::de::DeserializeOwned>(
+    ev: &SseEvent,
+) -> Result<T, ProviderError> {
     serde_json::from_str(&ev.data).map_err(|e| {
         let head: String = ev.data.chars().take(120).collect();
         ProviderError::MalformedResponse(format!("{e} in stream event `{head}`"))

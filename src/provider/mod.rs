@@ -1,55 +1,61 @@
-//! Provider actors: one per configured LLM backend, behind a rate-limit mailbox.
+//! Provider layer: one provider actor per configured LLM backend, behind a rate-limit gate.
 //!
-//! A call enters through [`Router::chat`] (or a [`Chat`] message to one actor) with the
-//! caller's [`SliceToken`](crate::scheduler::SliceToken). The actor refuses invalid tokens,
-//! queues by token priority until RPM/TPM/concurrency budget is available, retries transient
-//! failures with jittered backoff, trips a per-backend circuit breaker, and stops a stream at
-//! the next chunk when the slice is revoked (returning the partial output, which a continuation
-//! call completes). The contract is in `docs/providers.md`.
+//! A call enters through [`Router::chat`] or [`Router::embed`] with a [`SliceSource`] — the
+//! kernel's scheduler in `AgentContext::llm`, or a [`SliceToken`](crate::scheduler::SliceToken)
+//! lent to every attempt. Each backend of the model's fallback chain admits the call at its
+//! gate (priority order, RPM/TPM/concurrency budget, circuit breaker), then the attempt takes a
+//! slice named for that backend and holds it only while the request is at the backend;
+//! transient failures are retried with jittered backoff, and a stream stops at the next chunk
+//! when its slice is revoked (the partial output comes back for a continuation call). Whatever
+//! a server sends becomes a value or a typed [`ProviderError`]. The contract is in
+//! `docs/providers.md`.
 
-pub mod actor;
-pub mod anthropic;
-pub mod backend;
-pub mod breaker;
-pub mod budget;
+mod actor;
+mod anthropic;
+mod backend;
+mod breaker;
+mod budget;
 mod call;
-pub mod config;
-pub mod error;
-pub mod estimate;
+mod config;
+mod error;
+mod estimate;
 mod gate;
-pub mod handle;
-pub mod headers;
-pub mod http;
-pub mod messages;
-pub mod model;
-pub mod openai;
+mod headers;
+mod http;
+mod job;
+mod model;
+mod openai;
 mod openai_body;
-pub mod openai_parse;
-pub mod openai_stream;
-pub mod openai_transport;
-pub mod presets;
-mod queued;
-pub mod retry;
-pub mod router;
-pub mod scripted;
-pub mod set;
-pub mod sse;
-pub mod think;
+mod openai_wire;
+mod presets;
+mod retry;
+mod router;
+mod scripted;
+mod set;
+mod slices;
+mod sse;
+mod stats;
+mod think;
 mod tokens;
-pub mod usage;
+mod usage;
 
 #[cfg(test)]
 mod tests;
 
-pub use actor::{ProviderActor, ProviderSettings};
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use breaker::{BreakerConfig, BreakerState};
 pub use config::{BackendConfig, BackendKind, Price, ProvidersConfig, RouteTarget};
 pub use error::ProviderError;
-pub use handle::ProviderHandle;
-pub use messages::{Chat, Embed, GetStats, ProviderStats, Reply};
 pub use model::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Message, Role,
     StreamDelta, ToolCall, ToolSpec, Usage,
 };
+pub use presets::Preset;
+pub use retry::RetryPolicy;
 pub use router::Router;
 pub use set::Providers;
-pub use usage::{UsageLedger, UsageTotals};
+pub use slices::SliceSource;
+pub use stats::ProviderStats;
+pub use usage::{UsageKey, UsageLedger, UsageTotals};

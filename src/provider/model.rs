@@ -146,6 +146,7 @@ impl ChatRequest {
 /// Why a generation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FinishReason {
     /// Natural end or a stop sequence.
     Stop,
@@ -184,9 +185,9 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Input plus output.
+    /// Input plus output (saturating: a server may report anything up to `u64::MAX`).
     pub fn total(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
+        self.prompt_tokens.saturating_add(self.completion_tokens)
     }
 }
 
@@ -222,8 +223,14 @@ impl ChatResponse {
         self.reasoning.push_str(&next.reasoning);
         self.tool_calls.extend(next.tool_calls);
         self.finish_reason = next.finish_reason;
-        self.usage.prompt_tokens += next.usage.prompt_tokens;
-        self.usage.completion_tokens += next.usage.completion_tokens;
+        self.usage.prompt_tokens = self
+            .usage
+            .prompt_tokens
+            .saturating_add(next.usage.prompt_tokens);
+        self.usage.completion_tokens = self
+            .usage
+            .completion_tokens
+            .saturating_add(next.usage.completion_tokens);
         self.backend = next.backend;
         self.model = next.model;
         self
@@ -232,6 +239,7 @@ impl ChatResponse {
 
 /// One streamed increment, normalised across protocols.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum StreamDelta {
     /// Visible text.
     Text(String),
@@ -261,19 +269,24 @@ pub enum StreamDelta {
     Reset,
 }
 
+/// Tool-call indices at or above this are ignored (an index sizes a vector).
+pub(crate) const MAX_TOOL_CALLS: usize = 1024;
+
 /// Accumulates stream deltas into a [`ChatResponse`].
 #[derive(Debug, Default)]
-pub struct ResponseBuilder {
+pub(crate) struct ResponseBuilder {
     resp: ChatResponse,
 }
 
 impl ResponseBuilder {
     /// Applies one delta.
-    pub fn apply(&mut self, delta: &StreamDelta) {
+    pub(crate) fn apply(&mut self, delta: &StreamDelta) {
         let r = &mut self.resp;
         match delta {
             StreamDelta::Text(t) => r.content.push_str(t),
             StreamDelta::Reasoning(t) => r.reasoning.push_str(t),
+            StreamDelta::ToolCallStart { index, .. } | StreamDelta::ToolCallArgs { index, .. }
+                if *index >= MAX_TOOL_CALLS => {}
             StreamDelta::ToolCallStart { index, id, name } => {
                 while r.tool_calls.len() <= *index {
                     r.tool_calls.push(ToolCall {
@@ -309,13 +322,8 @@ impl ResponseBuilder {
         }
     }
 
-    /// True once a finish reason arrived.
-    pub fn finished(&self) -> bool {
-        self.resp.finish_reason.is_some()
-    }
-
     /// The response so far.
-    pub fn finish(self) -> ChatResponse {
+    pub(crate) fn finish(self) -> ChatResponse {
         self.resp
     }
 }

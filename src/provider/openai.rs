@@ -1,141 +1,90 @@
-//! `openai_compatible` backend: the chat-completions protocol through async-openai, with preset
-//! quirks (`reasoning_content`/`reasoning` fields, `<think>` blocks, `max_completion_tokens`,
-//! DeepSeek's assistant `prefix` for continuations).
-//!
-//! async-openai builds the requests and parses the responses (`byot`: our own wire types, since
-//! the presets' fields differ from OpenAI's); its retries are off — the HTTP path is our
-//! [`Transport`], which sends each request once and reports the rate-limit headers and typed
-//! errors to the provider actor, which owns retry policy.
+//! `openai_compatible` backend: the chat-completions and embeddings protocol over the shared
+//! HTTP exchange (`http.rs`), with preset quirks (`reasoning_content`/`reasoning` fields,
+//! `<think>` blocks, `max_completion_tokens`, DeepSeek's assistant `prefix` for
+//! continuations). Requests are our own serialised body (`openai_body.rs`); responses are read
+//! by one typed parser (`openai_wire.rs`).
 
 use std::sync::Arc;
 
-use async_openai::Client;
-use async_openai::config::Config;
-use async_openai::error::OpenAIError;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use secrecy::SecretString;
-use serde_json::{Value, json};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
-use super::backend::{Backend, Failed, Reply, ReplyBody, Timeouts};
+use super::backend::{Backend, Failed, Limits, Reply, ReplyBody};
 use super::error::ProviderError;
 use super::headers::RateInfo;
+use super::http::{delta_stream, read_body, send};
 use super::model::{ChatRequest, EmbedRequest, EmbedResponse};
-use super::openai_body::ChatBody;
-pub use super::openai_parse::{WireChat, parse_body, parse_embeddings, parse_response};
-pub use super::openai_stream::ChunkHandler;
-use super::openai_stream::delta_stream;
-use super::openai_transport::{Exchange, Transport, into_failed};
+use super::openai_body::chat_body;
+use super::openai_wire::{ChunkHandler, parse_chat, parse_embeddings};
 use super::presets::Preset;
-
-/// async-openai's view of one endpoint: base URL and prebuilt headers. Unlike async-openai's
-/// `OpenAIConfig` it reads no `OPENAI_*` variables (a DeepSeek backend must never send an
-/// OpenAI key) and sends no `Authorization` header when the backend has no key.
-#[derive(Clone, Debug)]
-pub struct Endpoint {
-    base: String,
-    headers: HeaderMap,
-    key: SecretString,
-}
-
-impl Config for Endpoint {
-    fn headers(&self) -> HeaderMap {
-        self.headers.clone()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    fn query(&self) -> Vec<(&str, &str)> {
-        Vec::new()
-    }
-
-    fn api_base(&self) -> &str {
-        &self.base
-    }
-
-    fn api_key(&self) -> &SecretString {
-        &self.key
-    }
-}
 
 /// An OpenAI-compatible endpoint.
 #[derive(Clone, Debug)]
-pub struct OpenAiCompatible {
+pub(crate) struct OpenAiCompatible {
     name: Arc<str>,
+    base: Arc<str>,
+    /// `Bearer <key>`, marked sensitive; `None`: the backend sends no `Authorization`.
+    auth: Option<HeaderValue>,
     preset: Option<Preset>,
-    client: Arc<Client<Endpoint>>,
+    http: reqwest::Client,
+    limits: Limits,
 }
 
 impl OpenAiCompatible {
     /// A client for `base_url` (e.g. `https://api.deepseek.com/v1`) sending through `http`.
-    /// Fails when the key cannot be an HTTP header value.
-    pub fn new(
-        name: impl Into<String>,
-        base_url: impl Into<String>,
-        api_key: Option<String>,
+    /// The key is the one the backend's configuration names (no `OPENAI_*` variable is read
+    /// behind its back); a key that cannot be a header value is a `Config` error.
+    pub(crate) fn new(
+        name: &str,
+        base_url: &str,
+        api_key: Option<&str>,
         preset: Option<Preset>,
         http: reqwest::Client,
+        limits: Limits,
     ) -> Result<Self, ProviderError> {
-        let name: String = name.into();
-        let mut headers = HeaderMap::new();
-        if let Some(k) = &api_key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
-                ProviderError::Config(format!(
-                    "backend `{name}`: the API key contains characters an HTTP header cannot carry"
-                ))
-            })?;
-            v.set_sensitive(true);
-            headers.insert(AUTHORIZATION, v);
-        }
-        let endpoint = Endpoint {
-            base: base_url.into().trim_end_matches('/').to_string(),
-            headers,
-            key: SecretString::from(api_key.unwrap_or_default()),
+        let auth = match api_key {
+            Some(k) => {
+                let mut v = HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
+                    ProviderError::Config(format!(
+                        "backend `{name}`: the API key contains characters an HTTP header cannot carry"
+                    ))
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
         };
-        let client = Client::build(http.clone(), endpoint).with_http_service(Transport::new(http));
         Ok(OpenAiCompatible {
             name: name.into(),
+            base: base_url.trim_end_matches('/').into(),
+            auth,
             preset,
-            client: Arc::new(client),
+            http,
+            limits,
         })
     }
 
-    /// The wire body of a chat request, serialised straight from the request (no intermediate
-    /// JSON tree).
-    pub fn body<'a>(&self, req: &'a ChatRequest) -> ChatBody<'a> {
-        ChatBody::new(req, self.preset)
+    /// A POST of `body` to `path` with the backend's key.
+    fn post(
+        &self,
+        path: &str,
+        body: Result<Vec<u8>, serde_json::Error>,
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+        let body = body.map_err(|e| ProviderError::Rejected {
+            status: 0,
+            message: format!("request not encodable: {e}"),
+        })?;
+        let mut rb = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(auth) = &self.auth {
+            rb = rb.header(AUTHORIZATION, auth.clone());
+        }
+        Ok(rb)
     }
-}
-
-/// Runs one async-openai call under the attempt's request timeout: its output and the rate-limit
-/// headers of its response, or the typed failure (with those headers). `recover` may turn an
-/// error async-openai reports into a result (see the chat path).
-async fn exchange<T>(
-    t: Timeouts,
-    call: impl Future<Output = Result<T, OpenAIError>>,
-    recover: impl FnOnce(OpenAIError) -> Result<T, OpenAIError>,
-) -> Result<(T, RateInfo), Failed> {
-    let (r, rate) = Exchange::scope(tokio::time::timeout(t.request, call)).await;
-    match r {
-        Ok(Ok(v)) => Ok((v, rate)),
-        Ok(Err(e)) => recover(e)
-            .map(|v| (v, rate))
-            .map_err(|e| into_failed(e, rate)),
-        Err(_) => Err(Failed {
-            error: ProviderError::Transport(format!("no complete response within {:?}", t.request)),
-            rate,
-        }),
-    }
-}
-
-/// A complete chat body: typed, or — when the typed parse could not take it — its text for the
-/// JSON-tree parse.
-enum ChatBodyIn {
-    Typed(WireChat),
-    Text(String),
 }
 
 impl Backend for OpenAiCompatible {
@@ -143,44 +92,25 @@ impl Backend for OpenAiCompatible {
         "openai_compatible"
     }
 
-    fn chat(&self, req: &ChatRequest, t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
+    fn chat(&self, req: &ChatRequest) -> BoxFuture<'static, Result<Reply, Failed>> {
         // Encoded now, so the future does not borrow the request.
-        let body = serde_json::value::to_raw_value(&self.body(req));
-        let client = Arc::clone(&self.client);
-        let name = Arc::clone(&self.name);
-        let stream = req.stream;
+        let rb = self.post(
+            "/chat/completions",
+            serde_json::to_vec(&chat_body(req, self.preset)),
+        );
+        let (name, limits, stream) = (Arc::clone(&self.name), self.limits, req.stream);
         async move {
-            let body = body.map_err(|e| ProviderError::Rejected {
-                status: 0,
-                message: format!("request not encodable: {e}"),
-            })?;
-            let chat = client.chat();
+            let sent = send(rb?, &limits).await?;
+            let rate = sent.rate;
             if stream {
-                // The timeout covers the response headers; the stall timeout the chunks.
-                let call = chat.create_stream_byot::<_, Value>(body);
-                let (events, rate) = exchange(t, call, Err).await?;
+                let body = delta_stream(sent.resp, limits, ChunkHandler::default());
                 return Ok(Reply {
                     rate,
-                    body: ReplyBody::Stream(delta_stream(events, t.stall)),
+                    body: ReplyBody::Stream(body),
                 });
             }
-            // One timeout for headers and body. The common shape is parsed straight into our
-            // types; a body the typed parse cannot take goes through the JSON tree (same result).
-            let call = async {
-                chat.create_byot::<_, WireChat>(body)
-                    .await
-                    .map(ChatBodyIn::Typed)
-            };
-            let (body, rate) = exchange(t, call, |e| match e {
-                OpenAIError::JSONDeserialize(_, text) => Ok(ChatBodyIn::Text(text)),
-                e => Err(e),
-            })
-            .await?;
-            let parsed = match body {
-                ChatBodyIn::Typed(w) => w.into_response(&name),
-                ChatBodyIn::Text(text) => parse_body(text.as_bytes(), &name),
-            };
-            let r = parsed.map_err(|error| Failed { error, rate })?;
+            let bytes = read_body(sent, limits.max_response_bytes).await?;
+            let r = parse_chat(&bytes, &name).map_err(|error| Failed { error, rate })?;
             Ok(Reply {
                 rate,
                 body: ReplyBody::Complete(r),
@@ -191,19 +121,18 @@ impl Backend for OpenAiCompatible {
 
     fn embed(
         &self,
-        req: EmbedRequest,
-        t: Timeouts,
+        req: &EmbedRequest,
     ) -> BoxFuture<'static, Result<(EmbedResponse, RateInfo), Failed>> {
-        let client = Arc::clone(&self.client);
-        let name = Arc::clone(&self.name);
+        let body = serde_json::json!({"model": req.model, "input": req.inputs});
+        let rb = self.post("/embeddings", serde_json::to_vec(&body));
+        let (name, limits, model) = (Arc::clone(&self.name), self.limits, req.model.clone());
         async move {
-            let body = json!({"model": req.model, "input": req.inputs});
-            let embeddings = client.embeddings();
-            let call = embeddings.create_byot::<_, Value>(body);
-            let (v, rate) = exchange(t, call, Err).await?;
-            let resp =
-                parse_embeddings(&v, &req.model, &name).map_err(|error| Failed { error, rate })?;
-            Ok((resp, rate))
+            let sent = send(rb?, &limits).await?;
+            let rate = sent.rate;
+            let bytes = read_body(sent, limits.max_response_bytes).await?;
+            let r =
+                parse_embeddings(&bytes, &model, &name).map_err(|error| Failed { error, rate })?;
+            Ok((r, rate))
         }
         .boxed()
     }
@@ -213,6 +142,12 @@ impl Backend for OpenAiCompatible {
 mod tests {
     use super::super::model::{Message, Role, ToolCall, ToolSpec};
     use super::*;
+    use crate::provider::config::{BackendConfig, BackendKind};
+    use serde_json::json;
+
+    fn limits() -> Limits {
+        Limits::of(&BackendConfig::new(BackendKind::OpenaiCompatible))
+    }
 
     /// The body names every field the protocol needs, per preset.
     #[test]
@@ -242,15 +177,7 @@ mod tests {
             description: "d".into(),
             parameters: json!({"type": "object"}),
         }];
-        let ds = OpenAiCompatible::new(
-            "b",
-            "http://x",
-            None,
-            Some(Preset::Deepseek),
-            reqwest::Client::new(),
-        )
-        .expect("backend");
-        let v = serde_json::to_value(ds.body(&req)).unwrap_or_default();
+        let v = chat_body(&req, Some(Preset::Deepseek));
         assert_eq!(
             v,
             json!({"model": "m", "stream": true, "max_tokens": 1024, "temperature": 0.5,
@@ -264,17 +191,9 @@ mod tests {
                     {"role": "tool", "content": "r", "tool_call_id": "c"},
                     {"role": "assistant", "content": "part", "prefix": true}]})
         );
-        let oa = OpenAiCompatible::new(
-            "b",
-            "http://x",
-            None,
-            Some(Preset::Openai),
-            reqwest::Client::new(),
-        )
-        .expect("backend");
         req.continuation = None;
         req.stream = false;
-        let v = serde_json::to_value(oa.body(&req)).unwrap_or_default();
+        let v = chat_body(&req, Some(Preset::Openai));
         assert_eq!(v["max_completion_tokens"], json!(1024));
         assert!(v.get("max_tokens").is_none() && v.get("stream_options").is_none());
         assert!(v["messages"][2].get("prefix").is_none());
@@ -284,32 +203,24 @@ mod tests {
     /// cannot be a header value is a configuration error naming the backend.
     #[test]
     fn endpoint_headers_come_from_the_backend_config_only() {
+        let http = reqwest::Client::new();
         let with_key = OpenAiCompatible::new(
             "k",
             "http://x/v1/",
-            Some("sk-1".into()),
+            Some("sk-1"),
             None,
-            reqwest::Client::new(),
+            http.clone(),
+            limits(),
         )
         .expect("backend");
-        let h = with_key.client.config().headers();
-        let auth = h.get(AUTHORIZATION).expect("auth header");
+        let auth = with_key.auth.as_ref().expect("auth header");
         assert!(auth.is_sensitive());
         assert_eq!(auth.to_str().ok(), Some("Bearer sk-1"));
-        assert_eq!(
-            with_key.client.config().url("/chat/completions"),
-            "http://x/v1/chat/completions"
-        );
-        let without = OpenAiCompatible::new("n", "http://x/v1", None, None, reqwest::Client::new())
+        assert_eq!(&*with_key.base, "http://x/v1");
+        let without = OpenAiCompatible::new("n", "http://x/v1", None, None, http.clone(), limits())
             .expect("backend");
-        assert!(without.client.config().headers().is_empty());
-        let bad = OpenAiCompatible::new(
-            "bad",
-            "http://x",
-            Some("sk\nx".into()),
-            None,
-            reqwest::Client::new(),
-        );
+        assert!(without.auth.is_none());
+        let bad = OpenAiCompatible::new("bad", "http://x", Some("sk\nx"), None, http, limits());
         assert!(
             matches!(bad, Err(ProviderError::Config(ref m)) if m.contains("`bad`")),
             "{bad:?}"

@@ -1,172 +1,66 @@
-//! The chat-completions request body of the `openai_compatible` backend, serialised straight
-//! from a borrowed [`ChatRequest`] (no intermediate JSON tree).
+//! The chat-completions request body of the `openai_compatible` backend, with the presets'
+//! quirks: `max_completion_tokens` for OpenAI, stream usage only where the server accepts
+//! `stream_options`, DeepSeek's assistant `prefix` for continuations.
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
-use std::borrow::Cow;
-
-use super::model::{ChatRequest, Message, Role, ToolCall, ToolSpec};
+use super::model::{ChatRequest, Role};
 use super::presets::Preset;
 
-/// The chat-completions request body, borrowing from the [`ChatRequest`].
-#[derive(Debug, Serialize)]
-pub struct ChatBody<'a> {
-    model: &'a str,
-    messages: WireMessages<'a>,
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_tokens: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_completion_tokens: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "WireTools::is_empty")]
-    tools: WireTools<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream_options: Option<StreamOptions>,
-}
-
-impl<'a> ChatBody<'a> {
-    /// The body for `req` with `preset`'s quirks (`max_completion_tokens`, stream usage,
-    /// DeepSeek's assistant `prefix` for continuations).
-    pub fn new(req: &'a ChatRequest, preset: Option<Preset>) -> Self {
-        let info = preset.map(Preset::info);
-        let msgs: Vec<_> = req.wire_iter().collect();
-        let prefix_last = req.continuation.is_some() && preset == Some(Preset::Deepseek);
-        let max_completion = info.is_some_and(|i| i.max_completion_tokens);
-        ChatBody {
-            model: &req.model,
-            messages: WireMessages { msgs, prefix_last },
-            stream: req.stream,
-            max_tokens: (!max_completion).then_some(req.max_tokens),
-            max_completion_tokens: max_completion.then_some(req.max_tokens),
-            // As a JSON tree built from the f32 would carry it (widened to f64).
-            temperature: req.temperature.map(f64::from),
-            tools: WireTools(&req.tools),
-            stream_options: (req.stream && info.is_none_or(|i| i.stream_usage)).then_some(
-                StreamOptions {
-                    include_usage: true,
-                },
-            ),
-        }
+/// The wire body of `req` for a backend with `preset`.
+pub(crate) fn chat_body(req: &ChatRequest, preset: Option<Preset>) -> Value {
+    let info = preset.map(Preset::info);
+    let msgs: Vec<_> = req.wire_iter().collect();
+    let last = msgs.len().saturating_sub(1);
+    let prefix_last = req.continuation.is_some() && preset == Some(Preset::Deepseek);
+    let messages: Vec<Value> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let role = match m.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+                Role::Tool => "tool",
+            };
+            let mut w = Map::new();
+            w.insert("role".into(), role.into());
+            w.insert("content".into(), m.content.as_str().into());
+            if !m.tool_calls.is_empty() {
+                let calls = m.tool_calls.iter().map(|c| {
+                    json!({"id": c.id, "type": "function",
+                           "function": {"name": c.name, "arguments": c.arguments}})
+                });
+                w.insert("tool_calls".into(), calls.collect());
+            }
+            if let Some(id) = &m.tool_call_id {
+                w.insert("tool_call_id".into(), id.as_str().into());
+            }
+            if i == last && prefix_last {
+                w.insert("prefix".into(), true.into());
+            }
+            Value::Object(w)
+        })
+        .collect();
+    let mut body = json!({"model": req.model, "messages": messages, "stream": req.stream});
+    let max = if info.is_some_and(|i| i.max_completion_tokens) {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
+    body[max] = req.max_tokens.into();
+    if let Some(t) = req.temperature {
+        body["temperature"] = f64::from(t).into();
     }
-}
-
-#[derive(Debug, Serialize)]
-struct StreamOptions {
-    include_usage: bool,
-}
-
-#[derive(Debug)]
-struct WireMessages<'a> {
-    msgs: Vec<Cow<'a, Message>>,
-    /// DeepSeek continuation: the last message carries `prefix: true`.
-    prefix_last: bool,
-}
-
-impl Serialize for WireMessages<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let last = self.msgs.len().saturating_sub(1);
-        let mut seq = s.serialize_seq(Some(self.msgs.len()))?;
-        for (i, m) in self.msgs.iter().enumerate() {
-            seq.serialize_element(&WireMessage {
-                m,
-                prefix: i == last && self.prefix_last,
-            })?;
-        }
-        seq.end()
+    if !req.tools.is_empty() {
+        let tools = req.tools.iter().map(|t| {
+            json!({"type": "function", "function": {"name": t.name, "description": t.description,
+                   "parameters": t.parameters}})
+        });
+        body["tools"] = tools.collect();
     }
-}
-
-struct WireMessage<'a> {
-    m: &'a Message,
-    prefix: bool,
-}
-
-impl Serialize for WireMessage<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let m = self.m;
-        let role = match m.role {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-            Role::Tool => "tool",
-        };
-        let mut st = s.serialize_map(None)?;
-        st.serialize_entry("role", role)?;
-        st.serialize_entry("content", &m.content)?;
-        if !m.tool_calls.is_empty() {
-            st.serialize_entry("tool_calls", &WireToolCalls(&m.tool_calls))?;
-        }
-        if let Some(id) = &m.tool_call_id {
-            st.serialize_entry("tool_call_id", id)?;
-        }
-        if self.prefix {
-            st.serialize_entry("prefix", &true)?;
-        }
-        st.end()
+    if req.stream && info.is_none_or(|i| i.stream_usage) {
+        body["stream_options"] = json!({"include_usage": true});
     }
-}
-
-struct WireToolCalls<'a>(&'a [ToolCall]);
-
-impl Serialize for WireToolCalls<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Function<'a> {
-            name: &'a str,
-            arguments: &'a str,
-        }
-        #[derive(Serialize)]
-        struct Call<'a> {
-            id: &'a str,
-            #[serde(rename = "type")]
-            kind: &'static str,
-            function: Function<'a>,
-        }
-        s.collect_seq(self.0.iter().map(|c| Call {
-            id: &c.id,
-            kind: "function",
-            function: Function {
-                name: &c.name,
-                arguments: &c.arguments,
-            },
-        }))
-    }
-}
-
-#[derive(Debug)]
-struct WireTools<'a>(&'a [ToolSpec]);
-
-impl WireTools<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for WireTools<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Function<'a> {
-            name: &'a str,
-            description: &'a str,
-            parameters: &'a Value,
-        }
-        #[derive(Serialize)]
-        struct Tool<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            function: Function<'a>,
-        }
-        s.collect_seq(self.0.iter().map(|t| Tool {
-            kind: "function",
-            function: Function {
-                name: &t.name,
-                description: &t.description,
-                parameters: &t.parameters,
-            },
-        }))
-    }
+    body
 }

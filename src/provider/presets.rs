@@ -5,6 +5,7 @@ use serde::Deserialize;
 /// A known OpenAI-compatible provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Preset {
     /// api.openai.com.
     Openai,
@@ -24,15 +25,15 @@ pub enum Preset {
 
 /// What a preset fixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PresetInfo {
+pub(crate) struct PresetInfo {
     /// Default base URL (ends before `/chat/completions`).
-    pub base_url: &'static str,
+    pub(crate) base_url: &'static str,
     /// Environment variable holding the API key (`None`: local, no key).
-    pub api_key_env: Option<&'static str>,
+    pub(crate) api_key_env: Option<&'static str>,
     /// Sends `stream_options.include_usage` (not every server accepts it).
-    pub stream_usage: bool,
+    pub(crate) stream_usage: bool,
     /// Uses `max_completion_tokens` instead of `max_tokens`.
-    pub max_completion_tokens: bool,
+    pub(crate) max_completion_tokens: bool,
 }
 
 impl Preset {
@@ -48,7 +49,7 @@ impl Preset {
     ];
 
     /// The preset's fixed facts.
-    pub fn info(self) -> PresetInfo {
+    pub(crate) fn info(self) -> PresetInfo {
         let (base_url, api_key_env, stream_usage, max_completion_tokens) = match self {
             Preset::Openai => (
                 "https://api.openai.com/v1",

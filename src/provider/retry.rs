@@ -1,7 +1,6 @@
 //! Retry policy: jittered exponential backoff and a per-call attempt budget shared across the
 //! whole fallback chain (a fallback does not restart the budget from zero).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -50,24 +49,24 @@ impl RetryPolicy {
 }
 
 /// Attempts left for one logical call, shared by every backend the router tries.
-#[derive(Clone, Debug)]
-pub struct AttemptBudget(Arc<AtomicU32>);
+#[derive(Debug)]
+pub(crate) struct AttemptBudget(AtomicU32);
 
 impl AttemptBudget {
     /// A budget of `attempts` attempts in total.
-    pub fn new(attempts: u32) -> Self {
-        AttemptBudget(Arc::new(AtomicU32::new(attempts)))
+    pub(crate) fn new(attempts: u32) -> Self {
+        AttemptBudget(AtomicU32::new(attempts))
     }
 
     /// Takes one attempt; false when none is left.
-    pub fn take(&self) -> bool {
+    pub(crate) fn take(&self) -> bool {
         self.0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
             .is_ok()
     }
 
     /// Attempts left.
-    pub fn remaining(&self) -> u32 {
+    pub(crate) fn remaining(&self) -> u32 {
         self.0.load(Ordering::Acquire)
     }
 }

@@ -1,57 +1,54 @@
 //! The router: resolves a model name or group to an ordered chain of (backend, model) and
 //! falls back along it — on an open breaker, on exhausted retries, on quota errors, and on a
 //! context-length error to the next target with a larger window — all under one attempt
-//! budget per call, so a fallback never restarts the retry cycle from zero.
+//! budget per call, so a fallback never restarts the retry cycle from zero. Each backend of
+//! the chain runs the call under its own gate and with slices named for it.
 
 use std::collections::{BTreeMap, HashMap};
-
 use std::sync::Arc;
 
-use actix::Addr;
-use rustc_hash::FxHashMap;
-use tokio::sync::mpsc;
 use tracing::info;
 
-use super::actor::ProviderActor;
+use super::call::Lane;
 use super::config::RouteTarget;
 use super::error::ProviderError;
-use super::handle::ProviderHandle;
-use super::messages::ProviderStats;
-use super::model::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, StreamDelta};
+use super::job::{Done, Estimate, Job, Sink};
+use super::model::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse};
 use super::retry::AttemptBudget;
-use crate::scheduler::SliceToken;
+use super::slices::SliceSource;
+use super::stats::ProviderStats;
 
-/// Routes calls to provider actors.
+/// Routes calls to backends.
 #[derive(Clone, Debug)]
 pub struct Router {
-    actors: FxHashMap<String, ProviderHandle>,
+    lanes: BTreeMap<String, Lane>,
     /// Model or group → its chain (every route, every listed model).
-    chains: FxHashMap<String, Arc<[RouteTarget]>>,
+    chains: HashMap<String, Arc<[RouteTarget]>>,
     max_attempts: u32,
 }
 
 /// A chain element naming just a backend (the requested model, no window).
 fn target(backend: &str) -> RouteTarget {
     RouteTarget {
-        backend: backend.to_string(),
+        backend: backend.to_owned(),
         model: None,
         context_window: None,
     }
 }
 
 impl Router {
-    /// A router over started actors. `models` lists, per backend, the models it serves.
-    pub fn new(
-        actors: HashMap<String, ProviderHandle>,
-        routes: BTreeMap<String, Vec<RouteTarget>>,
-        models: Vec<(String, Vec<String>)>,
+    /// A router over started backends. `models` lists, per backend, the models it serves.
+    pub(crate) fn new(
+        lanes: BTreeMap<String, Lane>,
+        routes: &BTreeMap<String, Vec<RouteTarget>>,
+        models: &[(String, Vec<String>)],
         max_attempts: u32,
     ) -> Self {
-        let mut chains: FxHashMap<String, Arc<[RouteTarget]>> = FxHashMap::default();
-        for (model, route) in &routes {
-            chains.insert(model.clone(), route.as_slice().into());
-        }
-        for (_, served) in &models {
+        let mut chains: HashMap<String, Arc<[RouteTarget]>> = routes
+            .iter()
+            .map(|(model, route)| (model.clone(), route.as_slice().into()))
+            .collect();
+        for (_, served) in models {
             for m in served {
                 if !chains.contains_key(m) {
                     let listed: Arc<[RouteTarget]> = models
@@ -64,165 +61,111 @@ impl Router {
             }
         }
         Router {
-            actors: actors.into_iter().collect(),
+            lanes,
             chains,
             max_attempts,
         }
     }
 
-    /// The chain for `model`: its route, else every backend listing it, else the backend the
-    /// slice was granted on. Routes and listed models are resolved once, at construction.
-    pub fn chain(&self, model: &str, token: &SliceToken) -> Arc<[RouteTarget]> {
+    /// The chain for `model`: its route, else every backend listing it, else the backend
+    /// `hint` names, else the first backend by name (none without backends).
+    pub fn chain(&self, model: &str, hint: Option<&str>) -> Arc<[RouteTarget]> {
         if let Some(c) = self.chains.get(model) {
             return Arc::clone(c);
         }
-        token
-            .provider()
-            .filter(|p| self.actors.contains_key(*p))
+        hint.filter(|b| self.lanes.contains_key(*b))
+            .or_else(|| self.lanes.keys().next().map(String::as_str))
             .map(target)
             .into_iter()
             .collect()
     }
 
-    /// The backend a slice for `model` should be requested on (the head of its chain): the
-    /// first target of its route, else the first backend listing the model, else the only
-    /// backend (or, with several, the first by name).
-    pub fn default_backend(&self, model: &str) -> Option<String> {
-        match self.chains.get(model).and_then(|c| c.first()) {
-            Some(head) => Some(head.backend.clone()),
-            None => self.actors.keys().min().cloned(),
-        }
-    }
-
     /// Whether any backend is configured.
     pub fn has_backends(&self) -> bool {
-        !self.actors.is_empty()
+        !self.lanes.is_empty()
     }
 
     /// Names of the configured backends, sorted.
     pub fn backends(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.actors.keys().cloned().collect();
-        names.sort();
-        names
+        self.lanes.keys().cloned().collect()
     }
 
-    /// Runs a chat call along the chain. Stream deltas (if `sink`) carry a `Reset` whenever an
-    /// attempt is retried or falls back.
-    pub fn chat<'a>(
-        &'a self,
-        req: ChatRequest,
-        token: &'a SliceToken,
-        sink: Option<mpsc::UnboundedSender<StreamDelta>>,
-    ) -> impl Future<Output = Result<ChatResponse, ProviderError>> + 'a {
-        // Not a layer of its own: the future is `chat_shared`'s.
-        self.chat_shared(Arc::new(req), token, sink)
-    }
-
-    /// [`Router::chat`] on a shared request: it is copied only for a target that names the
-    /// model differently.
-    pub async fn chat_shared(
+    /// Runs a chat call along the model's chain, each attempt under a slice from `slices`.
+    /// Stream deltas (if `sink`) carry a `Reset` whenever an attempt is retried or falls back.
+    pub async fn chat(
         &self,
-        req: Arc<ChatRequest>,
-        token: &SliceToken,
-        sink: Option<mpsc::UnboundedSender<StreamDelta>>,
+        req: impl Into<Arc<ChatRequest>>,
+        slices: &impl SliceSource,
+        sink: Option<Sink>,
     ) -> Result<ChatResponse, ProviderError> {
-        let attempts = AttemptBudget::new(self.max_attempts);
-        let budget = &attempts;
-        self.walk(&req.model, token, budget, |target, model| {
-            let req = if req.model == model {
-                Arc::clone(&req)
-            } else {
-                let mut r = (*req).clone();
-                r.model = model.to_string();
-                Arc::new(r)
-            };
-            // The handle's future itself, not one wrapping it.
-            target.chat(req, token, budget, sink.clone())
-        })
-        .await
-        .inspect_err(|_| {
-            if let Some(s) = &sink {
-                let _ = s.send(StreamDelta::Reset);
-            }
-        })
+        let req = req.into();
+        let model = req.model.clone();
+        let job = Job::Chat { req, sink };
+        self.walk(&model, job, slices).await?.into_chat()
     }
 
-    /// Runs an embeddings call along the chain.
+    /// Runs an embeddings call along the model's chain.
     pub async fn embed(
         &self,
         req: EmbedRequest,
-        token: &SliceToken,
+        slices: &impl SliceSource,
     ) -> Result<EmbedResponse, ProviderError> {
-        let attempts = AttemptBudget::new(self.max_attempts);
-        let budget = &attempts;
-        self.walk(&req.model, token, budget, |target, model| {
-            let mut req = req.clone();
-            req.model = model.to_string();
-            target.embed(req, token, budget)
-        })
-        .await
+        let model = req.model.clone();
+        let job = Job::Embed { req: Arc::new(req) };
+        self.walk(&model, job, slices).await?.into_embed()
     }
 
-    async fn walk<'a, T, F, Fut>(
-        &'a self,
+    async fn walk(
+        &self,
         requested: &str,
-        token: &SliceToken,
-        attempts: &AttemptBudget,
-        mut call: F,
-    ) -> Result<T, ProviderError>
-    where
-        F: FnMut(&'a ProviderHandle, &str) -> Fut,
-        Fut: Future<Output = Result<T, ProviderError>>,
-    {
-        let chain = self.chain(requested, token);
+        job: Job,
+        slices: &impl SliceSource,
+    ) -> Result<Done, ProviderError> {
+        slices.check()?;
+        let estimate = Estimate::of(&job);
+        let attempts = AttemptBudget::new(self.max_attempts);
+        let chain = self.chain(requested, slices.backend_hint());
         let mut last = None;
         let mut need_window: Option<u64> = None;
         for target in chain.iter() {
-            if let Some(w) = need_window
-                && target.context_window.is_none_or(|cw| cw <= w)
-            {
+            if need_window.is_some_and(|w| target.context_window.is_none_or(|cw| cw <= w)) {
                 continue;
             }
-            let Some(handle) = self.actors.get(&target.backend) else {
-                last = Some(ProviderError::Config(format!(
-                    "route names unknown backend `{}`",
-                    target.backend
-                )));
+            let Some(lane) = self.lanes.get(&target.backend) else {
                 continue;
             };
             if attempts.remaining() == 0 {
                 break;
             }
+            if last.is_some() {
+                job.reset_stream();
+            }
             let model = target.model.as_deref().unwrap_or(requested);
-            match call(handle, model).await {
+            match lane
+                .call(&job.for_model(model), &estimate, slices, &attempts)
+                .await
+            {
                 Ok(r) => return Ok(r),
                 Err(e) if !e.allows_fallback() => return Err(e),
                 Err(e) => {
                     if matches!(e, ProviderError::ContextLength { .. }) {
                         need_window = Some(target.context_window.unwrap_or(0));
                     }
-                    info!(backend = %target.backend, error = %e, left = attempts.remaining(), "falling back");
+                    info!(backend = lane.name(), error = %e, left = attempts.remaining(), "falling back");
                     last = Some(e);
                 }
             }
         }
-        Err(last.unwrap_or_else(|| ProviderError::NoRoute(requested.to_string())))
+        Err(last.unwrap_or_else(|| ProviderError::NoRoute(requested.to_owned())))
     }
 
-    /// Counters of every provider actor, sorted by backend.
-    pub async fn stats(&self) -> Vec<ProviderStats> {
-        let mut out: Vec<ProviderStats> = self.actors.values().map(|h| h.stats()).collect();
-        out.sort_by(|a, b| a.backend.cmp(&b.backend));
-        out
+    /// Counters of every backend, sorted by name.
+    pub fn stats(&self) -> Vec<ProviderStats> {
+        self.lanes.values().map(Lane::stats).collect()
     }
 
-    /// The actor of one backend.
-    pub fn actor(&self, backend: &str) -> Option<&Addr<ProviderActor>> {
-        self.actors.get(backend).map(ProviderHandle::addr)
-    }
-
-    /// The handle of one backend.
-    pub fn backend(&self, backend: &str) -> Option<&ProviderHandle> {
-        self.actors.get(backend)
+    /// Counters of one backend.
+    pub fn backend_stats(&self, backend: &str) -> Option<ProviderStats> {
+        self.lanes.get(backend).map(Lane::stats)
     }
 }

@@ -7,28 +7,28 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
-use super::backend::{Backend, Failed, Reply, ReplyBody, Timeouts};
-use super::estimate::{count_text, prompt_tokens};
+use super::backend::{Backend, Failed, Reply, ReplyBody};
+use super::estimate::{prompt_tokens, text_tokens};
 use super::headers::RateInfo;
 use super::model::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, FinishReason, Role, StreamDelta, Usage,
 };
 
 /// Dimensions of the scripted backend's lexical hashing embeddings.
-pub const SCRIPTED_EMBED_DIMS: usize = 64;
+const SCRIPTED_EMBED_DIMS: usize = 64;
 
 /// The offline scripted backend.
 #[derive(Clone, Debug, Default)]
-pub struct Scripted {
+pub(crate) struct Scripted {
     /// `(needle, reply)`: the first needle contained in the last user message selects the reply.
-    pub script: Vec<(String, String)>,
+    pub(crate) script: Vec<(String, String)>,
     /// Delay between streamed words (lets preemption be exercised offline).
-    pub chunk_delay: Duration,
+    pub(crate) chunk_delay: Duration,
 }
 
 impl Scripted {
     /// The reply text for a request (deterministic).
-    pub fn reply_for(&self, req: &ChatRequest) -> String {
+    fn reply_for(&self, req: &ChatRequest) -> String {
         let last = req
             .messages
             .iter()
@@ -47,14 +47,14 @@ impl Scripted {
             });
         // A continuation resumes after the prefix already produced.
         match &req.continuation {
-            Some(p) if full.starts_with(p.as_str()) => full[p.len()..].to_string(),
+            Some(p) if full.starts_with(p.as_str()) => full[p.len()..].to_owned(),
             _ => full,
         }
     }
 }
 
 /// Lexical hashing embedding (FNV-1a of lowercase words into buckets, L2-normalised).
-pub fn lexical_embedding(text: &str) -> Vec<f32> {
+fn lexical_embedding(text: &str) -> Vec<f32> {
     let mut v = vec![0f32; SCRIPTED_EMBED_DIMS];
     for w in text
         .split(|c: char| !c.is_alphanumeric())
@@ -78,11 +78,11 @@ impl Backend for Scripted {
         "scripted"
     }
 
-    fn chat(&self, req: &ChatRequest, _t: Timeouts) -> BoxFuture<'static, Result<Reply, Failed>> {
+    fn chat(&self, req: &ChatRequest) -> BoxFuture<'static, Result<Reply, Failed>> {
         let text = self.reply_for(req);
         let usage = Usage {
             prompt_tokens: prompt_tokens(req),
-            completion_tokens: count_text(&text),
+            completion_tokens: text_tokens(&text),
         };
         let delay = self.chunk_delay;
         let (stream, model) = (req.stream, format!("scripted:{}", req.model));
@@ -103,7 +103,7 @@ impl Backend for Scripted {
             }
             let mut deltas: Vec<StreamDelta> = text
                 .split_inclusive(' ')
-                .map(|w| StreamDelta::Text(w.to_string()))
+                .map(|w| StreamDelta::Text(w.to_owned()))
                 .collect();
             deltas.push(StreamDelta::Finish(FinishReason::Stop));
             deltas.push(StreamDelta::Usage(usage));
@@ -125,10 +125,12 @@ impl Backend for Scripted {
 
     fn embed(
         &self,
-        req: EmbedRequest,
-        _t: Timeouts,
+        req: &EmbedRequest,
     ) -> BoxFuture<'static, Result<(EmbedResponse, RateInfo), Failed>> {
-        let tokens = req.inputs.iter().map(|t| count_text(t)).sum();
+        let tokens = req
+            .inputs
+            .iter()
+            .fold(0u64, |n, t| n.saturating_add(text_tokens(t)));
         let r = EmbedResponse {
             backend: "scripted".into(),
             model: "scripted:lexical-hash".into(),

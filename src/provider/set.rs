@@ -2,27 +2,27 @@
 //! environment (falling back, when asked and plainly announced, to the offline `scripted`
 //! backend).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::actor::ProviderSettings;
 use super::anthropic::Anthropic;
-use super::backend::{Backend, Timeouts};
-use super::budget::BudgetLimits;
+use super::backend::{Backend, Limits};
+use super::call::Lane;
 use super::config::{BackendConfig, BackendKind, ProvidersConfig};
 use super::error::ProviderError;
-use super::handle::ProviderHandle;
 use super::openai::OpenAiCompatible;
 use super::presets::Preset;
 use super::router::Router;
 use super::scripted::Scripted;
+use super::tokens;
 use super::usage::UsageLedger;
 
-/// The running provider layer: one actor per backend, the router, the usage ledger.
+/// The running provider layer: one provider actor per backend, the router, the usage ledger.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Providers {
     /// Routes calls.
     pub router: Router,
@@ -53,46 +53,32 @@ fn backend_of(
             ProviderError::Config(format!("backend `{name}` needs `base_url` or a `preset`"))
         })
     };
+    let limits = Limits::of(cfg);
     Ok(match cfg.kind {
         BackendKind::OpenaiCompatible => Arc::new(OpenAiCompatible::new(
             name,
-            url()?,
-            key,
+            &url()?,
+            key.as_deref(),
             cfg.preset,
             http.clone(),
+            limits,
         )?),
         BackendKind::Anthropic => Arc::new(Anthropic::new(
             name,
-            url()?,
+            &url()?,
             key,
             cfg.anthropic_version.clone(),
             http.clone(),
+            limits,
         )),
         BackendKind::Scripted => Arc::new(Scripted::default()),
     })
 }
 
-/// Settings of one actor from its config.
-pub fn settings_of(name: &str, cfg: &BackendConfig) -> ProviderSettings {
-    ProviderSettings {
-        name: name.to_string(),
-        limits: BudgetLimits {
-            requests: cfg.rpm,
-            tokens: cfg.tpm,
-            window: Duration::from_millis(cfg.window_ms.max(1)),
-            max_concurrency: cfg.max_concurrency.max(1),
-        },
-        retry: cfg.retry.clone(),
-        breaker: cfg.breaker.clone(),
-        timeouts: Timeouts {
-            request: Duration::from_millis(cfg.request_timeout_ms.max(1)),
-            stall: Duration::from_millis(cfg.stall_timeout_ms.max(1)),
-        },
-    }
-}
-
 impl Providers {
-    /// Starts one actor per backend on the current actix system.
+    /// Starts one provider actor per backend on the current actix system (and, off every
+    /// arbiter, the tokenizer's tables, which only calls near a TPM limit or under a token
+    /// quota use).
     ///
     /// With no backends the layer is empty: the router has no chain and every call through the
     /// kernel answers a typed "not configured" error.
@@ -105,9 +91,8 @@ impl Providers {
         Self::start_with(cfg, |name, bc| backend_of(name, bc, &http))
     }
 
-    /// Starts actors with backends built by `make` (lets callers plug a configured
-    /// [`Scripted`] backend).
-    pub fn start_with(
+    /// Starts provider actors with backends built by `make`.
+    pub(crate) fn start_with(
         cfg: &ProvidersConfig,
         mut make: impl FnMut(&str, &BackendConfig) -> Result<Arc<dyn Backend>, ProviderError>,
     ) -> Result<Providers, ProviderError> {
@@ -129,21 +114,19 @@ impl Providers {
                 )));
             }
         }
+        if !cfg.backends.is_empty() {
+            tokens::warm_up_in_background();
+        }
         let ledger = UsageLedger::new(cfg.prices.clone());
-        let mut actors: HashMap<String, ProviderHandle> = HashMap::new();
+        let mut lanes = BTreeMap::new();
         let mut models = Vec::new();
         for (name, bc) in &cfg.backends {
             let backend = make(name, bc)?;
-            let actor = ProviderHandle::start(settings_of(name, bc), backend, ledger.clone());
-            actors.insert(name.clone(), actor);
+            lanes.insert(name.clone(), Lane::start(name, bc, backend, ledger.clone()));
             models.push((name.clone(), bc.models.clone()));
         }
-        let router = Router::new(
-            actors,
-            cfg.routes.clone(),
-            models,
-            cfg.max_attempts_per_call.unwrap_or(6).max(1),
-        );
+        let attempts = cfg.max_attempts_per_call.unwrap_or(6).max(1);
+        let router = Router::new(lanes, &cfg.routes, &models, attempts);
         Ok(Providers { router, ledger })
     }
 }

@@ -6,19 +6,14 @@ const CLOSE: &str = "</think>";
 
 /// Stateful splitter: feed text fragments, get `(visible, reasoning)` increments.
 #[derive(Debug, Default)]
-pub struct ThinkSplitter {
+pub(crate) struct ThinkSplitter {
     inside: bool,
     pending: String,
 }
 
 impl ThinkSplitter {
-    /// A splitter outside any think block.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Feeds a fragment; returns the visible and reasoning text it completed.
-    pub fn push(&mut self, fragment: &str) -> (String, String) {
+    pub(crate) fn push(&mut self, fragment: &str) -> (String, String) {
         self.pending.push_str(fragment);
         let (mut visible, mut reasoning) = (String::new(), String::new());
         loop {
@@ -43,7 +38,7 @@ impl ThinkSplitter {
     }
 
     /// Flushes what is held back at the end of the text.
-    pub fn finish(&mut self) -> (String, String) {
+    pub(crate) fn finish(&mut self) -> (String, String) {
         let rest = std::mem::take(&mut self.pending);
         let (mut v, mut r) = (String::new(), String::new());
         self.emit(&rest, &mut v, &mut r);
@@ -60,28 +55,21 @@ impl ThinkSplitter {
     }
 }
 
-/// [`split_think`] of an owned text: without a think block the text is kept as it is (no copy).
-pub fn split_think_owned(text: String) -> (String, String) {
+/// Splits a complete text at once into `(visible, reasoning)`; the visible text loses its
+/// leading whitespace. Without a think block the text is kept as it is (no copy).
+pub(crate) fn split_think(text: String) -> (String, String) {
     if !text.contains(OPEN) {
         let start = text.len() - text.trim_start().len();
         let mut text = text;
         text.drain(..start);
         return (text, String::new());
     }
-    split_think(&text)
-}
-
-/// Splits a complete text at once.
-pub fn split_think(text: &str) -> (String, String) {
-    if !text.contains(OPEN) {
-        return (text.trim_start().to_string(), String::new());
-    }
-    let mut s = ThinkSplitter::new();
-    let (mut v, mut r) = s.push(text);
+    let mut s = ThinkSplitter::default();
+    let (mut v, mut r) = s.push(&text);
     let (v2, r2) = s.finish();
     v.push_str(&v2);
     r.push_str(&r2);
-    (v.trim_start().to_string(), r)
+    (v.trim_start().to_owned(), r)
 }
 
 #[cfg(test)]
@@ -90,7 +78,7 @@ mod tests {
 
     #[test]
     fn tags_cut_across_fragments() {
-        let mut s = ThinkSplitter::new();
+        let mut s = ThinkSplitter::default();
         let mut v = String::new();
         let mut r = String::new();
         for f in ["<thi", "nk>plan ", "it</th", "ink>answer", " <", "b>"] {
@@ -103,6 +91,9 @@ mod tests {
         r.push_str(&b);
         assert_eq!(r, "plan it");
         assert_eq!(v, "answer <b>");
-        assert_eq!(split_think("<think>x</think>\ny"), ("y".into(), "x".into()));
+        assert_eq!(
+            split_think("<think>x</think>\ny".into()),
+            ("y".into(), "x".into())
+        );
     }
 }

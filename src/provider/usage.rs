@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
 
 use super::config::Price;
 use super::model::Usage;
@@ -25,11 +25,12 @@ pub struct UsageTotals {
 }
 
 impl UsageTotals {
+    /// Adds `o` (saturating: server-reported usage can be anything up to `u64::MAX`).
     fn add(&mut self, o: &UsageTotals) {
-        self.calls += o.calls;
-        self.prompt_tokens += o.prompt_tokens;
-        self.completion_tokens += o.completion_tokens;
-        self.cost_nano_usd += o.cost_nano_usd;
+        self.calls = self.calls.saturating_add(o.calls);
+        self.prompt_tokens = self.prompt_tokens.saturating_add(o.prompt_tokens);
+        self.completion_tokens = self.completion_tokens.saturating_add(o.completion_tokens);
+        self.cost_nano_usd = self.cost_nano_usd.saturating_add(o.cost_nano_usd);
     }
     /// Cost in USD.
     pub fn cost_usd(&self) -> f64 {
@@ -56,7 +57,7 @@ type AgentCells = Vec<(String, String, UsageTotals)>;
 #[derive(Clone, Debug, Default)]
 pub struct UsageLedger {
     prices: Arc<BTreeMap<String, Price>>,
-    cells: Arc<Mutex<FxHashMap<Pid, AgentCells>>>,
+    cells: Arc<Mutex<HashMap<Pid, AgentCells>>>,
 }
 
 impl UsageLedger {
@@ -68,13 +69,17 @@ impl UsageLedger {
         }
     }
 
-    /// Cost in nano-USD of `usage` on `model`.
+    /// Cost in nano-USD of `usage` on `model` (saturating at `u64::MAX`).
     pub fn cost_nano(&self, model: &str, usage: &Usage) -> u64 {
         self.prices.get(model).map_or(0, |p| {
-            // USD per Mtok = nano-USD per 1000 tokens... per token: price * 1000 nano-USD.
+            // 1 USD per million tokens is 1000 nano-USD per token. `as` saturates (a negative
+            // or NaN price is 0).
             let input = (p.input_per_mtok * 1000.0).round() as u64;
             let output = (p.output_per_mtok * 1000.0).round() as u64;
-            usage.prompt_tokens * input + usage.completion_tokens * output
+            usage
+                .prompt_tokens
+                .saturating_mul(input)
+                .saturating_add(usage.completion_tokens.saturating_mul(output))
         })
     }
 
@@ -93,7 +98,7 @@ impl UsageLedger {
             .find(|(b, m, _)| b == backend && m == model)
         {
             Some((_, _, t)) => t.add(&one),
-            None => agent.push((backend.to_string(), model.to_string(), one)),
+            None => agent.push((backend.to_owned(), model.to_owned(), one)),
         }
         one
     }

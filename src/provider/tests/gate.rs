@@ -1,6 +1,6 @@
-//! The gate's two paths: a call admitted on arrival runs in its caller's task without waiting
-//! for the provider actor; a call that has to wait is parked and pumped by the actor. A caller
-//! that goes away gives its budget back, and a parked call whose caller left is never sent.
+//! The gate: admission is one awaitable step that needs the provider actor only for its
+//! timers; a caller that goes away gives its budget back, and a queued call whose caller left
+//! is never sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,11 +36,14 @@ fn spawn_call(
 }
 
 fn queued(router: &Router, backend: &str) -> usize {
-    router.backend(backend).map_or(0, |h| h.stats().queued)
+    router.backend_stats(backend).map_or(0, |s| s.queued)
 }
 
+/// Rule 23: admission is one awaitable step at the gate. A queued call is admitted by
+/// whatever frees budget — here the end of the call ahead of it — without the provider actor;
+/// only a wait for time (an RPM window entry expiring) needs the actor's timer.
 #[actix_rt::test]
-async fn an_admitted_call_does_not_wait_for_the_actor_and_a_parked_one_does() {
+async fn admission_needs_the_actor_only_for_its_timers() {
     let hold = Arc::new(Notify::new());
     let h = hold.clone();
     let srv = serve(move |hit| {
@@ -56,6 +59,8 @@ async fn an_admitted_call_does_not_wait_for_the_actor_and_a_parked_one_does() {
     .await;
     let mut b = backend(BackendKind::OpenaiCompatible, &srv.url);
     b.max_concurrency = 1;
+    b.rpm = Some(3);
+    b.window_ms = 5000;
     // The provider actor lives on its own arbiter, which the test then blocks.
     let arbiter = actix::Arbiter::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -74,36 +79,47 @@ async fn an_admitted_call_does_not_wait_for_the_actor_and_a_parked_one_does() {
         p.router.chat(req("direct"), &token(Pid::new(), 1), None),
     )
     .await
-    .expect("an admitted call must not wait for the actor")
+    .expect("an admitted call does not wait for the actor")
     .expect("call");
     assert_eq!(r.content, "direct");
     // Concurrency 1: the first call holds the only slot until the server lets it go, so the
-    // second one parks; it is served only once the actor pumps it.
+    // second one queues; the first one's end admits it, still without the actor.
     let call = |text: &'static str| spawn_call(&p.router, text);
     let first = call("first");
     eventually("the first call reached the server", || srv.hits() == 2).await;
     let second = call("second");
-    eventually("the second call is parked", || {
+    eventually("the second call is queued", || {
         queued(&p.router, "gated") == 1
     })
     .await;
     hold.notify_one();
-    let first = first.await.expect("join").expect("first call");
-    assert_eq!(first.content, "first");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        !second.is_finished(),
-        "a parked call runs only when the actor pumps it"
-    );
-    assert_eq!(queued(&p.router, "gated"), 1);
-    block_tx.send(()).expect("unblock");
+    assert_eq!(first.await.expect("join").expect("first").content, "first");
     let second = tokio::time::timeout(Duration::from_secs(10), second)
         .await
-        .expect("pumped once the actor runs")
+        .expect("admitted when the first call ended")
         .expect("join")
         .expect("second call");
     assert_eq!(second.content, "second");
-    assert_eq!(srv.hits(), 3);
+    // RPM 3 is used up: the third call waits for a window entry to expire, i.e. for the
+    // actor's timer, which cannot fire while its arbiter is blocked.
+    let third = call("third");
+    eventually("the third call is queued", || {
+        queued(&p.router, "gated") == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !third.is_finished(),
+        "a wait for time needs the actor's timer"
+    );
+    block_tx.send(()).expect("unblock");
+    let third = tokio::time::timeout(Duration::from_secs(10), third)
+        .await
+        .expect("admitted once the timer fires")
+        .expect("join")
+        .expect("third call");
+    assert_eq!(third.content, "third");
+    assert_eq!(srv.hits(), 4);
     arbiter.stop();
 }
 
@@ -128,7 +144,7 @@ async fn a_caller_that_goes_away_mid_call_gives_its_budget_back() {
         gone.is_err(),
         "the first call is still waiting for its server"
     );
-    let stats = p.router.backend("c").expect("backend").stats();
+    let stats = p.router.backend_stats("c").expect("backend");
     assert_eq!(stats.in_flight, 0, "the dropped call's slot is free again");
     let r = tokio::time::timeout(
         Duration::from_secs(10),
@@ -141,7 +157,7 @@ async fn a_caller_that_goes_away_mid_call_gives_its_budget_back() {
 }
 
 #[actix_rt::test]
-async fn a_parked_call_whose_caller_left_is_never_sent() {
+async fn a_queued_call_whose_caller_left_is_never_sent() {
     let hold = Arc::new(Notify::new());
     let h = hold.clone();
     let srv = serve(move |hit| {
@@ -161,9 +177,9 @@ async fn a_parked_call_whose_caller_left_is_never_sent() {
     let first = call("first");
     eventually("the first call reached the server", || srv.hits() == 1).await;
     let left = call("left");
-    eventually("the second call is parked", || queued(&p.router, "l") == 1).await;
+    eventually("the second call is queued", || queued(&p.router, "l") == 1).await;
     let third = call("third");
-    eventually("the third call is parked", || queued(&p.router, "l") == 2).await;
+    eventually("the third call is queued", || queued(&p.router, "l") == 2).await;
     left.abort();
     let _ = left.await;
     hold.notify_one();
@@ -171,4 +187,49 @@ async fn a_parked_call_whose_caller_left_is_never_sent() {
     assert_eq!(third.await.expect("join").expect("third").content, "third");
     let sent: Vec<String> = srv.log.lock().iter().map(|h| last_user(&h.body)).collect();
     assert_eq!(sent, ["first", "third"]);
+}
+
+/// Rule 26: when the provider actor stops, a call waiting at its gate is answered
+/// `Unavailable`, and so is every later call.
+#[actix_rt::test]
+async fn a_stopped_actor_answers_its_waiting_calls() {
+    let hold = Arc::new(Notify::new());
+    let h = hold.clone();
+    let srv = serve(move |_| {
+        let h = h.clone();
+        async move {
+            h.notified().await;
+            json_response(200, &openai_completion("late", 5), &[])
+        }
+    })
+    .await;
+    let mut b = backend(BackendKind::OpenaiCompatible, &srv.url);
+    b.max_concurrency = 1;
+    let arbiter = actix::Arbiter::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let cfg = one("stopping", b);
+    assert!(arbiter.spawn_fn(move || {
+        let _ = tx.send(Providers::start(&cfg));
+    }));
+    let p = rx.await.expect("arbiter").expect("start");
+    let first = spawn_call(&p.router, "first");
+    eventually("the first call reached the server", || srv.hits() == 1).await;
+    let waiting = spawn_call(&p.router, "waiting");
+    eventually("the second call is queued", || {
+        queued(&p.router, "stopping") == 1
+    })
+    .await;
+    arbiter.stop();
+    let r = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("answered when the actor stopped")
+        .expect("join");
+    assert!(matches!(r, Err(ProviderError::Unavailable(_))), "{r:?}");
+    let r = p
+        .router
+        .chat(req("after"), &token(Pid::new(), 1), None)
+        .await;
+    assert!(matches!(r, Err(ProviderError::Unavailable(_))), "{r:?}");
+    hold.notify_one();
+    let _ = first.await;
 }

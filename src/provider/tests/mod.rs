@@ -4,6 +4,7 @@
 //! `SliceToken::new`.
 
 mod gate;
+mod hostile;
 mod protocols;
 mod rate_limits;
 mod resilience;

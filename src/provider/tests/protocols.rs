@@ -294,9 +294,17 @@ async fn openai_requests_carry_the_backend_key_and_are_sent_once() {
     cfg.backends.insert("keyless".into(), keyless);
     let http = reqwest::Client::new();
     let p = Providers::start_with(&cfg, |name, bc| {
-        let key = (name == "keyed").then(|| "sk-test-123".to_string());
+        let key = (name == "keyed").then_some("sk-test-123");
         let url = bc.base_url.clone().unwrap_or_default();
-        let b = crate::provider::openai::OpenAiCompatible::new(name, url, key, None, http.clone())?;
+        let limits = crate::provider::backend::Limits::of(bc);
+        let b = crate::provider::openai::OpenAiCompatible::new(
+            name,
+            &url,
+            key,
+            None,
+            http.clone(),
+            limits,
+        )?;
         Ok(std::sync::Arc::new(b) as std::sync::Arc<dyn crate::provider::backend::Backend>)
     })
     .expect("start");
@@ -322,7 +330,7 @@ async fn openai_requests_carry_the_backend_key_and_are_sent_once() {
         h.headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+            .map(str::to_owned)
     };
     assert_eq!(auth(&log[0]).as_deref(), Some("Bearer sk-test-123"));
     assert_eq!(auth(&log[1]), None, "a backend without a key sends none");

@@ -17,16 +17,16 @@ use crate::scheduler::SliceToken;
 
 /// Sliding-window RPM/TPM enforcement as a real provider does it: a request is charged
 /// prompt + max_tokens on arrival, settled to its actual usage when it completes.
-pub struct Limiter {
+pub(super) struct Limiter {
     window: Duration,
     rpm: usize,
     tpm: u64,
     entries: Mutex<Vec<(usize, Instant, u64)>>,
-    pub rejected: AtomicUsize,
+    pub(super) rejected: AtomicUsize,
 }
 
 impl Limiter {
-    pub fn new(window: Duration, rpm: usize, tpm: u64) -> Self {
+    pub(super) fn new(window: Duration, rpm: usize, tpm: u64) -> Self {
         Limiter {
             window,
             rpm,
@@ -36,7 +36,7 @@ impl Limiter {
         }
     }
     /// Admits or rejects; returns (remaining requests, ms until the oldest entry expires).
-    pub fn admit(&self, id: usize, tokens: u64) -> Option<(usize, u128)> {
+    pub(super) fn admit(&self, id: usize, tokens: u64) -> Option<(usize, u128)> {
         let now = Instant::now();
         let mut e = self.entries.lock();
         e.retain(|(_, at, _)| now.duration_since(*at) < self.window);
@@ -52,14 +52,14 @@ impl Limiter {
             (oldest + self.window).duration_since(now).as_millis(),
         ))
     }
-    pub fn settle(&self, id: usize, tokens: u64) {
+    pub(super) fn settle(&self, id: usize, tokens: u64) {
         if let Some(x) = self.entries.lock().iter_mut().find(|x| x.0 == id) {
             x.2 = tokens;
         }
     }
 }
 
-pub fn req(text: &str) -> ChatRequest {
+pub(super) fn req(text: &str) -> ChatRequest {
     let mut r = ChatRequest::new(
         "test-model",
         vec![Message::system("be brief"), Message::user(text)],
@@ -86,7 +86,7 @@ async fn enforcing_server_sees_zero_429_under_50_concurrent_callers() {
             let total = prompt + body["usage"]["completion_tokens"].as_u64().unwrap_or(0);
             l.settle(hit.n, total);
             let h = [
-                ("x-ratelimit-limit-requests", "40".to_string()),
+                ("x-ratelimit-limit-requests", "40".to_owned()),
                 ("x-ratelimit-remaining-requests", left.to_string()),
                 ("x-ratelimit-reset-requests", format!("{reset_ms}ms")),
             ];
@@ -124,7 +124,7 @@ async fn enforcing_server_sees_zero_429_under_50_concurrent_callers() {
     );
     assert_eq!(ok, 100);
     assert_eq!(srv.hits(), 100);
-    let stats = p.router.stats().await;
+    let stats = p.router.stats();
     assert_eq!(stats[0].rate_limited, 0);
     assert_eq!(stats[0].succeeded, 100);
 }
@@ -204,8 +204,8 @@ async fn ratelimit_headers_correct_the_budget_in_both_families() {
     let srv = serve(|hit| async move {
         let h = if hit.n == 0 {
             vec![
-                ("x-ratelimit-remaining-requests", "0".to_string()),
-                ("x-ratelimit-reset-requests", "0m0.6s".to_string()),
+                ("x-ratelimit-remaining-requests", "0".to_owned()),
+                ("x-ratelimit-reset-requests", "0m0.6s".to_owned()),
             ]
         } else {
             vec![]
@@ -235,7 +235,7 @@ async fn ratelimit_headers_correct_the_budget_in_both_families() {
         let reset = (chrono::Utc::now() + chrono::Duration::milliseconds(800)).to_rfc3339();
         let h = if hit.n == 0 {
             vec![
-                ("anthropic-ratelimit-requests-remaining", "0".to_string()),
+                ("anthropic-ratelimit-requests-remaining", "0".to_owned()),
                 ("anthropic-ratelimit-requests-reset", reset),
             ]
         } else {

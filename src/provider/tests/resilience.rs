@@ -66,7 +66,7 @@ async fn server_error_storm_opens_breaker_and_router_falls_back() {
     // Call 1: two attempts; call 2: the third failure opens the breaker; then no traffic.
     assert_eq!(bad.hits(), 3);
     assert_eq!(good.hits(), 10);
-    let stats = p.router.stats().await;
+    let stats = p.router.stats();
     let primary = stats
         .iter()
         .find(|s| s.backend == "primary")
@@ -332,7 +332,7 @@ async fn connection_errors_and_529_are_retried_then_fall_back() {
         .expect("fell back and retried");
     assert_eq!(resp.content, "recovered");
     assert_eq!(overloaded.hits(), 2, "529 retried once");
-    let stats = p.router.stats().await;
+    let stats = p.router.stats();
     let dead_stats = stats.iter().find(|s| s.backend == "dead").expect("stats");
     assert_eq!(
         dead_stats.attempts, 3,

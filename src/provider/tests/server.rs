@@ -15,36 +15,36 @@ use serde_json::{Value, json};
 
 use crate::pid::Pid;
 use crate::provider::config::{BackendConfig, BackendKind, ProvidersConfig};
-use crate::provider::estimate::count_text;
+use crate::provider::tokens::count as count_text;
 use crate::scheduler::SliceToken;
 
 /// One request the server received.
 #[derive(Clone, Debug)]
-pub struct Hit {
-    pub n: usize,
-    pub at: Instant,
-    pub path: String,
-    pub headers: HeaderMap,
-    pub body: Value,
+pub(super) struct Hit {
+    pub(super) n: usize,
+    pub(super) at: Instant,
+    pub(super) path: String,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Value,
 }
 
 type HandlerFn = dyn Fn(Hit) -> BoxFuture<'static, Response> + Send + Sync;
 
 /// A running server.
-pub struct TestServer {
-    pub url: String,
-    pub hits: Arc<AtomicUsize>,
-    pub log: Arc<Mutex<Vec<Hit>>>,
+pub(super) struct TestServer {
+    pub(super) url: String,
+    pub(super) hits: Arc<AtomicUsize>,
+    pub(super) log: Arc<Mutex<Vec<Hit>>>,
 }
 
 impl TestServer {
-    pub fn hits(&self) -> usize {
+    pub(super) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }
 
 /// Starts a server answering every path with `f`.
-pub async fn serve<F, Fut>(f: F) -> TestServer
+pub(super) async fn serve<F, Fut>(f: F) -> TestServer
 where
     F: Fn(Hit) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send + 'static,
@@ -60,7 +60,7 @@ where
             let hit = Hit {
                 n,
                 at: Instant::now(),
-                path: uri.path().to_string(),
+                path: uri.path().to_owned(),
                 headers,
                 body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             };
@@ -82,7 +82,7 @@ where
     }
 }
 
-pub fn json_response(status: u16, v: &Value, headers: &[(&str, String)]) -> Response {
+pub(super) fn json_response(status: u16, v: &Value, headers: &[(&str, String)]) -> Response {
     let mut b = Response::builder()
         .status(status)
         .header("content-type", "application/json");
@@ -92,7 +92,7 @@ pub fn json_response(status: u16, v: &Value, headers: &[(&str, String)]) -> Resp
     b.body(Body::from(v.to_string())).expect("response")
 }
 
-pub fn raw_response(status: u16, body: &'static str) -> Response {
+pub(super) fn raw_response(status: u16, body: &'static str) -> Response {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
@@ -102,7 +102,7 @@ pub fn raw_response(status: u16, body: &'static str) -> Response {
 
 /// How an SSE body misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Fault {
+pub(super) enum Fault {
     None,
     /// Stop sending after N events but keep the connection open.
     StallAfter(usize),
@@ -111,7 +111,7 @@ pub enum Fault {
 }
 
 /// An SSE response of pre-framed events with `delay` between them.
-pub fn sse_response(events: Vec<String>, delay: Duration, fault: Fault) -> Response {
+pub(super) fn sse_response(events: Vec<String>, delay: Duration, fault: Fault) -> Response {
     let n = events.len();
     let s = futures::stream::iter(events.into_iter().enumerate()).then(move |(i, e)| async move {
         if !delay.is_zero() {
@@ -135,16 +135,16 @@ pub fn sse_response(events: Vec<String>, delay: Duration, fault: Fault) -> Respo
         .expect("response")
 }
 
-pub fn data(v: &Value) -> String {
+pub(super) fn data(v: &Value) -> String {
     format!("data: {v}\n\n")
 }
 
-pub fn event(name: &str, v: &Value) -> String {
+pub(super) fn event(name: &str, v: &Value) -> String {
     format!("event: {name}\ndata: {v}\n\n")
 }
 
 /// Prompt tokens as the test server counts them (same framing as the client's estimate).
-pub fn server_prompt_tokens(body: &Value) -> u64 {
+pub(super) fn server_prompt_tokens(body: &Value) -> u64 {
     let mut n = 3;
     for m in body["messages"].as_array().into_iter().flatten() {
         let content = match &m["content"] {
@@ -162,19 +162,19 @@ pub fn server_prompt_tokens(body: &Value) -> u64 {
 }
 
 /// The last user text of an OpenAI-style body.
-pub fn last_user(body: &Value) -> String {
+pub(super) fn last_user(body: &Value) -> String {
     body["messages"]
         .as_array()
         .into_iter()
         .flatten()
         .rev()
         .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"].as_str().map(str::to_string))
+        .and_then(|m| m["content"].as_str().map(str::to_owned))
         .unwrap_or_default()
 }
 
 /// An OpenAI chat-completion JSON body.
-pub fn openai_completion(content: &str, prompt: u64) -> Value {
+pub(super) fn openai_completion(content: &str, prompt: u64) -> Value {
     json!({"id": "c1", "object": "chat.completion", "model": "test-model",
            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                         "finish_reason": "stop"}],
@@ -183,7 +183,7 @@ pub fn openai_completion(content: &str, prompt: u64) -> Value {
 }
 
 /// OpenAI SSE events streaming `words`, finishing with usage and `[DONE]`.
-pub fn openai_stream(words: &[String], prompt: u64) -> Vec<String> {
+pub(super) fn openai_stream(words: &[String], prompt: u64) -> Vec<String> {
     let mut ev: Vec<String> = words
         .iter()
         .map(|w| {
@@ -197,12 +197,12 @@ pub fn openai_stream(words: &[String], prompt: u64) -> Vec<String> {
         &json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
     ));
     ev.push(data(&json!({"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": count_text(&text)}})));
-    ev.push("data: [DONE]\n\n".to_string());
+    ev.push("data: [DONE]\n\n".to_owned());
     ev
 }
 
 /// A slice token valid for a minute.
-pub fn token(pid: Pid, priority: u8) -> SliceToken {
+pub(super) fn token(pid: Pid, priority: u8) -> SliceToken {
     SliceToken::new(
         1,
         pid,
@@ -214,9 +214,9 @@ pub fn token(pid: Pid, priority: u8) -> SliceToken {
 }
 
 /// A backend config with test-sized timings.
-pub fn backend(kind: BackendKind, url: &str) -> BackendConfig {
+pub(super) fn backend(kind: BackendKind, url: &str) -> BackendConfig {
     let mut b = BackendConfig::new(kind);
-    b.base_url = Some(url.to_string());
+    b.base_url = Some(url.to_owned());
     b.api_key_env = Some("AGENT_OS_TEST_NO_KEY".into());
     b.models = vec!["test-model".into()];
     b.window_ms = 1000;
@@ -228,8 +228,8 @@ pub fn backend(kind: BackendKind, url: &str) -> BackendConfig {
 }
 
 /// A config with one backend named `name`.
-pub fn one(name: &str, b: BackendConfig) -> ProvidersConfig {
+pub(super) fn one(name: &str, b: BackendConfig) -> ProvidersConfig {
     let mut cfg = ProvidersConfig::default();
-    cfg.backends.insert(name.to_string(), b);
+    cfg.backends.insert(name.to_owned(), b);
     cfg
 }

@@ -19,9 +19,9 @@ async fn story_server() -> TestServer {
             .filter(|m| m["role"] == "assistant")
             .and_then(|m| m["content"].as_str())
             .unwrap_or_default()
-            .to_string();
+            .to_owned();
         let rest = FULL.strip_prefix(prefix.as_str()).unwrap_or(FULL);
-        let words: Vec<String> = rest.split_inclusive(' ').map(str::to_string).collect();
+        let words: Vec<String> = rest.split_inclusive(' ').map(str::to_owned).collect();
         sse_response(
             openai_stream(&words, server_prompt_tokens(&hit.body)),
             Duration::from_millis(30),
@@ -162,8 +162,7 @@ async fn anthropic_preempted_stream_resumes_through_a_prefill() {
             .last()
             .filter(|m| m["role"] == "assistant")
             .and_then(|m| m["content"][0]["text"].as_str())
-            .unwrap_or_default()
-            .to_string();
+            .unwrap_or_default().to_owned();
         if prefill.ends_with(char::is_whitespace) {
             let err = json!({"type": "error", "error": {"type": "invalid_request_error",
                 "message": "final assistant content cannot end with trailing whitespace"}});
