@@ -74,6 +74,16 @@ impl Agent for Total {
     }
 }
 
+#[test]
+fn handles_are_clone_send_sync_and_debug() {
+    fn assert_handle<T: Clone + Send + Sync + std::fmt::Debug + 'static>() {}
+    assert_handle::<AgentRef<Total>>();
+    assert_handle::<AgentRef<Store>>();
+    fn assert_send<T: Send>() {}
+    assert_send::<agent_os_kernel::Ask<Total>>();
+    assert_send::<agent_os_kernel::Call<Store, usize>>();
+}
+
 #[actix_rt::test]
 async fn typed_tell_ask_and_call_infer_their_replies() {
     let (k, _db) = kernel().await;
