@@ -49,6 +49,13 @@ impl Current {
 /// Ends a `Waiting(reply)` when dropped — also when the ask's future is dropped unfinished.
 pub(crate) struct ReplyWait(Arc<Current>);
 
+impl ReplyWait {
+    /// The waiting agent's pid (the sender of the request).
+    pub(crate) fn pid(&self) -> Pid {
+        self.0.pid
+    }
+}
+
 impl Drop for ReplyWait {
     fn drop(&mut self) {
         let c = &self.0;

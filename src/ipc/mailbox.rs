@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use crate::agent::{Agent, Deliver, OverflowPolicy};
 use crate::error::IpcError;
 use crate::ipc::codec::JsonCodec;
-use crate::ipc::current::Current;
+use crate::ipc::current::{Current, ReplyWait};
 use crate::ipc::envelope::Envelope;
 use crate::ipc::queue::{QueueTx, Refused};
 use crate::ipc::reply::ReplyPort;
@@ -120,11 +120,11 @@ impl<A: Agent> Mailbox<A> {
 
     /// Sends `msg` and waits for the handler's reply, all within `timeout`.
     pub(crate) async fn ask(&self, msg: A::Msg, timeout: Duration) -> Result<A::Reply, IpcError> {
-        let _waiting = Current::waiting_for_reply();
+        let waiting = Current::waiting_for_reply();
         let (tx, rx) = oneshot::channel();
         let env = Envelope {
             msg,
-            from: Current::pid(),
+            from: waiting.as_ref().map(ReplyWait::pid),
             topic: None,
             reply: Some(tx),
         };
@@ -163,11 +163,11 @@ impl<A: Agent> Mailbox<A> {
         port: oneshot::Receiver<T>,
         timeout: Duration,
     ) -> Result<T, IpcError> {
-        let _waiting = Current::waiting_for_reply();
+        let waiting = Current::waiting_for_reply();
         let (tx, outcome) = oneshot::channel();
         let env = Envelope {
             msg,
-            from: Current::pid(),
+            from: waiting.as_ref().map(ReplyWait::pid),
             topic: None,
             reply: Some(tx),
         };
