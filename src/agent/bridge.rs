@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::{Context, Handler};
-use tokio::sync::oneshot;
 
 use crate::agent::Agent;
 use crate::agent::process::AgentProcess;
@@ -103,22 +102,8 @@ impl<A: Agent> MessageResponse<AgentProcess<A>, Deliver<A::Msg, A::Reply>> for D
         };
         let pid = mailbox.pid;
         // Enqueued here, in the actor's mailbox order; only a wait for room runs apart.
-        let (reply, rx) = match tx {
-            Some(_) => {
-                let (t, r) = oneshot::channel();
-                (Some(t), Some(r))
-            }
-            None => (None, None),
-        };
-        let env = Envelope {
-            msg: self.msg,
-            from: None,
-            topic: None,
-            reply,
-        };
-        let pending = mailbox.try_enqueue(env);
-        let (Some(tx), Some(rx)) = (tx, rx) else {
-            match pending {
+        let Some(tx) = tx else {
+            match mailbox.try_enqueue(Envelope::tell(self.msg, None)) {
                 Ok(None) => {}
                 Ok(Some(env)) => {
                     actix::spawn(async move {
@@ -131,17 +116,12 @@ impl<A: Agent> MessageResponse<AgentProcess<A>, Deliver<A::Msg, A::Reply>> for D
             }
             return;
         };
+        let request = mailbox.request(self.msg, None);
         actix::spawn(async move {
-            let after = mailbox.ask_timeout;
-            let exchange = async {
-                if let Some(env) = pending? {
-                    mailbox.wait_room(env).await?;
-                }
-                rx.await.map_err(|_| IpcError::Terminated(pid))?
+            let result = match request {
+                Ok(request) => mailbox.reply(request, mailbox.ask_timeout).await,
+                Err(e) => Err(e),
             };
-            let result = tokio::time::timeout(after, exchange)
-                .await
-                .unwrap_or(Err(IpcError::Timeout { pid, after }));
             let _ = tx.send(result);
         });
     }

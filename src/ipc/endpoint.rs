@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 
 use crate::agent::Agent;
 use crate::error::IpcError;
+use crate::ipc::codec::JsonCodec;
 use crate::ipc::envelope::Envelope;
 use crate::ipc::mailbox::Mailbox;
 use crate::pid::Pid;
@@ -51,12 +52,16 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
 }
 
 impl<A: Agent> Mailbox<A> {
-    fn decode(&self, body: serde_json::Value) -> Result<A::Msg, IpcError> {
-        let codec = self.json.ok_or_else(|| IpcError::NoJsonAccess {
+    /// The JSON codec, present only for agents spawned with `.json()`.
+    fn codec(&self) -> Result<JsonCodec<A>, IpcError> {
+        self.json.ok_or_else(|| IpcError::NoJsonAccess {
             pid: self.pid,
             name: self.name.to_string(),
-        })?;
-        (codec.decode)(body).map_err(|reason| IpcError::BadMessage {
+        })
+    }
+
+    fn decode(&self, body: serde_json::Value) -> Result<A::Msg, IpcError> {
+        (self.codec()?.decode)(body).map_err(|reason| IpcError::BadMessage {
             pid: self.pid,
             expected: type_name::<A::Msg>(),
             reason,
@@ -140,12 +145,9 @@ impl<A: Agent> Endpoint for Mailbox<A> {
         timeout: Duration,
     ) -> BoxFuture<'_, Result<serde_json::Value, IpcError>> {
         async move {
+            let codec = self.codec()?;
             let msg = self.decode(body)?;
             let reply = self.ask(msg, timeout).await?;
-            let codec = self.json.ok_or_else(|| IpcError::NoJsonAccess {
-                pid: self.pid,
-                name: self.name.to_string(),
-            })?;
             (codec.encode)(reply).map_err(|reason| IpcError::ReplyEncoding {
                 pid: self.pid,
                 reason,

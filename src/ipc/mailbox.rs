@@ -11,7 +11,7 @@ use crate::agent::{Agent, Deliver, OverflowPolicy};
 use crate::error::IpcError;
 use crate::ipc::codec::JsonCodec;
 use crate::ipc::current::{Current, ReplyWait};
-use crate::ipc::envelope::Envelope;
+use crate::ipc::envelope::{Envelope, ReplyResult};
 use crate::ipc::queue::{QueueTx, Refused};
 use crate::ipc::reply::ReplyPort;
 use crate::pid::Pid;
@@ -23,7 +23,6 @@ pub(crate) struct Mailbox<A: Agent> {
     pub(crate) pid: Pid,
     pub(crate) name: Arc<str>,
     tx: QueueTx<Envelope<A>>,
-    capacity: usize,
     overflow: OverflowPolicy,
     closing: Arc<AtomicBool>,
     pub(crate) ask_timeout: Duration,
@@ -31,12 +30,18 @@ pub(crate) struct Mailbox<A: Agent> {
     pub(crate) bridge: Recipient<Deliver<A::Msg, A::Reply>>,
 }
 
+/// A request enqueued (or, under backpressure, still waiting for room) and the receiver of its
+/// reply.
+pub(crate) struct Request<A: Agent> {
+    unsent: Option<Envelope<A>>,
+    reply: oneshot::Receiver<ReplyResult<A::Reply>>,
+}
+
 /// Everything a mailbox is built from.
 pub(crate) struct MailboxParts<A: Agent> {
     pub(crate) pid: Pid,
     pub(crate) name: Arc<str>,
     pub(crate) tx: QueueTx<Envelope<A>>,
-    pub(crate) capacity: usize,
     pub(crate) overflow: OverflowPolicy,
     pub(crate) closing: Arc<AtomicBool>,
     pub(crate) ask_timeout: Duration,
@@ -50,7 +55,6 @@ impl<A: Agent> Mailbox<A> {
             pid: p.pid,
             name: p.name,
             tx: p.tx,
-            capacity: p.capacity,
             overflow: p.overflow,
             closing: p.closing,
             ask_timeout: p.ask_timeout,
@@ -90,7 +94,7 @@ impl<A: Agent> Mailbox<A> {
     pub(crate) fn full(&self) -> IpcError {
         IpcError::MailboxFull {
             pid: self.pid,
-            capacity: self.capacity,
+            capacity: self.tx.capacity(),
         }
     }
 
@@ -118,30 +122,43 @@ impl<A: Agent> Mailbox<A> {
         }
     }
 
+    /// Builds a request from `from` and enqueues it now if there is room, so requests keep the
+    /// order they were made in; under backpressure it waits in [`Mailbox::reply`].
+    pub(crate) fn request(&self, msg: A::Msg, from: Option<Pid>) -> Result<Request<A>, IpcError> {
+        let (tx, reply) = oneshot::channel();
+        let unsent = self.try_enqueue(Envelope {
+            msg,
+            from,
+            topic: None,
+            reply: Some(tx),
+        })?;
+        Ok(Request { unsent, reply })
+    }
+
+    /// Waits for room if the request still needs it, then for the handler's reply, all within
+    /// `timeout`.
+    pub(crate) async fn reply(
+        &self,
+        request: Request<A>,
+        timeout: Duration,
+    ) -> Result<A::Reply, IpcError> {
+        let exchange = async {
+            if let Some(env) = request.unsent {
+                self.wait_room(env).await?;
+            }
+            request
+                .reply
+                .await
+                .unwrap_or_else(|_| Err(IpcError::Terminated(self.pid)))
+        };
+        self.within(timeout, exchange).await
+    }
+
     /// Sends `msg` and waits for the handler's reply, all within `timeout`.
     pub(crate) async fn ask(&self, msg: A::Msg, timeout: Duration) -> Result<A::Reply, IpcError> {
         let waiting = Current::waiting_for_reply();
-        let (tx, rx) = oneshot::channel();
-        let env = Envelope {
-            msg,
-            from: waiting.as_ref().map(ReplyWait::pid),
-            topic: None,
-            reply: Some(tx),
-        };
-        let reply = async {
-            rx.await
-                .unwrap_or_else(|_| Err(IpcError::Terminated(self.pid)))
-        };
-        match self.try_enqueue(env)? {
-            None => self.within(timeout, reply).await,
-            Some(env) => {
-                let exchange = async {
-                    self.wait_room(env).await?;
-                    reply.await
-                };
-                self.within(timeout, exchange).await
-            }
-        }
+        let request = self.request(msg, waiting.as_ref().map(ReplyWait::pid))?;
+        self.reply(request, timeout).await
     }
 
     /// Runs `fut` for at most `timeout`.
@@ -164,16 +181,12 @@ impl<A: Agent> Mailbox<A> {
         timeout: Duration,
     ) -> Result<T, IpcError> {
         let waiting = Current::waiting_for_reply();
-        let (tx, outcome) = oneshot::channel();
-        let env = Envelope {
-            msg,
-            from: waiting.as_ref().map(ReplyWait::pid),
-            topic: None,
-            reply: Some(tx),
-        };
+        let request = self.request(msg, waiting.as_ref().map(ReplyWait::pid))?;
         let exchange = async {
-            self.enqueue(env).await?;
-            await_port(self.pid, port, outcome).await
+            if let Some(env) = request.unsent {
+                self.wait_room(env).await?;
+            }
+            await_port(self.pid, port, request.reply).await
         };
         self.within(timeout, exchange).await
     }

@@ -94,6 +94,11 @@ impl<T> QueueTx<T> {
         }
     }
 
+    /// The most messages it holds.
+    pub(crate) fn capacity(&self) -> usize {
+        self.bound.capacity
+    }
+
     /// Messages queued now.
     pub(crate) fn queued(&self) -> usize {
         self.bound

@@ -64,9 +64,7 @@ impl Kernel {
         body: serde_json::Value,
         timeout: Duration,
     ) -> Result<serde_json::Value, IpcError> {
-        let endpoint = self.endpoint(to)?;
-        let _waiting = Current::waiting_for_reply();
-        endpoint.ask_json(body, timeout).await
+        self.endpoint(to)?.ask_json(body, timeout).await
     }
 
     /// Delivers a [`MessageEnvelope`]: a send, or an ask whose JSON reply is returned.

@@ -209,7 +209,6 @@ impl Kernel {
             pid,
             name: name.clone(),
             tx,
-            capacity,
             overflow,
             closing: inner.shutting_down.clone(),
             ask_timeout: inner.config.kernel.ask_timeout(),
