@@ -70,7 +70,7 @@ async fn migrations_create_every_table_and_are_idempotent(backend: Backend) {
     }
     assert_eq!(
         count(&storage, "SELECT COUNT(*) AS n FROM seaql_migrations").await,
-        6
+        7
     );
 
     // Second run on the same handle, then a fresh connection: no error, nothing re-applied.
@@ -83,7 +83,7 @@ async fn migrations_create_every_table_and_are_idempotent(backend: Backend) {
         .unwrap_or_else(|e| panic!("reconnect: {e}"));
     assert_eq!(
         count(&again, "SELECT COUNT(*) AS n FROM seaql_migrations").await,
-        6
+        7
     );
     assert_eq!(table_names(&again).await.len(), tables.len());
 }
@@ -215,7 +215,11 @@ async fn postgres_has_pgvector_and_hnsw_indexes() {
             )
         })
         .collect();
-    assert_eq!(defs.len(), 6, "expected 2 tables x 3 dims, got {defs:#?}");
+    assert_eq!(
+        defs.len(),
+        2 * migrations::INDEXED_EMBEDDING_DIMS.len(),
+        "expected one HNSW index per table and dimension, got {defs:#?}"
+    );
     for table in ["pages", "memories"] {
         for dim in migrations::INDEXED_EMBEDDING_DIMS {
             let name = format!("idx_{table}_embedding_{dim}_hnsw");

@@ -10,6 +10,7 @@
 //! | `m20261124_000004_memory` | `pages`, `memories` | pager pages and long-term memory (vectors) |
 //! | `m20261124_000005_coordination` | `leases`, `locks`, `jobs` | coordination |
 //! | `m20261124_000006_audit` | `audit_log` | append-only hash-chained audit log |
+//! | `m20261130_000007_pager` | `pages` (+`content_hash`, `seq`, `resident`) | the pager's swap: content-addressed page bodies, conversation order, residency; 384-dim HNSW |
 //!
 //! On PostgreSQL the memory migration needs the pgvector extension (`vector`); it is created
 //! with `CREATE EXTENSION IF NOT EXISTS vector SCHEMA public`. If the server has no pgvector,
@@ -32,11 +33,12 @@ mod m20261124_000003_checkpoints;
 mod m20261124_000004_memory;
 mod m20261124_000005_coordination;
 mod m20261124_000006_audit;
+mod m20261130_000007_pager;
 
 pub use m20261124_000004_memory::{PGVECTOR_MISSING, PGVECTOR_NOT_CREATED};
 
 /// Dimensions that get a dedicated HNSW partial index on PostgreSQL.
-pub const INDEXED_EMBEDDING_DIMS: [u32; 3] = [768, 1024, 1536];
+pub const INDEXED_EMBEDDING_DIMS: [u32; 4] = [384, 768, 1024, 1536];
 
 /// The schema migrator of agent-os-kernel.
 #[derive(Debug)]
@@ -52,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_memory::Migration),
             Box::new(m20261124_000005_coordination::Migration),
             Box::new(m20261124_000006_audit::Migration),
+            Box::new(m20261130_000007_pager::Migration),
         ]
     }
 }

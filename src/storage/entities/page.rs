@@ -36,6 +36,13 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Last read (recency for replacement).
     pub accessed_at: DateTimeUtc,
+    /// Hex SHA-256 of the content, whose bytes live once in `page_blobs`; `content` is then
+    /// empty. `None` for a row whose text is inline in `content`.
+    pub content_hash: Option<String>,
+    /// Position in the owner's conversation (ascending).
+    pub seq: i64,
+    /// In the owner's resident set (`false`: swapped out).
+    pub resident: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
