@@ -145,6 +145,7 @@ async fn embeddings_round_trip(backend: Backend) {
         created_at: ActiveValue::Set(now),
         updated_at: ActiveValue::Set(now),
         accessed_at: ActiveValue::Set(now),
+        ..Default::default()
     };
     page::Entity::insert(row)
         .exec_without_returning(storage.connection())
