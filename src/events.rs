@@ -76,6 +76,9 @@ pub enum KernelEvent {
         /// The agent the slot went to.
         by: Pid,
     },
+    /// An agent's resident context crossed the pager's pressure threshold (once per upward
+    /// crossing).
+    MemoryPressure(crate::pager::MemoryPressure),
     /// A supervisor exceeded its restart intensity and escalated to its parent.
     SupervisorEscalated {
         /// The supervisor that gave up.

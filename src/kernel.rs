@@ -4,6 +4,7 @@ mod builder;
 mod info;
 mod llm;
 mod messaging;
+mod paging;
 mod registry;
 mod scheduling;
 mod spawn;
@@ -32,6 +33,7 @@ use crate::supervisor::{ExitReason, SupervisorMap};
 pub use builder::KernelBuilder;
 pub use info::AgentInfo;
 pub use llm::LlmError;
+pub use paging::PagedLlmError;
 pub(crate) use registry::AgentEntry;
 pub use spawn::Spawn;
 
@@ -89,6 +91,9 @@ pub(crate) struct KernelInner {
     writer: RegistryWriter,
     scheduler: Scheduler,
     providers: crate::provider::Providers,
+    /// Set by the builder right after the kernel exists (the provider embedder needs the
+    /// kernel's router and scheduler); always set before a `Kernel` is handed out.
+    pager: std::sync::OnceLock<crate::pager::Pager>,
 }
 
 impl Kernel {
@@ -256,6 +261,9 @@ impl Kernel {
             self.record_agent(pid, entry, AgentState::Terminated.as_str(), Some(reason));
         }
         self.forget_in_scheduler(pid);
+        if let Some(pager) = self.inner.pager.get() {
+            pager.forget(pid);
+        }
         self.inner
             .events
             .emit_with(|| crate::events::KernelEvent::Exited {

@@ -41,10 +41,12 @@
 
 pub mod agent;
 pub mod config;
+pub mod embed;
 pub mod error;
 pub mod events;
 pub mod ipc;
 mod kernel;
+pub mod pager;
 mod pid;
 pub mod provider;
 pub mod scheduler;
@@ -58,7 +60,8 @@ pub use config::{ConfigError, KernelConfig};
 pub use error::{AgentError, ErrorView, IpcError, KernelError, SpawnError};
 pub use events::{EventStream, KernelEvent};
 pub use ipc::{AgentRef, Ask, Call, MessageEnvelope, ReplyPort};
-pub use kernel::{AgentInfo, Kernel, KernelBuilder, LlmError, Spawn};
+pub use kernel::{AgentInfo, Kernel, KernelBuilder, LlmError, PagedLlmError, Spawn};
+pub use pager::{MemoryPressure, PagerError};
 pub use pid::{ParsePidError, Pid};
 pub use scheduler::{
     PolicyKind, Scheduler, SchedulerConfig, SchedulerError, SliceRequest, SliceToken, Usage,
@@ -71,9 +74,9 @@ pub use supervisor::{
 pub mod prelude {
     pub use crate::{
         Agent, AgentContext, AgentError, AgentInfo, AgentRef, AgentState, Deliver, ExitReason,
-        IpcError, Kernel, KernelError, KernelEvent, LlmError, OverflowPolicy, Pid, ReplyPort,
-        RestartType, SpawnError, SpawnOptions, Strategy, SupervisorError, SupervisorId,
-        SupervisorSpec, WaitReason,
+        IpcError, Kernel, KernelError, KernelEvent, LlmError, MemoryPressure, OverflowPolicy,
+        PagerError, Pid, ReplyPort, RestartType, SpawnError, SpawnOptions, Strategy,
+        SupervisorError, SupervisorId, SupervisorSpec, WaitReason,
     };
 }
 

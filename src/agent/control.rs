@@ -15,6 +15,7 @@ use crate::ipc::envelope::ReplyTx;
 /// A request the run loop serves between two messages.
 pub(crate) enum LoopRequest {
     Snapshot(oneshot::Sender<Result<Option<serde_json::Value>, IpcError>>),
+    Pressure(crate::pager::MemoryPressure),
 }
 
 /// Shared by the actor (control lane) and the run loop (data lane). The run loop checks
@@ -89,6 +90,7 @@ impl<R> LoopControl<R> {
                 LoopRequest::Snapshot(tx) => {
                     let _ = tx.send(Err(err()));
                 }
+                LoopRequest::Pressure(_) => {}
             }
         }
     }

@@ -24,4 +24,6 @@ pub(crate) enum ProcessCommand {
     Kill,
     /// Take a snapshot of the agent's state between two messages.
     Snapshot(oneshot::Sender<Result<Option<serde_json::Value>, IpcError>>),
+    /// Tell the agent about memory pressure between two messages.
+    Pressure(crate::pager::MemoryPressure),
 }

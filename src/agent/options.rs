@@ -58,6 +58,7 @@ pub struct SpawnOptions {
     pub(crate) stop_timeout: Option<Duration>,
     pub(crate) quota: Option<Quota>,
     pub(crate) restart_limit: Option<(u32, Duration)>,
+    pub(crate) context_budget: Option<u64>,
 }
 
 impl SpawnOptions {
@@ -74,6 +75,7 @@ impl SpawnOptions {
             stop_timeout: None,
             quota: None,
             restart_limit: None,
+            context_budget: None,
         }
     }
 
@@ -121,6 +123,13 @@ impl SpawnOptions {
     /// Deadline for a graceful stop of this agent (default from config).
     pub fn stop_timeout(mut self, deadline: Duration) -> Self {
         self.stop_timeout = Some(deadline);
+        self
+    }
+
+    /// This agent's resident context budget in tokens (default: `pager.window_tokens -
+    /// pager.reserve_output_tokens`). Must be at least 1.
+    pub fn context_budget(mut self, tokens: u64) -> Self {
+        self.context_budget = Some(tokens);
         self
     }
 

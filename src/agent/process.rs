@@ -286,6 +286,11 @@ impl<A: Agent> Handler<ProcessCommand> for AgentProcess<A> {
                 self.abort_loop("killed", ctx);
                 self.finalize(ExitReason::Killed, ctx);
             }
+            ProcessCommand::Pressure(pressure) => {
+                if self.loop_handle.is_some() {
+                    self.ctl.push(LoopRequest::Pressure(pressure));
+                }
+            }
             ProcessCommand::Snapshot(tx) => {
                 if self.loop_handle.is_some() {
                     self.ctl.push(LoopRequest::Snapshot(tx));

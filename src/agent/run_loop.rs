@@ -101,6 +101,18 @@ pub(crate) async fn run_loop<A: Agent>(
                             }
                         }
                     }
+                    LoopRequest::Pressure(pressure) => {
+                        let hook = AssertUnwindSafe(agent.on_memory_pressure(pressure, &mut actx))
+                            .catch_unwind()
+                            .await;
+                        match hook {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                tracing::warn!(pid = %actx.pid(), error = %e, "on_memory_pressure failed");
+                            }
+                            Err(p) => return LoopExit::Crashed(panic_message(&*p)),
+                        }
+                    }
                 }
             }
             if stop {

@@ -113,6 +113,19 @@ pub trait Agent: Send + 'static {
         async {}
     }
 
+    /// Called between two messages when the agent's resident context crossed the pager's
+    /// pressure threshold (once per upward crossing; eviction starts only at the budget). A
+    /// chance to summarise, free or unpin pages. The default does nothing; an error is
+    /// logged, a panic is a crash.
+    fn on_memory_pressure(
+        &mut self,
+        pressure: crate::pager::MemoryPressure,
+        ctx: &mut AgentContext,
+    ) -> impl Future<Output = Result<(), AgentError>> + Send {
+        let _ = (pressure, ctx);
+        async { Ok(()) }
+    }
+
     /// The agent's state as JSON, taken between messages (see [`crate::Kernel::snapshot`]).
     /// `Ok(None)` (the default) means the agent keeps no state worth saving.
     fn snapshot(&self) -> Result<Option<serde_json::Value>, AgentError> {

@@ -314,6 +314,20 @@ fn validate(c: &KernelConfig, cfg: &Config) -> Vec<ConfigError> {
         "storage.url",
         "must start with sqlite:, postgres:// or postgresql://",
     );
+    for (key, reason) in c.pager.problems() {
+        errors.push(ConfigError::Invalid {
+            key: key.into(),
+            origin: origin_of(cfg, key),
+            reason,
+        });
+    }
+    if let Err(e) = c.pager.embedder.validate() {
+        errors.push(ConfigError::Invalid {
+            key: "pager.embedder".into(),
+            origin: origin_of(cfg, "pager.embedder"),
+            reason: e.to_string(),
+        });
+    }
     if let Err(e) = c.scheduler.validate() {
         errors.push(ConfigError::Invalid {
             key: "scheduler".into(),

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::OverflowPolicy;
+use crate::pager::PagerConfig;
 use crate::provider::ProvidersConfig;
 use crate::scheduler::SchedulerConfig;
 
@@ -36,6 +37,8 @@ pub struct KernelConfig {
     pub scheduler: SchedulerConfig,
     /// LLM backends, routes and prices.
     pub providers: ProvidersConfig,
+    /// The pager (context pages, budgets, replacement, recall, embeddings).
+    pub pager: PagerConfig,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

@@ -44,9 +44,27 @@ pub enum AgentError {
     /// An LLM call failed.
     #[error("LLM call failed: {0}")]
     Llm(#[from] LlmError),
+    /// A pager syscall failed (context overflow, access denied, storage, embedding).
+    #[error("pager: {0}")]
+    Pager(Arc<crate::pager::PagerError>),
     /// Any other error, kept whole (see [`AgentError::other`]).
     #[error(transparent)]
     Other(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<crate::pager::PagerError> for AgentError {
+    fn from(e: crate::pager::PagerError) -> Self {
+        AgentError::Pager(Arc::new(e))
+    }
+}
+
+impl From<crate::kernel::PagedLlmError> for AgentError {
+    fn from(e: crate::kernel::PagedLlmError) -> Self {
+        match e {
+            crate::kernel::PagedLlmError::Pager(e) => e.into(),
+            crate::kernel::PagedLlmError::Llm(e) => e.into(),
+        }
+    }
 }
 
 impl AgentError {
@@ -75,7 +93,7 @@ impl AgentError {
     }
 
     /// A short, stable name of the variant (`failed`, `invalid`, `ipc`, `spawn`,
-    /// `scheduler`, `llm`, `other`), as used in [`crate::ErrorView`].
+    /// `scheduler`, `llm`, `pager`, `other`), as used in [`crate::ErrorView`].
     pub fn kind(&self) -> &'static str {
         match self {
             AgentError::Failed(_) => "failed",
@@ -84,6 +102,7 @@ impl AgentError {
             AgentError::Spawn(_) => "spawn",
             AgentError::Scheduler(_) => "scheduler",
             AgentError::Llm(_) => "llm",
+            AgentError::Pager(_) => "pager",
             AgentError::Other(_) => "other",
         }
     }

@@ -14,6 +14,7 @@ use crate::error::KernelError;
 use crate::events::EventBus;
 use crate::ipc::topics::Topics;
 use crate::kernel::{Kernel, KernelInner, registry::Registry};
+use crate::pager::Pager;
 use crate::provider::Providers;
 use crate::scheduler::Scheduler;
 use crate::storage::{RegistryWriter, Storage};
@@ -176,8 +177,25 @@ impl KernelBuilder {
                 writer,
                 scheduler,
                 providers,
+                pager: std::sync::OnceLock::new(),
             }),
         };
+        let cfg = &kernel.inner.config.pager;
+        let embedder = match crate::embed::build(&cfg.embedder, &kernel).await {
+            Ok(e) => e,
+            Err(e) => {
+                kernel.shutdown().await;
+                return Err(ConfigError::Invalid {
+                    key: "pager.embedder".into(),
+                    origin: "the kernel configuration".into(),
+                    reason: e.to_string(),
+                }
+                .into());
+            }
+        };
+        let pager = Pager::new(cfg.clone(), kernel.inner.storage.clone(), embedder);
+        super::paging::wire(&pager, &kernel.inner);
+        let _ = kernel.inner.pager.set(pager);
         Ok(kernel)
     }
 }

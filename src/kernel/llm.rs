@@ -67,47 +67,80 @@ impl AgentContext {
     /// delta means the attempt is being retried and the text so far is void).
     pub async fn llm_streaming(
         &self,
-        mut request: ChatRequest,
+        request: ChatRequest,
         sink: Option<UnboundedSender<StreamDelta>>,
     ) -> Result<ChatResponse, LlmError> {
-        let providers = self.kernel().providers();
-        if !providers.router.has_backends() {
-            return Err(LlmError::NotConfigured);
-        }
-        if sink.is_some() {
-            request.stream = true;
-        }
-        let mut slices = KernelSlices {
-            ctx: self,
+        let slices = KernelSlices {
+            kernel: self.kernel(),
+            ctx: Some(self),
+            pid: self.pid(),
+            priority: self.priority(),
             resume: false,
             exact: caps_tokens(&self.kernel().config().scheduler),
         };
-        let original = Arc::new(request);
-        let mut attempt = Arc::clone(&original);
-        let mut partial: Option<ChatResponse> = None;
-        loop {
-            let response = providers
-                .router
-                .chat(attempt, &slices, sink.clone())
-                .await
-                .map_err(|e| match e {
-                    ProviderError::Slice(e) => LlmError::Slice(e),
-                    ProviderError::NoRoute(model) => LlmError::NoBackend(model),
-                    e => LlmError::Provider(e),
-                })?;
-            let whole = match partial.take() {
-                Some(p) => p.continue_with(response),
-                None => response,
-            };
-            if !whole.is_preempted() {
-                return Ok(whole);
-            }
-            let mut next = (*original).clone();
-            next.continuation = Some(whole.content.clone());
-            attempt = Arc::new(next);
-            partial = Some(whole);
-            slices.resume = true;
+        run(slices, request, sink).await
+    }
+}
+
+impl crate::Kernel {
+    /// An LLM call on behalf of `pid` made by the kernel itself (the pager's summaries):
+    /// the same path as [`AgentContext::llm`], with slices requested for `pid`.
+    pub(crate) async fn llm_for(
+        &self,
+        pid: crate::Pid,
+        priority: u8,
+        request: ChatRequest,
+    ) -> Result<ChatResponse, LlmError> {
+        let slices = KernelSlices {
+            kernel: self,
+            ctx: None,
+            pid,
+            priority,
+            resume: false,
+            exact: caps_tokens(&self.config().scheduler),
+        };
+        run(slices, request, None).await
+    }
+}
+
+/// Walks the router, continuing a preempted generation from its partial output.
+async fn run(
+    mut slices: KernelSlices<'_>,
+    mut request: ChatRequest,
+    sink: Option<UnboundedSender<StreamDelta>>,
+) -> Result<ChatResponse, LlmError> {
+    let providers = slices.kernel.providers();
+    if !providers.router.has_backends() {
+        return Err(LlmError::NotConfigured);
+    }
+    if sink.is_some() {
+        request.stream = true;
+    }
+    let original = Arc::new(request);
+    let mut attempt = Arc::clone(&original);
+    let mut partial: Option<ChatResponse> = None;
+    loop {
+        let response = providers
+            .router
+            .chat(attempt, &slices, sink.clone())
+            .await
+            .map_err(|e| match e {
+                ProviderError::Slice(e) => LlmError::Slice(e),
+                ProviderError::NoRoute(model) => LlmError::NoBackend(model),
+                e => LlmError::Provider(e),
+            })?;
+        let whole = match partial.take() {
+            Some(p) => p.continue_with(response),
+            None => response,
+        };
+        if !whole.is_preempted() {
+            return Ok(whole);
         }
+        let mut next = (*original).clone();
+        next.continuation = Some(whole.content.clone());
+        attempt = Arc::new(next);
+        partial = Some(whole);
+        slices.resume = true;
     }
 }
 
@@ -118,10 +151,14 @@ fn caps_tokens(cfg: &SchedulerConfig) -> bool {
     caps(&cfg.agent_quota) || caps(&cfg.global_quota) || cfg.agent_overrides.values().any(caps)
 }
 
-/// The scheduler as the slice source of one `ctx.llm` call: a slice per attempt, named for
-/// the backend the attempt runs on, released with its usage when the attempt ends.
+/// The scheduler as the slice source of one LLM call: a slice per attempt, named for the
+/// backend the attempt runs on, released with its usage when the attempt ends. From an agent
+/// (`ctx`), its state follows the request; from the kernel, only `pid` and `priority` count.
 struct KernelSlices<'a> {
-    ctx: &'a AgentContext,
+    kernel: &'a crate::Kernel,
+    ctx: Option<&'a AgentContext>,
+    pid: crate::Pid,
+    priority: u8,
     /// The call continues a preempted generation (it re-queues at the head of its class).
     resume: bool,
     exact: bool,
@@ -129,7 +166,7 @@ struct KernelSlices<'a> {
 
 impl SliceSource for KernelSlices<'_> {
     fn priority(&self) -> u8 {
-        self.ctx.priority()
+        self.priority
     }
 
     fn exact_estimate(&self) -> bool {
@@ -137,29 +174,38 @@ impl SliceSource for KernelSlices<'_> {
     }
 
     async fn acquire(&self, backend: &str, tokens: u64) -> Result<SliceToken, ProviderError> {
-        let request = self
-            .ctx
-            .slice_request()
-            .estimated_tokens(tokens)
-            .provider(backend)
-            .resume(self.resume);
-        self.ctx
-            .acquire_slice(request)
-            .await
-            .map_err(ProviderError::Slice)
+        let granted = match self.ctx {
+            Some(ctx) => {
+                let request = ctx
+                    .slice_request()
+                    .estimated_tokens(tokens)
+                    .provider(backend)
+                    .resume(self.resume);
+                ctx.acquire_slice(request).await
+            }
+            None => {
+                let request = crate::scheduler::SliceRequest::new(self.pid)
+                    .priority(self.priority)
+                    .estimated_tokens(tokens)
+                    .provider(backend)
+                    .resume(self.resume);
+                self.kernel.scheduler().acquire(request).await
+            }
+        };
+        granted.map_err(ProviderError::Slice)
     }
 
     fn release(&self, slice: SliceToken, used: Option<(&str, &provider::Usage)>) {
         let usage = used.map_or_else(Usage::default, |(model, u)| Usage {
             input_tokens: u.prompt_tokens,
             output_tokens: u.completion_tokens,
-            cost_usd: self.ctx.kernel().providers().ledger.cost_nano(model, u) as f64 / 1e9,
+            cost_usd: self.kernel.providers().ledger.cost_nano(model, u) as f64 / 1e9,
         });
         // Applied before it returns (under the scheduler's lock), so this agent's next acquire
         // sees the usage charged. It fails only once the scheduler stopped, which the next
         // acquire reports.
-        if let Err(e) = self.ctx.kernel().scheduler().release_nowait(slice, usage) {
-            tracing::debug!(pid = %self.ctx.pid(), error = %e, "slice release after the scheduler stopped");
+        if let Err(e) = self.kernel.scheduler().release_nowait(slice, usage) {
+            tracing::debug!(pid = %self.pid, error = %e, "slice release after the scheduler stopped");
         }
     }
 }

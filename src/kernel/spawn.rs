@@ -244,6 +244,10 @@ impl Kernel {
         if let Some(p) = &parent_entry {
             p.shared.add_child(pid);
         }
+        if let Some(budget) = opts.context_budget {
+            // Before the agent runs, so its first page is already under it.
+            self_pager_budget(inner, pid, budget);
+        }
         if let Some(quota) = opts.quota.clone() {
             // Before the agent runs, so its first slice request is already under it.
             if let Err(e) = inner.scheduler.set_quota(pid, Some(quota)).await {
@@ -259,5 +263,11 @@ impl Kernel {
             supervisor: supervisor_id,
         });
         Ok(AgentRef::new(mailbox))
+    }
+}
+
+fn self_pager_budget(inner: &crate::kernel::KernelInner, pid: Pid, budget: u64) {
+    if let Some(pager) = inner.pager.get() {
+        pager.preset_budget(pid, budget);
     }
 }

@@ -36,7 +36,7 @@ mod slices;
 mod sse;
 mod stats;
 mod think;
-mod tokens;
+pub(crate) mod tokens;
 mod usage;
 
 #[cfg(test)]

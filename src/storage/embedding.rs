@@ -167,6 +167,43 @@ pub async fn get_embedding(
     Ok(vector)
 }
 
+/// The SQL value of an embedding column on `backend` (`NULL` for `None`).
+pub(crate) fn column_value(backend: Backend, embedding: Option<&[f32]>) -> Value {
+    match (backend, embedding) {
+        (Backend::Postgres, Some(v)) => Value::Vector(Some(pgvector::Vector::from(v.to_vec()))),
+        (Backend::Postgres, None) => Value::Vector(None),
+        (Backend::Sqlite, Some(v)) => Value::Bytes(Some(encode_f32_le(v))),
+        (Backend::Sqlite, None) => Value::Bytes(None),
+    }
+}
+
+/// Reads the embedding column `col` of a row on `backend`; `Err` names what is wrong.
+pub(crate) fn read_column(
+    row: &sea_orm::QueryResult,
+    backend: Backend,
+    col: &str,
+) -> Result<Option<Vec<f32>>, String> {
+    match backend {
+        Backend::Postgres => row
+            .try_get::<Option<pgvector::Vector>>("", col)
+            .map_err(|e| e.to_string())
+            .map(|v| v.map(|v| v.to_vec())),
+        Backend::Sqlite => match row
+            .try_get::<Option<Vec<u8>>>("", col)
+            .map_err(|e| e.to_string())?
+        {
+            Some(bytes) => decode_f32_le(&bytes)
+                .map(Some)
+                .ok_or_else(|| format!("{} bytes is not a whole f32 vector", bytes.len())),
+            None => Ok(None),
+        },
+    }
+}
+
+pub(crate) fn sea_backend(backend: Backend) -> DbBackend {
+    db_backend(backend)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
