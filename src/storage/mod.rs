@@ -22,6 +22,7 @@ mod error;
 mod handle;
 mod registry;
 mod url;
+pub mod vector;
 mod writer;
 
 pub use backend::Backend;
