@@ -23,6 +23,7 @@ mod handle;
 pub(crate) mod pages;
 mod registry;
 mod url;
+pub mod vector;
 mod writer;
 
 pub use backend::Backend;
