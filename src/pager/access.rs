@@ -8,12 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::pager::assemble::{Context, messages, prefix_share, prompt_order};
 use crate::pager::error::PagerError;
 use crate::pager::evict::fault_in;
-use crate::pager::handle::{Pager, State};
+use crate::pager::handle::{MEMORY_KEY, Pager, State};
 use crate::pager::load::{Memory, Meta};
 use crate::pager::page::{NewPage, Page, PageId, PageInfo, PageKind};
 use crate::pager::split::{count_tokens, split};
 use crate::pid::Pid;
+use crate::storage::embedding::EmbeddingTable;
 use crate::storage::pages::{MemoryRow, delete_pages, insert_memory, page_owner, update_page};
+use crate::storage::vector::{NearestQuery, nearest};
 
 /// One answer of [`Pager::recall`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,7 +75,9 @@ impl Pager {
         if let Some(q) = &qv {
             st.last_query = Some(q.clone());
             let cfg = &self.inner.config;
-            let hits = self.search(st, q, cfg.context_recall, cfg.recall_threshold);
+            let hits = self
+                .search(st, q, cfg.context_recall, cfg.recall_threshold)
+                .await?;
             let (f, p) = self.bring_in(st, &hits, true).await?;
             faulted = f;
             protect = p;
@@ -118,7 +122,7 @@ impl Pager {
         let mut guard = self.lock(pid).await?;
         let st = &mut *guard;
         st.last_query = Some(q.clone());
-        let hits = self.search(st, &q, k, -1.0);
+        let hits = self.search(st, &q, k, -1.0).await?;
         let (_, protect) = self.bring_in(st, &hits, false).await?;
         let mut out = Vec::with_capacity(hits.len());
         for hit in &hits {
@@ -178,39 +182,82 @@ impl Pager {
         Ok(out)
     }
 
-    /// Groups and memories most similar to `q`, best first.
-    fn search(&self, st: &State, q: &[f32], k: usize, threshold: f32) -> Vec<Hit> {
+    /// Groups and memories most similar to `q`, best first: pgvector's HNSW index on
+    /// PostgreSQL, the in-process index on SQLite.
+    async fn search(
+        &self,
+        st: &State,
+        q: &[f32],
+        k: usize,
+        threshold: f32,
+    ) -> Result<Vec<Hit>, PagerError> {
+        // Pages of one entry, pinned pages and memory pages compete for the same slots.
+        let want = k.saturating_mul(4).max(16);
+        let (pages, memories): (Vec<(u64, f32)>, Vec<(usize, f32)>) = match &st.index {
+            Some(index) => {
+                let (mut pages, mut mems) = (Vec::new(), Vec::new());
+                for (key, sim) in index.search(q, want, |_| true) {
+                    if key & MEMORY_KEY == 0 {
+                        pages.push((key, sim));
+                    } else if let Ok(i) = usize::try_from(key & !MEMORY_KEY) {
+                        mems.push((i, sim));
+                    }
+                }
+                (pages, mems)
+            }
+            None => {
+                let pid = st.table.owner.to_string();
+                let ask = |table, k| NearestQuery {
+                    table,
+                    pid: Some(pid.as_str()),
+                    swapped_only: false,
+                    vector: q,
+                    k,
+                };
+                let storage = &self.inner.storage;
+                let pages = nearest(storage, ask(EmbeddingTable::Pages, want))
+                    .await?
+                    .into_iter()
+                    .filter_map(|n| {
+                        let id: PageId = n.id.parse().ok()?;
+                        Some((*st.table.by_id.get(&id)?, n.similarity))
+                    })
+                    .collect();
+                let mems = if st.memories.is_empty() {
+                    Vec::new()
+                } else {
+                    nearest(storage, ask(EmbeddingTable::Memories, k))
+                        .await?
+                        .into_iter()
+                        .filter_map(|n| {
+                            let i = st.memories.iter().position(|m| m.id == n.id)?;
+                            Some((i, n.similarity))
+                        })
+                        .collect()
+                };
+                (pages, mems)
+            }
+        };
         let mut best: std::collections::HashMap<u64, f32> = std::collections::HashMap::new();
-        for e in st.table.entries.values() {
+        for (seq, sim) in pages {
+            let Some(e) = st.table.entries.get(&seq) else {
+                continue;
+            };
             if e.pinned || e.memory_id.is_some() {
                 continue;
             }
-            if let Some(v) = &e.embedding
-                && v.len() == q.len()
-            {
-                let s = crate::embed::cosine(q, v);
-                let slot = best.entry(e.group).or_insert(f32::MIN);
-                *slot = slot.max(s);
-            }
+            let slot = best.entry(e.group).or_insert(f32::MIN);
+            *slot = slot.max(sim);
         }
         let mut hits: Vec<Hit> = best
             .into_iter()
-            .filter(|(_, s)| *s >= threshold)
             .map(|(g, s)| Hit::Group(g, s))
+            .chain(memories.into_iter().map(|(i, s)| Hit::Memory(i, s)))
+            .filter(|h| h.similarity() >= threshold)
             .collect();
-        for (i, m) in st.memories.iter().enumerate() {
-            if let Some(v) = &m.embedding
-                && v.len() == q.len()
-            {
-                let s = crate::embed::cosine(q, v);
-                if s >= threshold {
-                    hits.push(Hit::Memory(i, s));
-                }
-            }
-        }
         hits.sort_by(|a, b| b.similarity().total_cmp(&a.similarity()));
         hits.truncate(k);
-        hits
+        Ok(hits)
     }
 
     /// Faults in the swapped groups among `hits` and brings memories in as pages, best first,
@@ -334,6 +381,10 @@ impl Pager {
             created_at: chrono::Utc::now(),
         };
         insert_memory(&self.inner.storage, &pid.to_string(), &row).await?;
+        let key = MEMORY_KEY | st.memories.len() as u64;
+        if let Some(index) = st.index.as_mut() {
+            let _ = index.insert(key, v.to_vec());
+        }
         st.memories.push(Memory {
             id: row.id.clone(),
             content: Arc::from(text),
@@ -473,7 +524,11 @@ impl Pager {
             .hash
             .clone();
         delete_pages(&self.inner.storage, &[(page.to_string(), hash)]).await?;
-        st.table.remove(page);
+        if let Some(e) = st.table.remove(page)
+            && let Some(index) = st.index.as_mut()
+        {
+            index.remove(e.seq);
+        }
         self.inner.owners.remove(&page);
         self.check_pressure(&mut st.table);
         Ok(())

@@ -108,6 +108,9 @@ impl Pager {
             if !resident {
                 e.content = None;
             }
+            if let (Some(index), Some(v)) = (st.index.as_mut(), &e.embedding) {
+                let _ = index.insert(e.seq, v.to_vec());
+            }
             self.inner.owners.insert(e.id, table.owner);
             table.insert(e);
         }

@@ -16,7 +16,8 @@ use crate::pager::pressure::{MemoryPressure, Notifier};
 use crate::pager::stats::PagerStats;
 use crate::pager::table::PageTable;
 use crate::pid::Pid;
-use crate::storage::Storage;
+use crate::storage::vector::VectorIndex;
+use crate::storage::{Backend, Storage};
 
 /// The pager: owns every agent's page table (the context window is RAM, storage is the
 /// disk). Cheap to clone. Operations on one agent's table run one at a time (each table has
@@ -48,7 +49,13 @@ pub(crate) struct State {
     pub(crate) table: PageTable,
     pub(crate) memories: Vec<Memory>,
     pub(crate) last_query: Option<Arc<[f32]>>,
+    /// SQLite: the in-process index of every page and memory embedding (pages keyed by seq,
+    /// memories by [`MEMORY_KEY`] | position). PostgreSQL: `None`, recall asks pgvector.
+    pub(crate) index: Option<VectorIndex>,
 }
+
+/// The key bit of memories in [`State::index`].
+pub(crate) const MEMORY_KEY: u64 = 1 << 63;
 
 impl std::fmt::Debug for Pager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -173,16 +180,39 @@ impl Pager {
             for id in table.by_id.keys() {
                 self.inner.owners.insert(*id, pid);
             }
+            let index = match self.inner.storage.backend() {
+                Backend::Postgres => None,
+                Backend::Sqlite => Some(self.index_of(&table, &memories)),
+            };
             *guard = Some(State {
                 table,
                 memories,
                 last_query: None,
+                index,
             });
         }
         OwnedMutexGuard::try_map(guard, Option::as_mut).map_err(|_| PagerError::Invalid {
             what: "page table",
             reason: format!("the table of {pid} could not be loaded"),
         })
+    }
+
+    /// The in-process index of a table's pages and memories.
+    fn index_of(&self, table: &PageTable, memories: &[Memory]) -> VectorIndex {
+        let mut index = VectorIndex::new(self.inner.embedder.dimensions());
+        let pages = table
+            .entries
+            .values()
+            .filter_map(|e| e.embedding.as_ref().map(|v| (e.seq, v)));
+        let mems = memories
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.embedding.as_ref().map(|v| (MEMORY_KEY | i as u64, v)));
+        for (key, v) in pages.chain(mems) {
+            // A vector of another width (the embedder changed) is left out of recall.
+            let _ = index.insert(key, v.to_vec());
+        }
+        index
     }
 
     /// Drops the agent's table from memory (its pages stay in storage and are loaded again on
