@@ -299,3 +299,56 @@ async fn the_kernel_api_finds_pages_after_a_kernel_restart() {
     assert_eq!(k.pager().stats(pid).await.unwrap().faults, 1);
     k.shutdown().await;
 }
+
+/// A policy of the user's own: evicts the largest entries first.
+#[derive(Debug)]
+struct LargestFirst;
+
+impl agent_os_kernel::pager::ReplacementPolicy for LargestFirst {
+    fn name(&self) -> &str {
+        "largest_first"
+    }
+    fn eviction_order(&self, c: &[agent_os_kernel::pager::Candidate]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..c.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(c[i].tokens));
+        order
+    }
+}
+
+#[actix_rt::test]
+async fn a_replacement_policy_of_ones_own_plugs_into_the_kernel() {
+    let (storage, _g) = common::test_storage(common::backend_from_env()).await;
+    let mut cfg = KernelConfig::default();
+    cfg.pager.low_water = 0.9;
+    let k = Kernel::builder()
+        .config(cfg)
+        .storage(storage)
+        .replacement_policy(Arc::new(LargestFirst))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(k.pager().policy().name(), "largest_first");
+    let pid = Pid::new();
+    k.pager().set_budget(pid, 300).await.unwrap();
+    let big = k
+        .pager()
+        .allocate(pid, NewPage::new(PageKind::Message, words("big", 60)))
+        .await
+        .unwrap();
+    for i in 0..6 {
+        k.pager()
+            .allocate(
+                pid,
+                NewPage::new(PageKind::Message, words(&format!("s{i}x"), 10)),
+            )
+            .await
+            .unwrap();
+    }
+    let pages = k.pager().pages(pid).await.unwrap();
+    assert!(!pages.iter().find(|p| p.id == big[0]).unwrap().resident);
+    assert!(
+        pages.iter().filter(|p| p.id != big[0]).all(|p| p.resident),
+        "{pages:#?}"
+    );
+    k.shutdown().await;
+}

@@ -10,11 +10,12 @@ use dashmap::DashMap;
 use tracing::info;
 
 use crate::config::{ConfigError, KernelConfig};
+use crate::embed::Embedder;
 use crate::error::KernelError;
 use crate::events::EventBus;
 use crate::ipc::topics::Topics;
 use crate::kernel::{Kernel, KernelInner, registry::Registry};
-use crate::pager::Pager;
+use crate::pager::{Pager, ReplacementPolicy};
 use crate::provider::Providers;
 use crate::scheduler::Scheduler;
 use crate::storage::{RegistryWriter, Storage};
@@ -33,6 +34,8 @@ pub struct KernelBuilder {
     arbiters: Option<usize>,
     probe_ollama: Option<bool>,
     offline_fallback: Option<bool>,
+    policy: Option<Arc<dyn ReplacementPolicy>>,
+    embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl KernelBuilder {
@@ -58,6 +61,19 @@ impl KernelBuilder {
     /// e.g. to share one connection pool with the embedding application.
     pub fn storage(mut self, storage: Storage) -> Self {
         self.storage = Some(storage);
+        self
+    }
+
+    /// The pager's replacement policy, instead of `pager.policy`.
+    pub fn replacement_policy(mut self, policy: Arc<dyn ReplacementPolicy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// The pager's embedder, instead of the one `[pager.embedder]` configures (e.g. one
+    /// loaded once and shared by several kernels).
+    pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
         self
     }
 
@@ -181,7 +197,11 @@ impl KernelBuilder {
             }),
         };
         let cfg = &kernel.inner.config.pager;
-        let embedder = match crate::embed::build(&cfg.embedder, &kernel).await {
+        let built = match self.embedder {
+            Some(e) => Ok(e),
+            None => crate::embed::build(&cfg.embedder, &kernel).await,
+        };
+        let embedder = match built {
             Ok(e) => e,
             Err(e) => {
                 kernel.shutdown().await;
@@ -193,7 +213,12 @@ impl KernelBuilder {
                 .into());
             }
         };
-        let pager = Pager::new(cfg.clone(), kernel.inner.storage.clone(), embedder);
+        let pager = match self.policy {
+            Some(policy) => {
+                Pager::with_policy(cfg.clone(), kernel.inner.storage.clone(), embedder, policy)
+            }
+            None => Pager::new(cfg.clone(), kernel.inner.storage.clone(), embedder),
+        };
         super::paging::wire(&pager, &kernel.inner);
         let _ = kernel.inner.pager.set(pager);
         Ok(kernel)
