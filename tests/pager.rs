@@ -271,7 +271,7 @@ async fn the_prompt_prefix_stays_byte_identical_between_evictions() {
     }
     let stats = p.stats(pid).await.unwrap();
     assert!(
-        changes >= 1 && changes <= 10,
+        (1..=10).contains(&changes),
         "{changes} prefix changes in 40 turns"
     );
     assert!(stats.mean_prefix_stability > 0.6, "{stats:?}");
@@ -331,7 +331,7 @@ async fn blobs(storage: &Storage) -> i64 {
     use sea_orm::{ConnectionTrait, Statement};
     let backend = match storage.backend() {
         agent_os_kernel::storage::Backend::Sqlite => sea_orm::DbBackend::Sqlite,
-        _ => sea_orm::DbBackend::Postgres,
+        agent_os_kernel::storage::Backend::Postgres => sea_orm::DbBackend::Postgres,
     };
     let row = storage
         .connection()

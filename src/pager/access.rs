@@ -35,6 +35,11 @@ pub struct Recalled {
     pub resident: bool,
 }
 
+/// A page hit: its seq and similarity.
+type SeqHit = (u64, f32);
+/// A memory hit: its position and similarity.
+type MemoryHit = (usize, f32);
+
 /// A hit of a similarity search.
 enum Hit {
     Group(u64, f32),
@@ -193,7 +198,7 @@ impl Pager {
     ) -> Result<Vec<Hit>, PagerError> {
         // Pages of one entry, pinned pages and memory pages compete for the same slots.
         let want = k.saturating_mul(4).max(16);
-        let (pages, memories): (Vec<(u64, f32)>, Vec<(usize, f32)>) = match &st.index {
+        let (pages, memories): (Vec<SeqHit>, Vec<MemoryHit>) = match &st.index {
             Some(index) => {
                 let (mut pages, mut mems) = (Vec::new(), Vec::new());
                 for (key, sim) in index.search(q, want, |_| true) {
