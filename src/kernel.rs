@@ -235,6 +235,9 @@ impl Kernel {
         if let Err(e) = self.inner.writer.flush().await {
             tracing::error!(error = %e, "registry rows could not be flushed at shutdown");
         }
+        if let Some(pager) = self.inner.pager.get() {
+            pager.flush().await;
+        }
         for arbiter in &self.inner.arbiters {
             arbiter.stop();
         }

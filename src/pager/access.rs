@@ -154,9 +154,15 @@ impl Pager {
                             .map(|c| c.to_string())
                             .collect::<String>()
                     } else {
-                        fault_in(&self.inner.storage, &mut st.table, &seqs, false)
-                            .await?
-                            .concat()
+                        fault_in(
+                            &self.inner.storage,
+                            self.inner.residency.as_ref(),
+                            &mut st.table,
+                            &seqs,
+                            false,
+                        )
+                        .await?
+                        .concat()
                     };
                     (
                         seqs.first().map(|s| st.table.entries[s].info(pid)),
@@ -324,7 +330,14 @@ impl Pager {
                     st.table.touch(*s);
                 }
             } else if tokens <= room {
-                fault_in(&self.inner.storage, &mut st.table, &swapped, true).await?;
+                fault_in(
+                    &self.inner.storage,
+                    self.inner.residency.as_ref(),
+                    &mut st.table,
+                    &swapped,
+                    true,
+                )
+                .await?;
                 faulted.extend(swapped.iter().map(|s| st.table.entries[s].id));
             } else {
                 continue;
@@ -430,7 +443,14 @@ impl Pager {
                 .sum();
             let fits =
                 owner == reader && tokens <= st.table.budget.saturating_sub(st.table.pinned_tokens);
-            let contents = fault_in(&self.inner.storage, &mut st.table, &seqs, fits).await?;
+            let contents = fault_in(
+                &self.inner.storage,
+                self.inner.residency.as_ref(),
+                &mut st.table,
+                &seqs,
+                fits,
+            )
+            .await?;
             let i = seqs.iter().position(|s| *s == seq).unwrap_or(0);
             let c = contents.get(i).cloned().unwrap_or_else(|| Arc::from(""));
             if fits {

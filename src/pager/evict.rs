@@ -5,10 +5,28 @@ use std::sync::Arc;
 
 use crate::pager::error::PagerError;
 use crate::pager::policy::ReplacementPolicy;
+use crate::pager::residency::ResidencyWriter;
 use crate::pager::split::hash;
 use crate::pager::table::PageTable;
 use crate::storage::Storage;
 use crate::storage::pages::{Residency, load_blobs, set_residency};
+
+/// Records residency changes: queued behind when there is a writer, in place otherwise.
+async fn persist(
+    storage: &Storage,
+    writer: Option<&ResidencyWriter>,
+    changes: Vec<Residency>,
+) -> Result<(), PagerError> {
+    let changes = match writer {
+        Some(w) => match w.write(changes) {
+            Ok(()) => return Ok(()),
+            Err(back) => back,
+        },
+        None => changes,
+    };
+    set_residency(storage, &changes).await?;
+    Ok(())
+}
 
 /// Evicts unpinned groups (in the policy's order, never those in `protect`) until the
 /// resident set is at most `target` tokens; then, if still over the budget, the protected
@@ -16,6 +34,7 @@ use crate::storage::pages::{Residency, load_blobs, set_residency};
 /// `ContextOverflow`, with nothing evicted.
 pub(crate) async fn enforce_budget(
     storage: &Storage,
+    writer: Option<&ResidencyWriter>,
     table: &mut PageTable,
     policy: &dyn ReplacementPolicy,
     query: Option<&[f32]>,
@@ -68,12 +87,13 @@ pub(crate) async fn enforce_budget(
             budget: table.budget,
         });
     }
-    swap_out(storage, table, &chosen).await
+    swap_out(storage, writer, table, &chosen).await
 }
 
 /// Swaps pages out: storage first, then memory. Returns what left memory.
 pub(crate) async fn swap_out(
     storage: &Storage,
+    writer: Option<&ResidencyWriter>,
     table: &mut PageTable,
     seqs: &[u64],
 ) -> Result<Vec<(u64, Arc<str>)>, PagerError> {
@@ -89,7 +109,7 @@ pub(crate) async fn swap_out(
             access_count: e.access_count,
         })
         .collect();
-    set_residency(storage, &changes).await?;
+    persist(storage, writer, changes).await?;
     let out: Vec<(u64, Arc<str>)> = seqs
         .iter()
         .filter_map(|s| table.swap_out(*s).map(|c| (*s, c)))
@@ -104,6 +124,7 @@ pub(crate) async fn swap_out(
 /// in the order of `seqs`.
 pub(crate) async fn fault_in(
     storage: &Storage,
+    writer: Option<&ResidencyWriter>,
     table: &mut PageTable,
     seqs: &[u64],
     make_resident: bool,
@@ -144,7 +165,7 @@ pub(crate) async fn fault_in(
                 }
             })
             .collect();
-        set_residency(storage, &changes).await?;
+        persist(storage, writer, changes).await?;
         for ((seq, _), content) in wanted.iter().zip(&out) {
             table.swap_in(*seq, content.clone());
         }

@@ -148,6 +148,7 @@ impl Pager {
         let query = st.last_query.clone();
         let evicted = enforce_budget(
             &self.inner.storage,
+            self.inner.residency.as_ref(),
             &mut st.table,
             &*self.inner.policy,
             query.as_deref(),

@@ -13,6 +13,7 @@ use crate::pager::load::{Memory, load_table};
 use crate::pager::page::{NewPage, PageId, PageInfo};
 use crate::pager::policy::{LruPolicy, ReplacementPolicy, WeightedPolicy};
 use crate::pager::pressure::{MemoryPressure, Notifier};
+use crate::pager::residency::ResidencyWriter;
 use crate::pager::stats::PagerStats;
 use crate::pager::table::PageTable;
 use crate::pid::Pid;
@@ -42,6 +43,7 @@ pub(crate) struct Inner {
     pub(crate) owners: DashMap<PageId, Pid>,
     pub(crate) notifier: OnceLock<Notifier>,
     pub(crate) summarize: OnceLock<Summarize>,
+    pub(crate) residency: Option<ResidencyWriter>,
 }
 
 /// One agent's pager state.
@@ -78,15 +80,18 @@ impl Pager {
         Pager::with_policy(config, storage, embedder, policy)
     }
 
-    /// [`Pager::new`] with a replacement policy of your own.
+    /// [`Pager::new`] with a replacement policy of your own. Call it inside a tokio runtime
+    /// (the residency writer runs there; outside one, flags are written in place).
     pub fn with_policy(
         config: PagerConfig,
         storage: Storage,
         embedder: Arc<dyn Embedder>,
         policy: Arc<dyn ReplacementPolicy>,
     ) -> Self {
+        let residency = ResidencyWriter::spawn(storage.clone());
         Pager {
             inner: Arc::new(Inner {
+                residency,
                 config,
                 storage,
                 embedder,
@@ -97,6 +102,15 @@ impl Pager {
                 notifier: OnceLock::new(),
                 summarize: OnceLock::new(),
             }),
+        }
+    }
+
+    /// Waits until every residency change so far (evictions, faults) is written. Page bodies
+    /// are written when they are allocated; the residency flags behind them, so a fault costs
+    /// one read, not a commit. The kernel flushes at shutdown.
+    pub async fn flush(&self) {
+        if let Some(w) = &self.inner.residency {
+            w.flush().await;
         }
     }
 

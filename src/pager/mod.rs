@@ -32,6 +32,7 @@ mod load;
 mod page;
 mod policy;
 mod pressure;
+mod residency;
 mod split;
 mod stats;
 mod table;
