@@ -45,8 +45,8 @@ pub struct HnswParams {
 }
 
 impl Default for HnswParams {
-    /// `m` = 16, `ef_construction` = 100, `ef_search` = 64: recall@10 ≈ 0.99 on the
-    /// 100 000 × 384 benchmark (`docs/benchmarks.md`).
+    /// `m` = 16, `ef_construction` = 100, `ef_search` = 64: recall@10 = 1.000, p95 4.8 ms on
+    /// the 100 000 × 384 synthetic benchmark (`docs/benchmarks.md`).
     fn default() -> HnswParams {
         HnswParams {
             m: 16,
