@@ -41,6 +41,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod embed;
 pub mod error;
 pub mod events;
 pub mod ipc;
