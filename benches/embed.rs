@@ -127,10 +127,6 @@ fn main() {
     let owned = texts(256);
     let all: Vec<&str> = owned.iter().map(String::as_str).collect();
     let words: usize = owned.iter().map(|t| t.split_whitespace().count()).sum();
-    let tokens: usize = all
-        .iter()
-        .map(|t| t.split_whitespace().count() + t.matches('.').count() + 2)
-        .sum();
 
     let (n1, d1) = neural(&model, &all[..64], 1);
     let (n32, d32) = neural(&model, &all, 32);
@@ -148,9 +144,8 @@ fn main() {
     let mut sorted = loads.clone();
     sorted.sort();
     println!(
-        "texts: ~{} words each (~{} word pieces), model dir {}",
+        "texts: ~{} words each, model dir {}",
         words / owned.len(),
-        tokens / owned.len(),
         dir.display()
     );
     println!();
