@@ -5,6 +5,10 @@
 # PostgreSQL: uses $AOK_TEST_POSTGRES_URL (or $DATABASE_URL) if set; otherwise ensures the
 # local server and pgvector with scripts/setup-pgvector.sh and uses
 # postgres://postgres@127.0.0.1:5432/test.
+#
+# The neural embedder's model (all-MiniLM-L6-v2) is installed first by scripts/setup-minilm.sh
+# (idempotent, cached outside the repo), and the clippy, doc and test passes
+# build with `--features neural`.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,20 +32,24 @@ else
     bash scripts/setup-pgvector.sh
 fi
 
+banner "all-MiniLM-L6-v2 for the neural embedder: scripts/setup-minilm.sh (idempotent)"
+bash scripts/setup-minilm.sh
+
 banner "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-banner "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy "${LOCKED[@]}" --workspace --all-targets -- -D warnings
+banner "cargo clippy --workspace --all-targets --features neural -- -D warnings"
+cargo clippy "${LOCKED[@]}" --workspace --all-targets --features neural -- -D warnings
 
-banner "cargo doc --workspace --no-deps (warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc "${LOCKED[@]}" --workspace --no-deps --quiet
+banner "cargo doc --workspace --no-deps --features neural (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc "${LOCKED[@]}" --workspace --no-deps --features neural --quiet
 
-banner "cargo test --workspace (AOK_TEST_BACKEND=sqlite; storage tests hit both backends)"
-AOK_TEST_BACKEND=sqlite cargo test "${LOCKED[@]}" --workspace
+banner "cargo test --workspace --features neural (AOK_TEST_BACKEND=sqlite; storage tests hit both backends)"
+AOK_TEST_BACKEND=sqlite cargo test "${LOCKED[@]}" --workspace --features neural
 
-banner "cargo test --workspace --tests (AOK_TEST_BACKEND=postgres)"
-AOK_TEST_BACKEND=postgres cargo test "${LOCKED[@]}" --workspace --tests
+# The same features as the SQLite pass, so its test binaries are reused, not rebuilt.
+banner "cargo test --workspace --tests --features neural (AOK_TEST_BACKEND=postgres)"
+AOK_TEST_BACKEND=postgres cargo test "${LOCKED[@]}" --workspace --tests --features neural
 
 banner "cargo run --example quickstart (the README's first command, embedded SQLite, no key)"
 QS_DIR=$(mktemp -d)

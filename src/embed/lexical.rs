@@ -168,6 +168,7 @@ mod tests {
             feature(NS_WORD, &[b"pager"]),
             feature(NS_WORD, &[b"pa", b"ger"])
         );
+        assert_eq!(feature(NS_WORD, &[b"pager"]), 0x597b_6f24_90f4_d096);
         let e = LexicalEmbedder::new(8);
         let v = e.embed_one("Pager pages");
         let again = LexicalEmbedder::new(8).embed_one("pager PAGES");

@@ -45,9 +45,8 @@ pub use provider::ProviderEmbedder;
 use crate::provider::ProviderError;
 
 /// The future an [`Embedder::embed`] returns.
-pub type EmbedFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Vec<Vec<f32>>, EmbedError>> + Send + 'a>,
->;
+pub type EmbedFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Vec<Vec<f32>>, EmbedError>> + Send + 'a>>;
 
 /// Turns texts into L2-normalised vectors (cosine similarity = dot product).
 pub trait Embedder: Send + Sync + std::fmt::Debug + 'static {

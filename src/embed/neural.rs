@@ -11,16 +11,11 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::{EmbedError, EmbedFuture, Embedder, EmbedderKind, l2_normalize};
 
-/// The model's `max_seq_length` (sentence-transformers' `sentence_bert_config.json`): longer
-/// texts are truncated to their first 256 word pieces (special tokens included).
-pub const MAX_TOKENS: usize = 256;
-/// Width of the model's vectors.
-pub const DIMENSIONS: usize = 384;
-/// Texts per forward pass when not configured.
-pub const DEFAULT_BATCH: usize = 32;
+const MAX_TOKENS: usize = MiniLmEmbedder::MAX_TOKENS;
+const DIMENSIONS: usize = MiniLmEmbedder::DIMENSIONS;
 
 /// all-MiniLM-L6-v2 (id `all-minilm-l6-v2`, 384 dimensions), the sentence-transformers model:
-/// WordPiece tokens (truncated to [`MAX_TOKENS`]), the 6-layer BERT encoder, mean pooling of
+/// WordPiece tokens (truncated to [`MiniLmEmbedder::MAX_TOKENS`]), the 6-layer BERT encoder, mean pooling of
 /// the last hidden states over the attention mask, L2 normalisation — the same pipeline as
 /// `SentenceTransformer("all-MiniLM-L6-v2").encode(texts, normalize_embeddings=True)`.
 ///
@@ -68,6 +63,14 @@ fn inference(e: impl std::error::Error + Send + Sync + 'static) -> EmbedError {
 }
 
 impl MiniLmEmbedder {
+    /// The model's `max_seq_length` (sentence-transformers' `sentence_bert_config.json`):
+    /// longer texts are truncated to their first 256 word pieces (special tokens included).
+    pub const MAX_TOKENS: usize = 256;
+    /// Width of the model's vectors.
+    pub const DIMENSIONS: usize = 384;
+    /// Texts per forward pass when not configured.
+    pub const DEFAULT_BATCH: usize = 32;
+
     /// Loads the model from `dir` (blocking: reads ~90 MB; call it from
     /// `spawn_blocking` or at start-up). A missing or unreadable file is
     /// [`EmbedError::ModelFile`] naming it and the setup script; a file that does not parse is
@@ -122,11 +125,11 @@ impl MiniLmEmbedder {
                 tokenizer,
                 dir: dir.to_path_buf(),
             }),
-            batch_size: DEFAULT_BATCH,
+            batch_size: Self::DEFAULT_BATCH,
         })
     }
 
-    /// Texts per forward pass (at least 1; default [`DEFAULT_BATCH`]). Larger batches are
+    /// Texts per forward pass (at least 1; default [`Self::DEFAULT_BATCH`]). Larger batches are
     /// faster per text up to the point where padding to the longest text costs more.
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);

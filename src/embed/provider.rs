@@ -42,10 +42,10 @@ pub struct ProviderEmbedder {
     batch_size: usize,
 }
 
-/// Default texts per request.
-pub const DEFAULT_BATCH: usize = 64;
-
 impl ProviderEmbedder {
+    /// Texts per request when not configured.
+    pub const DEFAULT_BATCH: usize = 64;
+
     /// An embedder for `model` (an embedding model or route name) whose vectors have
     /// `dimensions` coordinates, with slices on behalf of a pid of its own.
     ///
@@ -61,7 +61,7 @@ impl ProviderEmbedder {
             pid: Pid::new(),
             priority: 50,
             dimensions,
-            batch_size: DEFAULT_BATCH,
+            batch_size: Self::DEFAULT_BATCH,
         }
     }
 
@@ -96,7 +96,7 @@ impl ProviderEmbedder {
         self
     }
 
-    /// Texts per request (at least 1; default [`DEFAULT_BATCH`]); more texts are sent in
+    /// Texts per request (at least 1; default [`Self::DEFAULT_BATCH`]); more texts are sent in
     /// several requests, in order.
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
