@@ -368,4 +368,10 @@ async fn bad_input_is_a_typed_error() {
         PagerError::NoSuchPage(_)
     ));
     assert!(p.set_budget(pid, 0).await.is_err());
+    // A caller's k is not an allocation size.
+    p.allocate(pid, NewPage::new(PageKind::Message, "one entry"))
+        .await
+        .unwrap();
+    let hits = p.recall(pid, "entry", usize::MAX).await.unwrap();
+    assert_eq!(hits.len(), 1);
 }

@@ -44,7 +44,10 @@ impl Agent for Notes {
                 Ok((c.messages.len(), c.tokens))
             }
             Cmd::Chat(text) => {
-                let req = ChatRequest::new("test-model", vec![Message::user(text)]);
+                let req = ChatRequest::new(
+                    "test-model",
+                    vec![Message::system("be brief"), Message::user(text)],
+                );
                 let answer = ctx.llm_paged(req, None).await?;
                 Ok((answer.content.len(), 0))
             }
@@ -248,8 +251,9 @@ async fn llm_paged_takes_its_messages_from_the_pager() {
         .unwrap();
     assert_eq!(served.load(Ordering::SeqCst), 2);
     let pages = k.pager().pages(agent.pid()).await.unwrap();
-    // Two user turns and two assistant answers, all in the pager.
-    assert_eq!(pages.len(), 4, "{pages:#?}");
+    // The system prompt once (pinned), two user turns and two answers, all in the pager.
+    assert_eq!(pages.len(), 5, "{pages:#?}");
+    assert_eq!(pages.iter().filter(|p| p.pinned).count(), 1);
     k.shutdown().await;
 }
 

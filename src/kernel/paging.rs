@@ -108,7 +108,8 @@ impl AgentContext {
     }
 
     /// An LLM call whose messages come from the pager: the request's own messages are
-    /// appended to this agent's pages first (a system message as a pinned `system` page),
+    /// appended to this agent's pages first (a system message as a pinned `system` page, once:
+    /// the same system prompt sent again is not stored again),
     /// then the call gets [`AgentContext::context`] for `query` (the last user message when
     /// `None`) and the answer is appended as an assistant turn.
     pub async fn llm_paged(
@@ -124,12 +125,19 @@ impl AgentContext {
                 .find(|m| m.role == crate::provider::Role::User)
                 .map(|m| m.content.clone())
         });
+        let pager = self.kernel().pager();
         for m in std::mem::take(&mut request.messages) {
-            let page = match m.role {
-                crate::provider::Role::System => NewPage::new(PageKind::System, m.content),
-                _ => NewPage::message(&m),
-            };
-            self.allocate(page).await?;
+            match m.role {
+                // Re-sent with every request: stored (and pinned) once.
+                crate::provider::Role::System => {
+                    pager
+                        .allocate_once(self.pid(), NewPage::new(PageKind::System, m.content))
+                        .await?;
+                }
+                _ => {
+                    pager.append(self.pid(), &m).await?;
+                }
+            }
         }
         request.messages = self.context(query.as_deref()).await?.messages;
         let answer = self.llm(request).await?;

@@ -202,6 +202,11 @@ impl Pager {
         k: usize,
         threshold: f32,
     ) -> Result<Vec<Hit>, PagerError> {
+        // No more answers than entries (a caller's k is not trusted for allocations).
+        let k = k.min(st.table.entries.len() + st.memories.len());
+        if k == 0 {
+            return Ok(Vec::new());
+        }
         // Pages of one entry, pinned pages and memory pages compete for the same slots.
         let want = k.saturating_mul(4).max(16);
         let (pages, memories): (Vec<SeqHit>, Vec<MemoryHit>) = match &st.index {

@@ -263,6 +263,35 @@ impl Pager {
         Ok(ids)
     }
 
+    /// [`Pager::allocate`] unless the agent already holds an entry of the same kind with the
+    /// same content (page for page), whose ids are then returned: for a system prompt or tool
+    /// list re-sent with every request.
+    pub async fn allocate_once(&self, pid: Pid, page: NewPage) -> Result<Vec<PageId>, PagerError> {
+        let pieces = crate::pager::split::split(&page.content, self.inner.config.page_tokens);
+        let hashes: Vec<String> = pieces
+            .iter()
+            .map(|p| crate::pager::split::hash(&p.text))
+            .collect();
+        {
+            let st = self.lock(pid).await?;
+            let mut by_msg: std::collections::BTreeMap<u64, Vec<(PageId, &str)>> =
+                std::collections::BTreeMap::new();
+            for e in st.table.entries.values().filter(|e| e.kind == page.kind) {
+                by_msg
+                    .entry(e.msg)
+                    .or_default()
+                    .push((e.id, e.hash.as_str()));
+            }
+            let same = by_msg.into_values().find(|pages| {
+                pages.len() == hashes.len() && pages.iter().zip(&hashes).all(|((_, h), w)| h == w)
+            });
+            if let Some(pages) = same {
+                return Ok(pages.into_iter().map(|(id, _)| id).collect());
+            }
+        }
+        self.allocate(pid, page).await
+    }
+
     /// Appends a conversation message (a tool result is kept with the assistant turn that
     /// called the tool).
     pub async fn append(

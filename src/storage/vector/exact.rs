@@ -73,7 +73,8 @@ pub fn exact_top_k<'a>(
     if k == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
+    // Grown as needed: `k` comes from callers and may be far above the candidates.
+    let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::new();
     for (key, vector) in candidates {
         if vector.len() != query.len() {
             continue;

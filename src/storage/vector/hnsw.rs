@@ -56,7 +56,7 @@ impl Default for HnswParams {
     }
 }
 
-/// An in-process HNSW index; see the [module docs](self).
+/// An in-process HNSW index; see the [module docs](crate::storage::vector).
 #[derive(Clone)]
 pub struct HnswIndex {
     dim: usize,
@@ -214,6 +214,8 @@ impl HnswIndex {
         if k == 0 || query.len() != self.dim {
             return Vec::new();
         }
+        // No more answers than nodes (`k` comes from callers and sizes the candidate lists).
+        let k = k.min(self.keys.len());
         for layer in (1..=self.top_level).rev() {
             ep = self.greedy_closest(query, ep, layer);
         }
@@ -221,7 +223,7 @@ impl HnswIndex {
         let accept = |id: u32| !self.deleted[id as usize] && filter(self.keys[id as usize]);
         let ef = self.params.ef_search.max(k);
         // Past this many visited nodes an exact scan of the accepted ones is cheaper.
-        let budget = (self.keys.len() / 64).max(ef * 8);
+        let budget = (self.keys.len() / 64).max(ef.saturating_mul(8));
         let (found, complete) = self.search_filtered(query, &entry, ef, budget, &accept);
         if complete {
             return found

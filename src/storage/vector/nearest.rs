@@ -158,7 +158,10 @@ async fn pg_nearest(
 ) -> Result<Vec<Neighbour>, StorageError> {
     let err = |e| storage.query_error("searching nearest embeddings", e);
     let txn = storage.connection().begin().await.map_err(err)?;
-    let ef = (query.k * 2).clamp(MIN_EF_SEARCH, MAX_EF_SEARCH);
+    let ef = query
+        .k
+        .saturating_mul(2)
+        .clamp(MIN_EF_SEARCH, MAX_EF_SEARCH);
     txn.execute_unprepared(&format!("SET LOCAL hnsw.ef_search = {ef}"))
         .await
         .map_err(err)?;

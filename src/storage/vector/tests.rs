@@ -231,3 +231,23 @@ fn indexes_are_send_and_sync() {
     assert_send_sync::<VectorIndex>();
     assert_send_sync::<ExactIndex>();
 }
+
+#[test]
+fn a_huge_k_is_not_an_allocation_size() {
+    let mut index = HnswIndex::new(4, HnswParams::default());
+    index.insert(1, vec![1.0, 0.0, 0.0, 0.0]).unwrap();
+    index.insert(2, vec![0.0, 1.0, 0.0, 0.0]).unwrap();
+    assert_eq!(
+        index
+            .search(&[1.0, 0.0, 0.0, 0.0], usize::MAX, |_| true)
+            .len(),
+        2
+    );
+    let rows = [(1u64, vec![1.0f32, 0.0]), (2, vec![0.0, 1.0])];
+    let top = exact_top_k(
+        rows.iter().map(|(k, v)| (*k, v.as_slice())),
+        &[1.0, 0.0],
+        usize::MAX,
+    );
+    assert_eq!(top.len(), 2);
+}
