@@ -11,6 +11,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// sea-orm's name for this backend (statement syntax).
+    pub(crate) fn sea(self) -> sea_orm::DbBackend {
+        match self {
+            Backend::Sqlite => sea_orm::DbBackend::Sqlite,
+            Backend::Postgres => sea_orm::DbBackend::Postgres,
+        }
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -7,7 +7,7 @@
 //! The sea-orm models of `pages` / `memories` leave these two columns out (their type differs
 //! per backend); this module reads and writes them.
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, Statement, Value};
 
 use crate::storage::{Backend, Storage, StorageError};
 
@@ -21,7 +21,7 @@ pub enum EmbeddingTable {
 }
 
 impl EmbeddingTable {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             EmbeddingTable::Pages => "pages",
             EmbeddingTable::Memories => "memories",
@@ -51,13 +51,6 @@ pub fn decode_f32_le(bytes: &[u8]) -> Option<Vec<f32>> {
     )
 }
 
-fn db_backend(backend: Backend) -> DbBackend {
-    match backend {
-        Backend::Sqlite => DbBackend::Sqlite,
-        Backend::Postgres => DbBackend::Postgres,
-    }
-}
-
 /// Sets (or clears, with `None`) the embedding of row `id` in `table`. Returns whether the row
 /// exists.
 pub async fn set_embedding(
@@ -76,12 +69,7 @@ pub async fn set_embedding(
         None => None,
     };
     let backend = storage.backend();
-    let value = match (backend, embedding) {
-        (Backend::Postgres, Some(v)) => Value::Vector(Some(pgvector::Vector::from(v.to_vec()))),
-        (Backend::Postgres, None) => Value::Vector(None),
-        (Backend::Sqlite, Some(v)) => Value::Bytes(Some(encode_f32_le(v))),
-        (Backend::Sqlite, None) => Value::Bytes(None),
-    };
+    let value = column_value(backend, embedding);
     let sql = match backend {
         Backend::Postgres => format!(
             "UPDATE {} SET embedding = $1, embedding_dim = $2 WHERE id = $3",
@@ -95,7 +83,7 @@ pub async fn set_embedding(
     let result = storage
         .connection()
         .execute_raw(Statement::from_sql_and_values(
-            db_backend(backend),
+            backend.sea(),
             sql,
             [value, dim.into(), id.into()],
         ))
@@ -124,7 +112,7 @@ pub async fn get_embedding(
     let row = storage
         .connection()
         .query_one_raw(Statement::from_sql_and_values(
-            db_backend(backend),
+            backend.sea(),
             sql,
             [id.into()],
         ))
@@ -138,21 +126,7 @@ pub async fn get_embedding(
         what: format!("{}.embedding of {id}", table.name()),
         reason,
     };
-    let vector = match backend {
-        Backend::Postgres => row
-            .try_get::<Option<pgvector::Vector>>("", "embedding")
-            .map_err(|e| corrupt(e.to_string()))?
-            .map(|v| v.to_vec()),
-        Backend::Sqlite => match row
-            .try_get::<Option<Vec<u8>>>("", "embedding")
-            .map_err(|e| corrupt(e.to_string()))?
-        {
-            Some(bytes) => Some(decode_f32_le(&bytes).ok_or_else(|| {
-                corrupt(format!("{} bytes is not a whole f32 vector", bytes.len()))
-            })?),
-            None => None,
-        },
-    };
+    let vector = read_column(&row, backend, "embedding").map_err(corrupt)?;
     let dim: Option<i32> = row
         .try_get("", "embedding_dim")
         .map_err(|e| corrupt(e.to_string()))?;
@@ -198,10 +172,6 @@ pub(crate) fn read_column(
             None => Ok(None),
         },
     }
-}
-
-pub(crate) fn sea_backend(backend: Backend) -> DbBackend {
-    db_backend(backend)
 }
 
 #[cfg(test)]

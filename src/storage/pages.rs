@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, QueryResult, Statement, TransactionTrait, Value};
 
-use crate::storage::embedding::{column_value, read_column, sea_backend};
+use crate::storage::embedding::{column_value, read_column};
 use crate::storage::{Backend, Storage, StorageError};
 
 /// A page row to insert.
@@ -71,7 +71,7 @@ fn stmt(backend: Backend, sql: &str, values: Vec<Value>) -> Statement {
             out
         }
     };
-    Statement::from_sql_and_values(sea_backend(backend), sql, values)
+    Statement::from_sql_and_values(backend.sea(), sql, values)
 }
 
 fn int(v: u64) -> Value {

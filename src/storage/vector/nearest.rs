@@ -3,7 +3,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 
-use crate::storage::embedding::{EmbeddingTable, decode_f32_le};
+use crate::storage::embedding::{EmbeddingTable, read_column};
 use crate::storage::vector::exact::{exact_top_k, normalize};
 use crate::storage::{Backend, Storage, StorageError};
 
@@ -36,20 +36,6 @@ pub struct Neighbour {
     pub id: String,
     /// Cosine similarity to the query (1 = same direction).
     pub similarity: f32,
-}
-
-fn table_name(table: EmbeddingTable) -> &'static str {
-    match table {
-        EmbeddingTable::Pages => "pages",
-        EmbeddingTable::Memories => "memories",
-    }
-}
-
-fn db_backend(backend: Backend) -> DbBackend {
-    match backend {
-        Backend::Sqlite => DbBackend::Sqlite,
-        Backend::Postgres => DbBackend::Postgres,
-    }
 }
 
 fn invalid(reason: String) -> StorageError {
@@ -120,7 +106,7 @@ fn pg_statement(query: &NearestQuery<'_>) -> Statement {
 /// [`pg_statement`], or with `exact` an ORDER BY no index can serve.
 fn pg_statement_with(query: &NearestQuery<'_>, exact: bool) -> Statement {
     let dim = query.vector.len();
-    let table = table_name(query.table);
+    let table = query.table.name();
     let mut filters = String::new();
     let mut values: Vec<Value> = vec![Value::Vector(Some(pgvector::Vector::from(
         query.vector.to_vec(),
@@ -177,7 +163,7 @@ async fn pg_nearest(
                     DbBackend::Postgres,
                     format!(
                         "SELECT COUNT(*) AS n FROM {} WHERE pid = $1 AND embedding_dim = {}",
-                        table_name(query.table),
+                        query.table.name(),
                         query.vector.len()
                     ),
                     [pid.into()],
@@ -240,7 +226,7 @@ async fn sqlite_nearest(
     storage: &Storage,
     query: &NearestQuery<'_>,
 ) -> Result<Vec<Neighbour>, StorageError> {
-    let table = table_name(query.table);
+    let table = query.table.name();
     let mut sql = format!("SELECT id, embedding FROM {table} WHERE embedding_dim = ?");
     let mut values: Vec<Value> = vec![(query.vector.len() as i64).into()];
     if let Some(pid) = query.pid {
@@ -300,25 +286,11 @@ fn decode_row(
     };
     let id: String = row
         .try_get("", "id")
-        .map_err(|e| corrupt(format!("{}.id", table_name(table)), e.to_string()))?;
-    let what = || format!("{}.embedding of {id}", table_name(table));
-    let vector = match backend {
-        Backend::Postgres => row
-            .try_get::<pgvector::Vector>("", "embedding")
-            .map_err(|e| corrupt(what(), e.to_string()))?
-            .to_vec(),
-        Backend::Sqlite => {
-            let bytes: Vec<u8> = row
-                .try_get("", "embedding")
-                .map_err(|e| corrupt(what(), e.to_string()))?;
-            decode_f32_le(&bytes).ok_or_else(|| {
-                corrupt(
-                    what(),
-                    format!("{} bytes is not a whole f32 vector", bytes.len()),
-                )
-            })?
-        }
-    };
+        .map_err(|e| corrupt(format!("{}.id", table.name()), e.to_string()))?;
+    let what = || format!("{}.embedding of {id}", table.name());
+    let vector = read_column(row, backend, "embedding")
+        .map_err(|reason| corrupt(what(), reason))?
+        .ok_or_else(|| corrupt(what(), "is NULL".into()))?;
     Ok((id, vector))
 }
 
@@ -336,7 +308,7 @@ pub async fn load_embeddings(
         return Err(invalid("only pages can be swapped out".into()));
     }
     let backend = storage.backend();
-    let name = table_name(table);
+    let name = table.name();
     let placeholder = match backend {
         Backend::Postgres => "$1",
         Backend::Sqlite => "?",
@@ -353,7 +325,7 @@ pub async fn load_embeddings(
     let rows = storage
         .connection()
         .query_all_raw(Statement::from_sql_and_values(
-            db_backend(backend),
+            backend.sea(),
             sql,
             [pid.into()],
         ))
