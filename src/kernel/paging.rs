@@ -51,7 +51,7 @@ pub(crate) fn summarizer(kernel: Weak<KernelInner>) -> crate::pager::Summarize {
             let kernel = Kernel { inner };
             let priority = kernel.inner.registry.entry(pid).map_or(50, |e| e.priority);
             let answer = kernel.llm_for(pid, priority, request).await?;
-            Ok(answer.content)
+            Ok::<_, crate::pager::SummaryError>(answer.content)
         })
     })
 }

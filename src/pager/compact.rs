@@ -6,15 +6,17 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::kernel::LlmError;
 use crate::pager::page::PageKind;
 use crate::pager::table::PageTable;
 use crate::pid::Pid;
 use crate::provider::{ChatRequest, Message};
 
+/// Why a summary could not be had (the kernel's LLM error; the pager only logs it).
+pub(crate) type SummaryError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Asks the LLM on behalf of an agent (set by the kernel: slices from the scheduler).
 pub(crate) type Summarize = Box<
-    dyn Fn(Pid, ChatRequest) -> Pin<Box<dyn Future<Output = Result<String, LlmError>> + Send>>
+    dyn Fn(Pid, ChatRequest) -> Pin<Box<dyn Future<Output = Result<String, SummaryError>> + Send>>
         + Send
         + Sync,
 >;

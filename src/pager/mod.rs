@@ -47,5 +47,5 @@ pub use policy::{Candidate, LruPolicy, ReplacementPolicy, WeightedPolicy};
 pub use pressure::MemoryPressure;
 pub use stats::PagerStats;
 
-pub(crate) use compact::Summarize;
+pub(crate) use compact::{Summarize, SummaryError};
 pub(crate) use pressure::Notifier;
