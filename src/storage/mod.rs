@@ -20,6 +20,7 @@ pub mod embedding;
 pub mod entities;
 mod error;
 mod handle;
+pub(crate) mod durable;
 pub(crate) mod pages;
 mod registry;
 mod url;
