@@ -79,6 +79,62 @@ pub enum KernelEvent {
     /// An agent's resident context crossed the pager's pressure threshold (once per upward
     /// crossing).
     MemoryPressure(crate::pager::MemoryPressure),
+    /// A checkpoint of an agent was committed.
+    Checkpointed {
+        /// The agent.
+        pid: Pid,
+        /// The checkpoint.
+        id: String,
+        /// Its step.
+        step: u64,
+        /// `full` or `delta`.
+        kind: String,
+        /// Its body size in bytes.
+        bytes: u64,
+    },
+    /// A checkpoint could not be written (the agent continues; its next checkpoint is full
+    /// and carries the acknowledgements this one would have).
+    CheckpointFailed {
+        /// The agent.
+        pid: Pid,
+        /// Why.
+        reason: String,
+    },
+    /// An agent was rebuilt from a checkpoint (after a crash, at kernel start, or on
+    /// request).
+    Restored {
+        /// The agent.
+        pid: Pid,
+        /// The checkpoint it was rebuilt from (`None`: it had none, it restarted from its
+        /// factory with its durable messages redelivered).
+        checkpoint: Option<String>,
+        /// Its step.
+        step: u64,
+        /// Durable messages redelivered.
+        redelivered: usize,
+    },
+    /// A durable agent that was running when the kernel last stopped could not be resumed.
+    ResumeFailed {
+        /// The agent.
+        pid: Pid,
+        /// Why.
+        reason: String,
+    },
+    /// A durable message was delivered `max_deliveries` times without its step committing;
+    /// it is set aside (`status = 'dead'`) and not delivered again.
+    DeadLetter {
+        /// The agent.
+        pid: Pid,
+        /// The message's delivery id.
+        delivery_id: String,
+    },
+    /// A runaway limit ended an agent's task.
+    RunawayStopped {
+        /// The agent.
+        pid: Pid,
+        /// The limit.
+        limit: crate::checkpoint::RunawayLimit,
+    },
     /// A supervisor exceeded its restart intensity and escalated to its parent.
     SupervisorEscalated {
         /// The supervisor that gave up.

@@ -1,6 +1,7 @@
 //! [`Kernel`]: the handle user code holds. It starts the system actors and owns the registry.
 
 mod builder;
+mod durability;
 mod info;
 mod llm;
 mod messaging;
@@ -9,6 +10,7 @@ mod registry;
 mod scheduling;
 mod spawn;
 mod supervision;
+mod types;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -94,6 +96,8 @@ pub(crate) struct KernelInner {
     /// Set by the builder right after the kernel exists (the provider embedder needs the
     /// kernel's router and scheduler); always set before a `Kernel` is handed out.
     pager: std::sync::OnceLock<crate::pager::Pager>,
+    checkpoint_writer: crate::checkpoint::writer::CheckpointWriter,
+    types: types::AgentTypes,
 }
 
 impl Kernel {
@@ -226,6 +230,7 @@ impl Kernel {
             async move { shared.wait_exit().await }
         });
         join_all(waits).await;
+        self.inner.checkpoint_writer.flush().await;
         for sup in self.inner.supervisors.iter() {
             sup.value()
                 .do_send(crate::supervisor::messages::ChildCommand::Terminate(
@@ -262,6 +267,25 @@ impl Kernel {
     ) {
         if let Some(entry) = entry {
             self.record_agent(pid, entry, AgentState::Terminated.as_str(), Some(reason));
+            let spec = &entry.durability.spec;
+            if spec.mailbox && spec.type_name.is_some() && *reason != ExitReason::KernelShutdown {
+                // Not resumed by the next start: it ended for good.
+                let storage = self.inner.storage.clone();
+                let why = reason.to_string();
+                tokio::spawn(async move {
+                    let key = pid.to_string();
+                    if let Err(e) = crate::storage::durable::agents::set_status(
+                        &storage,
+                        &key,
+                        "terminated",
+                        Some(&why),
+                    )
+                    .await
+                    {
+                        tracing::error!(%pid, error = %e, "durable agent's exit not recorded; the next start resumes it");
+                    }
+                });
+            }
         }
         self.forget_in_scheduler(pid);
         if let Some(pager) = self.inner.pager.get() {

@@ -40,6 +40,7 @@
 //! Embedding in an actix-web application: `examples/actix_web.rs`.
 
 pub mod agent;
+pub mod checkpoint;
 pub mod config;
 pub mod embed;
 pub mod error;
@@ -47,6 +48,7 @@ pub mod events;
 pub mod ipc;
 mod kernel;
 pub mod pager;
+mod digest;
 mod pid;
 pub mod provider;
 pub mod scheduler;
@@ -55,6 +57,10 @@ pub mod supervisor;
 
 pub use agent::{
     Agent, AgentContext, AgentState, Deliver, OverflowPolicy, SpawnOptions, WaitReason,
+};
+pub use checkpoint::{
+    CheckpointError, CheckpointInfo, CheckpointPolicy, GcReport, RunawayLimit, RunawayLimits,
+    WriteMode,
 };
 pub use config::{ConfigError, KernelConfig};
 pub use error::{AgentError, ErrorView, IpcError, KernelError, SpawnError};
@@ -73,7 +79,8 @@ pub use supervisor::{
 /// Everything a typical agent or embedding application needs.
 pub mod prelude {
     pub use crate::{
-        Agent, AgentContext, AgentError, AgentInfo, AgentRef, AgentState, Deliver, ExitReason,
+        Agent, AgentContext, AgentError, AgentInfo, AgentRef, AgentState, CheckpointError,
+        CheckpointInfo, CheckpointPolicy, Deliver, ExitReason, RunawayLimit, RunawayLimits,
         IpcError, Kernel, KernelError, KernelEvent, LlmError, MemoryPressure, OverflowPolicy,
         PagerError, Pid, ReplyPort, RestartType, SpawnError, SpawnOptions, Strategy,
         SupervisorError, SupervisorId, SupervisorSpec, WaitReason,

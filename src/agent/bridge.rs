@@ -103,6 +103,14 @@ impl<A: Agent> MessageResponse<AgentProcess<A>, Deliver<A::Msg, A::Reply>> for D
         let pid = mailbox.pid;
         // Enqueued here, in the actor's mailbox order; only a wait for room runs apart.
         let Some(tx) = tx else {
+            if mailbox.durable.is_some() {
+                actix::spawn(async move {
+                    if let Err(e) = mailbox.enqueue(Envelope::tell(self.msg, None)).await {
+                        tracing::warn!(%pid, error = %e, "actix delivery refused");
+                    }
+                });
+                return;
+            }
             match mailbox.try_enqueue(Envelope::tell(self.msg, None)) {
                 Ok(None) => {}
                 Ok(Some(env)) => {

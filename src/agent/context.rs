@@ -7,6 +7,8 @@ use std::sync::{Arc, OnceLock};
 use actix::Recipient;
 use serde::Serialize;
 
+use crate::agent::durable::Durability;
+use crate::agent::journal::StepCtx;
 use crate::agent::state::ProcessShared;
 use crate::agent::{Agent, AgentState, SpawnOptions, WaitReason};
 use crate::error::IpcError;
@@ -34,6 +36,8 @@ pub struct AgentContext {
     sender: Option<Pid>,
     topic: Option<Arc<str>>,
     stop: bool,
+    durable: Arc<Durability>,
+    step: StepCtx,
 }
 
 impl AgentContext {
@@ -45,6 +49,7 @@ impl AgentContext {
         kernel: Kernel,
         shared: Arc<ProcessShared>,
         me: Arc<dyn Any + Send + Sync>,
+        durable: Arc<Durability>,
     ) -> Self {
         AgentContext {
             pid,
@@ -57,6 +62,8 @@ impl AgentContext {
             sender: None,
             topic: None,
             stop: false,
+            durable,
+            step: StepCtx::default(),
         }
     }
 
@@ -197,6 +204,31 @@ impl AgentContext {
     /// Serialises a value to JSON (a convenience for [`Agent::snapshot`]).
     pub fn to_state<T: Serialize>(value: &T) -> Result<serde_json::Value, crate::AgentError> {
         serde_json::to_value(value).map_err(crate::AgentError::other)
+    }
+
+    /// The number of the step being handled: steps count handled messages over the agent's
+    /// life, across restarts (a restart from a checkpoint continues from its step).
+    pub fn step(&self) -> u64 {
+        self.step.step
+    }
+
+    /// The delivery id of the durable message being handled (`None` for a message that did
+    /// not go through a durable mailbox). Delivery is at least once: a handler that must not
+    /// repeat an effect can key it by this id.
+    pub fn delivery_id(&self) -> Option<&str> {
+        self.step.delivery.as_deref()
+    }
+
+    pub(crate) fn durability(&self) -> &Arc<Durability> {
+        &self.durable
+    }
+
+    pub(crate) fn step_ctx(&self) -> &StepCtx {
+        &self.step
+    }
+
+    pub(crate) fn begin_step(&mut self, step: StepCtx) {
+        self.step = step;
     }
 
     pub(crate) fn begin(&mut self, sender: Option<Pid>, topic: Option<Arc<str>>) {

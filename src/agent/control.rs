@@ -9,6 +9,7 @@ use futures::task::AtomicWaker;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use crate::checkpoint::{CheckpointError, CheckpointInfo};
 use crate::error::IpcError;
 use crate::ipc::envelope::ReplyTx;
 
@@ -16,6 +17,14 @@ use crate::ipc::envelope::ReplyTx;
 pub(crate) enum LoopRequest {
     Snapshot(oneshot::Sender<Result<Option<serde_json::Value>, IpcError>>),
     Pressure(crate::pager::MemoryPressure),
+    /// Take a checkpoint now (synchronously).
+    Checkpoint(oneshot::Sender<Result<CheckpointInfo, CheckpointError>>),
+    /// Rebuild the agent from its factory and restore this plan in place.
+    Restore(
+        Box<crate::agent::durable::Restart>,
+        Box<crate::checkpoint::store::Lineage>,
+        oneshot::Sender<Result<(), CheckpointError>>,
+    ),
 }
 
 /// Shared by the actor (control lane) and the run loop (data lane). The run loop checks
@@ -91,6 +100,18 @@ impl<R> LoopControl<R> {
                     let _ = tx.send(Err(err()));
                 }
                 LoopRequest::Pressure(_) => {}
+                LoopRequest::Checkpoint(tx) => {
+                    let _ = tx.send(Err(CheckpointError::Agent {
+                        pid: err().pid().unwrap_or_default(),
+                        reason: err().to_string(),
+                    }));
+                }
+                LoopRequest::Restore(_, _, tx) => {
+                    let _ = tx.send(Err(CheckpointError::Agent {
+                        pid: err().pid().unwrap_or_default(),
+                        reason: err().to_string(),
+                    }));
+                }
             }
         }
     }

@@ -26,4 +26,12 @@ pub(crate) enum ProcessCommand {
     Snapshot(oneshot::Sender<Result<Option<serde_json::Value>, IpcError>>),
     /// Tell the agent about memory pressure between two messages.
     Pressure(crate::pager::MemoryPressure),
+    /// Take a checkpoint between two messages.
+    Checkpoint(oneshot::Sender<Result<crate::checkpoint::CheckpointInfo, crate::checkpoint::CheckpointError>>),
+    /// Rebuild the agent and restore a checkpoint in place, between two messages.
+    Restore(
+        Box<crate::agent::durable::Restart>,
+        Box<crate::checkpoint::store::Lineage>,
+        oneshot::Sender<Result<(), crate::checkpoint::CheckpointError>>,
+    ),
 }

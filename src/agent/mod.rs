@@ -4,11 +4,14 @@
 mod bridge;
 mod context;
 pub(crate) mod control;
+pub(crate) mod durable;
+pub(crate) mod journal;
 pub(crate) mod messages;
 mod options;
 pub(crate) mod process;
 pub(crate) mod run_loop;
 pub(crate) mod state;
+pub(crate) mod step;
 mod traits;
 
 pub use crate::pid::{ParsePidError, Pid};

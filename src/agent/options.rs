@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{CheckpointPolicy, RunawayLimits, WriteMode};
 use crate::scheduler::Quota;
 use crate::supervisor::{RestartType, SupervisorId};
 
@@ -59,6 +60,10 @@ pub struct SpawnOptions {
     pub(crate) quota: Option<Quota>,
     pub(crate) restart_limit: Option<(u32, Duration)>,
     pub(crate) context_budget: Option<u64>,
+    pub(crate) checkpoint: Option<CheckpointPolicy>,
+    pub(crate) write_mode: Option<WriteMode>,
+    pub(crate) limits: Option<RunawayLimits>,
+    pub(crate) durable: bool,
 }
 
 impl SpawnOptions {
@@ -76,7 +81,95 @@ impl SpawnOptions {
             quota: None,
             restart_limit: None,
             context_budget: None,
+            checkpoint: None,
+            write_mode: None,
+            limits: None,
+            durable: false,
         }
+    }
+
+    /// When this agent is checkpointed (default: `durability.checkpoint`, or
+    /// `durability.durable_checkpoint` for durable agents). A checkpointed agent that crashes
+    /// is restarted from its last checkpoint.
+    pub fn checkpoint(mut self, policy: CheckpointPolicy) -> Self {
+        self.checkpoint = Some(policy);
+        self
+    }
+
+    /// Whether a step waits for its checkpoint to commit (default `durability.write`).
+    pub fn write_mode(mut self, mode: WriteMode) -> Self {
+        self.write_mode = Some(mode);
+        self
+    }
+
+    /// This agent's runaway limits (default `durability.limits`).
+    pub fn limits(mut self, limits: RunawayLimits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// A durable mailbox for an agent spawned through its registered type
+    /// ([`crate::Kernel::spawn_registered`]); [`crate::Kernel::spawn_durable`] sets it.
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// These options as JSON (what the kernel stores to resume a durable agent).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        serde_json::json!({
+            "name": self.name,
+            "priority": self.priority,
+            "mailbox": self.mailbox,
+            "overflow": self.overflow,
+            "restart": self.restart,
+            "stop_timeout_ms": self.stop_timeout.map(ms),
+            "quota": self.quota,
+            "restart_limit": self.restart_limit.map(|(n, d)| (n, ms(d))),
+            "context_budget": self.context_budget,
+            "checkpoint": self.checkpoint,
+            "write_mode": self.write_mode,
+            "limits": self.limits,
+            "durable": self.durable,
+        })
+    }
+
+    /// Options back from [`SpawnOptions::to_json`].
+    pub(crate) fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Stored {
+            name: String,
+            priority: u8,
+            mailbox: Option<usize>,
+            overflow: Option<OverflowPolicy>,
+            restart: RestartType,
+            stop_timeout_ms: Option<u64>,
+            quota: Option<Quota>,
+            restart_limit: Option<(u32, u64)>,
+            context_budget: Option<u64>,
+            checkpoint: Option<CheckpointPolicy>,
+            write_mode: Option<WriteMode>,
+            limits: Option<RunawayLimits>,
+            durable: bool,
+        }
+        let s: Stored = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+        Ok(SpawnOptions {
+            name: s.name,
+            priority: s.priority,
+            mailbox: s.mailbox,
+            overflow: s.overflow,
+            restart: s.restart,
+            supervisor: None,
+            stop_timeout: s.stop_timeout_ms.map(Duration::from_millis),
+            quota: s.quota,
+            restart_limit: s.restart_limit.map(|(n, ms)| (n, Duration::from_millis(ms))),
+            context_budget: s.context_budget,
+            checkpoint: s.checkpoint,
+            write_mode: s.write_mode,
+            limits: s.limits,
+            durable: s.durable,
+        })
     }
 
     /// Priority 0 (most urgent) … 100; default 50. Used by the scheduler for LLM slices.

@@ -13,6 +13,8 @@ use tokio::sync::{Mutex as AsyncMutex, oneshot};
 use tracing::{info, warn};
 
 use crate::agent::control::{LoopControl, LoopRequest};
+use crate::agent::durable::Durability;
+use crate::checkpoint::CheckpointError;
 use crate::agent::messages::ProcessCommand;
 use crate::agent::run_loop::{LoopExit, panic_message, run_loop};
 use crate::agent::state::ProcessShared;
@@ -55,6 +57,7 @@ pub(crate) struct AgentProcess<A: Agent> {
     stop_timeout: Duration,
     last_exit: Option<ExitReason>,
     finished: bool,
+    durable: Arc<Durability>,
 }
 
 /// Everything a process needs at start.
@@ -71,6 +74,7 @@ pub(crate) struct ProcessParts<A: Agent> {
     pub(crate) supervisor: Recipient<ChildExited>,
     pub(crate) gate: oneshot::Receiver<()>,
     pub(crate) stop_timeout: Duration,
+    pub(crate) durable: Arc<Durability>,
 }
 
 impl<A: Agent> AgentProcess<A> {
@@ -92,6 +96,7 @@ impl<A: Agent> AgentProcess<A> {
             stop_timeout: parts.stop_timeout,
             last_exit: None,
             finished: false,
+            durable: parts.durable,
         }
     }
 
@@ -121,6 +126,7 @@ impl<A: Agent> AgentProcess<A> {
             self.kernel.clone(),
             self.shared.clone(),
             me,
+            self.durable.clone(),
         );
         let current = Current {
             pid: self.pid,
@@ -134,6 +140,8 @@ impl<A: Agent> AgentProcess<A> {
             self.ctl.clone(),
             gate,
             restarted_after,
+            self.factory.clone(),
+            self.me.clone(),
         ));
         let handle = ctx.spawn(fut.into_actor(self).map(|exit, act, ctx| {
             act.loop_handle = None;
@@ -275,8 +283,17 @@ impl<A: Agent> Handler<ProcessCommand> for AgentProcess<A> {
 
     fn handle(&mut self, cmd: ProcessCommand, ctx: &mut Context<Self>) {
         if self.finished {
-            if let ProcessCommand::Snapshot(tx) = cmd {
-                let _ = tx.send(Err(IpcError::Terminated(self.pid)));
+            match cmd {
+                ProcessCommand::Snapshot(tx) => {
+                    let _ = tx.send(Err(IpcError::Terminated(self.pid)));
+                }
+                ProcessCommand::Checkpoint(tx) => {
+                    let _ = tx.send(Err(CheckpointError::NotRunning(self.pid)));
+                }
+                ProcessCommand::Restore(_, _, tx) => {
+                    let _ = tx.send(Err(CheckpointError::NotRunning(self.pid)));
+                }
+                _ => {}
             }
             return;
         }
@@ -289,6 +306,20 @@ impl<A: Agent> Handler<ProcessCommand> for AgentProcess<A> {
             ProcessCommand::Pressure(pressure) => {
                 if self.loop_handle.is_some() {
                     self.ctl.push(LoopRequest::Pressure(pressure));
+                }
+            }
+            ProcessCommand::Checkpoint(tx) => {
+                if self.loop_handle.is_some() {
+                    self.ctl.push(LoopRequest::Checkpoint(tx));
+                } else {
+                    let _ = tx.send(Err(CheckpointError::NotRunning(self.pid)));
+                }
+            }
+            ProcessCommand::Restore(plan, lineage, tx) => {
+                if self.loop_handle.is_some() {
+                    self.ctl.push(LoopRequest::Restore(plan, lineage, tx));
+                } else {
+                    let _ = tx.send(Err(CheckpointError::NotRunning(self.pid)));
                 }
             }
             ProcessCommand::Snapshot(tx) => {
@@ -332,6 +363,7 @@ impl<A: Agent> Handler<ChildCommand> for AgentProcess<A> {
                             .events_bus()
                             .emit_with(|| KernelEvent::Restarted { pid, restarts });
                         let previous = self.last_exit.take().unwrap_or(ExitReason::GroupRestart);
+                        self.durable.plan_restart();
                         self.start_loop(agent, None, Some(previous), ctx);
                     }
                     Err(p) => {

@@ -10,6 +10,11 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{Mutex as AsyncMutex, oneshot};
 
 use crate::agent::control::{LoopControl, LoopRequest};
+use crate::agent::durable::Durability;
+use crate::agent::journal::{StepCtx, load_replay};
+use crate::agent::process::{Factory, Me};
+use crate::agent::step::{SnapshotPanicked, checkpoint, start_from};
+use crate::ipc::envelope::DeliveryTag;
 use crate::agent::{Agent, AgentContext, AgentState, WaitReason};
 use crate::error::{AgentError, IpcError};
 use crate::ipc::envelope::Envelope;
@@ -54,6 +59,8 @@ pub(crate) async fn run_loop<A: Agent>(
     ctl: Arc<LoopControl<A::Reply>>,
     gate: Option<oneshot::Receiver<()>>,
     restarted_after: Option<ExitReason>,
+    factory: Factory<A>,
+    me: Me<A>,
 ) -> LoopExit {
     if let Some(gate) = gate {
         // Wait until the spawner has registered us; if it gave up, there is nothing to run.
@@ -63,6 +70,13 @@ pub(crate) async fn run_loop<A: Agent>(
     }
     let mut rx = mailbox.lock_owned().await;
     actx.set_state(AgentState::Ready);
+    let dur = actx.durability().clone();
+    // A restart, a resume or a restore starts from a checkpoint, before the hooks run.
+    let mut pending = match start_from(&mut agent, &actx, &dur, me.get().map(|m| &**m)).await {
+        Ok(p) => p,
+        Err(reason) => return LoopExit::StartFailed(reason),
+    };
+    let nonce: u64 = rand::random();
     if let Some(previous) = restarted_after {
         let hook = AssertUnwindSafe(agent.on_restart(&previous, &mut actx))
             .catch_unwind()
@@ -101,6 +115,49 @@ pub(crate) async fn run_loop<A: Agent>(
                             }
                         }
                     }
+                    LoopRequest::Checkpoint(tx) => {
+                        match checkpoint(&agent, &actx, &dur, true).await {
+                            Ok(r) => {
+                                let _ = tx.send(r);
+                            }
+                            Err(SnapshotPanicked(reason)) => {
+                                let _ = tx.send(Err(crate::checkpoint::CheckpointError::Agent {
+                                    pid: actx.pid(),
+                                    reason: format!("snapshot panicked: {reason}"),
+                                }));
+                                return LoopExit::Crashed(reason);
+                            }
+                        }
+                    }
+                    LoopRequest::Restore(plan, lineage, tx) => {
+                        let fresh = match std::panic::catch_unwind(AssertUnwindSafe(|| factory())) {
+                            Ok(a) => a,
+                            Err(p) => {
+                                let reason = panic_message(&*p);
+                                let _ = tx.send(Err(crate::checkpoint::CheckpointError::Agent {
+                                    pid: actx.pid(),
+                                    reason: format!("factory panicked: {reason}"),
+                                }));
+                                return LoopExit::Crashed(reason);
+                            }
+                        };
+                        dur.install(*plan, *lineage);
+                        let mut fresh = fresh;
+                        match start_from(&mut fresh, &actx, &dur, me.get().map(|m| &**m)).await {
+                            Ok(more) => {
+                                agent = fresh;
+                                pending.extend(more);
+                                let _ = tx.send(Ok(()));
+                            }
+                            Err(reason) => {
+                                let _ = tx.send(Err(crate::checkpoint::CheckpointError::Agent {
+                                    pid: actx.pid(),
+                                    reason: reason.clone(),
+                                }));
+                                return LoopExit::Crashed(reason);
+                            }
+                        }
+                    }
                     LoopRequest::Pressure(pressure) => {
                         let hook = AssertUnwindSafe(agent.on_memory_pressure(pressure, &mut actx))
                             .catch_unwind()
@@ -116,10 +173,15 @@ pub(crate) async fn run_loop<A: Agent>(
                 }
             }
             if stop {
+                final_checkpoint(&agent, &actx, &dur).await;
                 return finish(agent, actx, LoopExit::Stopped).await;
             }
         }
-        let env = match rx.try_recv() {
+        let next = match pending.pop_front() {
+            Some(env) => Ok(env),
+            None => rx.try_recv(),
+        };
+        let env = match next {
             Ok(env) => env,
             Err(TryRecvError::Disconnected) => return LoopExit::MailboxClosed,
             Err(TryRecvError::Empty) => {
@@ -146,7 +208,33 @@ pub(crate) async fn run_loop<A: Agent>(
             from,
             topic,
             reply,
+            delivery,
         } = env;
+        let pid = actx.pid();
+        let step = match dur.begin_step(from == Some(pid)) {
+            Ok(step) => step,
+            Err(limit) => {
+                // The task is over: this continuation is refused, not handled (and, if
+                // durable, acknowledged with the checkpoint that records the end).
+                tracing::warn!(%pid, %limit, "runaway limit: message refused");
+                actx.kernel()
+                    .events_bus()
+                    .emit_with(|| crate::KernelEvent::RunawayStopped { pid, limit });
+                if let Some(tag) = &delivery {
+                    dur.handled(tag.row);
+                }
+                if let Some(tx) = reply {
+                    let _ = tx.send(Err(IpcError::Runaway { pid, limit }));
+                }
+                if dur.due()
+                    && let Err(SnapshotPanicked(reason)) = checkpoint(&agent, &actx, &dur, false).await
+                {
+                    return LoopExit::Crashed(reason);
+                }
+                continue;
+            }
+        };
+        actx.begin_step(step_ctx(&actx, &dur, step, delivery.as_deref(), nonce).await);
         actx.begin(from, topic);
         let asked = reply.is_some();
         if asked {
@@ -156,10 +244,23 @@ pub(crate) async fn run_loop<A: Agent>(
             .catch_unwind()
             .await;
         let reply = if asked { ctl.take_in_flight() } else { None };
-        let pid = actx.pid();
         match result {
             Ok(r) => {
                 actx.shared().add_handled();
+                if let Some(tag) = &delivery {
+                    dur.handled(tag.row);
+                }
+                if dur.due()
+                    && let Err(SnapshotPanicked(reason)) = checkpoint(&agent, &actx, &dur, false).await
+                {
+                    if let Some(tx) = reply {
+                        let _ = tx.send(Err(IpcError::Crashed {
+                            pid,
+                            reason: reason.clone(),
+                        }));
+                    }
+                    return LoopExit::Crashed(reason);
+                }
                 if let Some(tx) = reply {
                     let _ = tx.send(r.map_err(|error| IpcError::Handler {
                         pid,
@@ -179,8 +280,47 @@ pub(crate) async fn run_loop<A: Agent>(
             }
         }
         if actx.take_stop() {
+            final_checkpoint(&agent, &actx, &dur).await;
             return finish(agent, actx, LoopExit::SelfStopped).await;
         }
+    }
+}
+
+/// The step's view for its syscalls: its number, its delivery, and — for a redelivered
+/// durable message — the journal of the earlier run of this step.
+async fn step_ctx(
+    actx: &AgentContext,
+    dur: &Durability,
+    step: u64,
+    delivery: Option<&DeliveryTag>,
+    nonce: u64,
+) -> StepCtx {
+    let journaled = dur.spec.mailbox;
+    let replay = match delivery {
+        Some(tag) if tag.redelivered && journaled => {
+            load_replay(actx.kernel().storage(), actx.pid(), step, &tag.id).await
+        }
+        _ => Default::default(),
+    };
+    StepCtx {
+        step,
+        delivery: delivery.map(|t| t.id.clone()),
+        tag: delivery.map_or_else(|| format!("{nonce:016x}"), |t| t.id.clone()),
+        journaled,
+        replay,
+        next_call: Default::default(),
+    }
+}
+
+/// A checkpoint before a graceful exit, for agents that checkpoint on their own and handled
+/// messages since their last one (a kernel shutdown checkpoints every durable agent).
+async fn final_checkpoint<A: Agent>(agent: &A, actx: &AgentContext, dur: &Durability) {
+    let needed = {
+        let st = dur.state.lock();
+        (dur.automatic() || dur.spec.mailbox) && st.steps_since > 0
+    };
+    if needed && let Ok(Err(e)) = checkpoint(agent, actx, dur, true).await {
+        tracing::error!(pid = %actx.pid(), error = %e, "final checkpoint not written");
     }
 }
 

@@ -321,6 +321,13 @@ fn validate(c: &KernelConfig, cfg: &Config) -> Vec<ConfigError> {
             reason,
         });
     }
+    for (key, reason) in c.durability.problems() {
+        errors.push(ConfigError::Invalid {
+            key: key.into(),
+            origin: origin_of(cfg, key),
+            reason,
+        });
+    }
     if let Err(e) = c.pager.embedder.validate() {
         errors.push(ConfigError::Invalid {
             key: "pager.embedder".into(),

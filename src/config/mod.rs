@@ -39,6 +39,8 @@ pub struct KernelConfig {
     pub providers: ProvidersConfig,
     /// The pager (context pages, budgets, replacement, recall, embeddings).
     pub pager: PagerConfig,
+    /// Checkpoints, durable mailboxes, resume on start, runaway limits.
+    pub durability: crate::checkpoint::DurabilityConfig,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

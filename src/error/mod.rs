@@ -128,6 +128,23 @@ pub enum IpcError {
     /// The kernel is shutting down and accepts no new messages.
     #[error("the kernel is shutting down")]
     ShuttingDown,
+    /// A message to an agent with a durable mailbox could not be persisted (or was sent
+    /// through a path that cannot wait for the write, like `try_tell`); it was not delivered.
+    #[error("agent {pid}: durable message not delivered: {reason}")]
+    Durable {
+        /// The agent.
+        pid: Pid,
+        /// Why.
+        reason: String,
+    },
+    /// The message continued a task that a runaway limit ended; it was not handled.
+    #[error("agent {pid}: {limit}")]
+    Runaway {
+        /// The agent.
+        pid: Pid,
+        /// The limit.
+        limit: crate::checkpoint::RunawayLimit,
+    },
 }
 
 impl IpcError {
@@ -146,7 +163,9 @@ impl IpcError {
             | IpcError::Timeout { pid, .. }
             | IpcError::Crashed { pid, .. }
             | IpcError::Interrupted { pid, .. }
-            | IpcError::Handler { pid, .. } => Some(*pid),
+            | IpcError::Handler { pid, .. }
+            | IpcError::Durable { pid, .. }
+            | IpcError::Runaway { pid, .. } => Some(*pid),
             IpcError::ShuttingDown => None,
         }
     }
@@ -194,6 +213,8 @@ impl IpcError {
             IpcError::NoReply(_) => "no_reply",
             IpcError::Handler { .. } => "handler",
             IpcError::ShuttingDown => "shutting_down",
+            IpcError::Durable { .. } => "durable",
+            IpcError::Runaway { .. } => "runaway",
         }
     }
 }
@@ -223,6 +244,16 @@ pub enum SpawnError {
     /// The kernel is shutting down and accepts no new agents.
     #[error("the kernel is shutting down")]
     ShuttingDown,
+    /// Invalid durability options (checkpoint policy, durable mailbox without a registered
+    /// type, unknown agent type, …).
+    #[error("invalid durability options: {0}")]
+    Durability(String),
+    /// No agent type is registered under this name ([`crate::KernelBuilder::agent_type`]).
+    #[error("no agent type `{0}` is registered (KernelBuilder::agent_type)")]
+    UnknownAgentType(String),
+    /// The agent's durable state could not be written or read.
+    #[error("durable state of the agent: {0}")]
+    Storage(String),
 }
 
 /// Building, configuring, or operating the kernel failed.

@@ -70,6 +70,9 @@ impl<A: Agent> Mailbox<A> {
 
     /// Enqueues at once when there is room; boxes a future only to wait under backpressure.
     fn deliver(&self, env: Envelope<A>) -> BoxFuture<'_, Result<(), IpcError>> {
+        if self.durable.is_some() {
+            return self.enqueue(env).boxed();
+        }
         match self.try_enqueue(env) {
             Err(e) => futures::future::ready(Err(e)).boxed(),
             Ok(None) => futures::future::ready(Ok(())).boxed(),
@@ -112,6 +115,7 @@ impl<A: Agent> Endpoint for Mailbox<A> {
                 from,
                 topic,
                 reply: None,
+                delivery: None,
             }),
             Err(_) => futures::future::ready(Err(IpcError::WrongMessageType {
                 pid: self.pid,
@@ -134,6 +138,7 @@ impl<A: Agent> Endpoint for Mailbox<A> {
                 from,
                 topic,
                 reply: None,
+                delivery: None,
             }),
             Err(e) => futures::future::ready(Err(e)).boxed(),
         }

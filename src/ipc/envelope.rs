@@ -22,6 +22,17 @@ pub(crate) struct Envelope<A: Agent> {
     pub(crate) from: Option<Pid>,
     pub(crate) topic: Option<Arc<str>>,
     pub(crate) reply: Option<ReplyTx<A::Reply>>,
+    /// Set for a message persisted in a durable mailbox.
+    pub(crate) delivery: Option<Box<DeliveryTag>>,
+}
+
+/// A durable message's row and delivery id.
+#[derive(Debug, Clone)]
+pub(crate) struct DeliveryTag {
+    pub(crate) row: i64,
+    pub(crate) id: String,
+    /// Handed over again after a restart (its step may have run before).
+    pub(crate) redelivered: bool,
 }
 
 impl<A: Agent> Envelope<A> {
@@ -32,6 +43,7 @@ impl<A: Agent> Envelope<A> {
             from,
             topic: None,
             reply: None,
+            delivery: None,
         }
     }
 }

@@ -28,6 +28,30 @@ pub(crate) struct Mailbox<A: Agent> {
     pub(crate) ask_timeout: Duration,
     pub(crate) json: Option<JsonCodec<A>>,
     pub(crate) bridge: Recipient<Deliver<A::Msg, A::Reply>>,
+    pub(crate) durable: Option<DurableLane<A>>,
+}
+
+/// A durable mailbox: every message is persisted before the send returns.
+pub(crate) struct DurableLane<A: Agent> {
+    pub(crate) storage: crate::storage::Storage,
+    pub(crate) encode: fn(&A::Msg) -> Result<serde_json::Value, String>,
+}
+
+impl<A: Agent> Clone for DurableLane<A> {
+    fn clone(&self) -> Self {
+        DurableLane {
+            storage: self.storage.clone(),
+            encode: self.encode,
+        }
+    }
+}
+
+/// The encoder of a durable lane.
+pub(crate) fn encode_msg<A: Agent>(msg: &A::Msg) -> Result<serde_json::Value, String>
+where
+    A::Msg: serde::Serialize,
+{
+    serde_json::to_value(msg).map_err(|e| e.to_string())
 }
 
 /// A request enqueued (or, under backpressure, still waiting for room) and the receiver of its
@@ -47,6 +71,7 @@ pub(crate) struct MailboxParts<A: Agent> {
     pub(crate) ask_timeout: Duration,
     pub(crate) json: Option<JsonCodec<A>>,
     pub(crate) bridge: Recipient<Deliver<A::Msg, A::Reply>>,
+    pub(crate) durable: Option<DurableLane<A>>,
 }
 
 impl<A: Agent> Mailbox<A> {
@@ -60,6 +85,7 @@ impl<A: Agent> Mailbox<A> {
             ask_timeout: p.ask_timeout,
             json: p.json,
             bridge: p.bridge,
+            durable: p.durable,
         }
     }
 
@@ -80,6 +106,18 @@ impl<A: Agent> Mailbox<A> {
         if self.closing.load(Ordering::Relaxed) {
             return Err(IpcError::ShuttingDown);
         }
+        if self.durable.is_some() && env.delivery.is_none() {
+            return Err(IpcError::Durable {
+                pid: self.pid,
+                reason: "a durable mailbox needs an awaited send (tell, ask, send_json); this path cannot wait for the write".into(),
+            });
+        }
+        self.try_push(env)
+    }
+
+    /// Enqueues a message that is ready to go (persisted if the mailbox is durable).
+    #[inline]
+    fn try_push(&self, env: Envelope<A>) -> Result<Option<Envelope<A>>, IpcError> {
         match self.tx.try_send(env) {
             Ok(()) => Ok(None),
             Err(Refused::Closed(_)) => Err(IpcError::NoSuchAgent(self.pid)),
@@ -106,13 +144,73 @@ impl<A: Agent> Mailbox<A> {
             .map_err(|_| IpcError::NoSuchAgent(self.pid))
     }
 
-    /// Enqueues, waiting for room under backpressure.
+    /// Enqueues, waiting for room under backpressure (and, for a durable mailbox, for the
+    /// message to be persisted first).
     #[inline]
     pub(crate) async fn enqueue(&self, env: Envelope<A>) -> Result<(), IpcError> {
+        if self.durable.is_some() {
+            return self.enqueue_durable(env, None).await.map(|_| ());
+        }
         match self.try_enqueue(env)? {
             None => Ok(()),
             Some(env) => self.wait_room(env).await,
         }
+    }
+
+    /// Persists a message in the durable mailbox, then enqueues it. `Ok(false)`: a message
+    /// with this delivery id was already persisted (a duplicate send), nothing was done. A
+    /// message refused after it was persisted (full mailbox, agent gone) is deleted again.
+    pub(crate) async fn enqueue_durable(
+        &self,
+        mut env: Envelope<A>,
+        delivery_id: Option<String>,
+    ) -> Result<bool, IpcError> {
+        let pid = self.pid;
+        let Some(lane) = &self.durable else {
+            return Err(IpcError::Durable {
+                pid,
+                reason: "the agent has no durable mailbox".into(),
+            });
+        };
+        if self.closing.load(Ordering::Relaxed) {
+            return Err(IpcError::ShuttingDown);
+        }
+        if self.tx.is_closed() {
+            return Err(IpcError::NoSuchAgent(pid));
+        }
+        let failed = |reason: String| IpcError::Durable { pid, reason };
+        let payload = (lane.encode)(&env.msg).map_err(failed)?;
+        let id = delivery_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let sender = env.from.map_or_else(|| "external".to_string(), |p| p.to_string());
+        let stored = crate::storage::durable::mailbox::persist(
+            &lane.storage,
+            &pid.to_string(),
+            &id,
+            &sender,
+            &payload,
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+        let Some(row) = stored else {
+            return Ok(false);
+        };
+        env.delivery = Some(Box::new(crate::ipc::envelope::DeliveryTag {
+            row,
+            id,
+            redelivered: false,
+        }));
+        let pushed = match self.try_push(env) {
+            Ok(None) => Ok(()),
+            Ok(Some(env)) => self.wait_room(env).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = pushed {
+            if let Err(del) = crate::storage::durable::mailbox::remove(&lane.storage, row).await {
+                tracing::error!(%pid, error = %del, "a refused durable message could not be deleted; it will be redelivered");
+            }
+            return Err(e);
+        }
+        Ok(true)
     }
 
     fn timed_out(&self, after: Duration) -> IpcError {
@@ -126,12 +224,22 @@ impl<A: Agent> Mailbox<A> {
     /// order they were made in; under backpressure it waits in [`Mailbox::reply`].
     pub(crate) fn request(&self, msg: A::Msg, from: Option<Pid>) -> Result<Request<A>, IpcError> {
         let (tx, reply) = oneshot::channel();
-        let unsent = self.try_enqueue(Envelope {
+        let env = Envelope {
             msg,
             from,
             topic: None,
             reply: Some(tx),
-        })?;
+            delivery: None,
+        };
+        let unsent = if self.durable.is_some() {
+            // Persisted and enqueued when the request is awaited.
+            if self.closing.load(Ordering::Relaxed) {
+                return Err(IpcError::ShuttingDown);
+            }
+            Some(env)
+        } else {
+            self.try_enqueue(env)?
+        };
         Ok(Request { unsent, reply })
     }
 
@@ -144,7 +252,7 @@ impl<A: Agent> Mailbox<A> {
     ) -> Result<A::Reply, IpcError> {
         let exchange = async {
             if let Some(env) = request.unsent {
-                self.wait_room(env).await?;
+                self.enqueue(env).await?;
             }
             request
                 .reply
@@ -184,7 +292,7 @@ impl<A: Agent> Mailbox<A> {
         let request = self.request(msg, waiting.as_ref().map(ReplyWait::pid))?;
         let exchange = async {
             if let Some(env) = request.unsent {
-                self.wait_room(env).await?;
+                self.enqueue(env).await?;
             }
             await_port(self.pid, port, request.reply).await
         };

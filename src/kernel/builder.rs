@@ -36,6 +36,13 @@ pub struct KernelBuilder {
     offline_fallback: Option<bool>,
     policy: Option<Arc<dyn ReplacementPolicy>>,
     embedder: Option<Arc<dyn Embedder>>,
+    types: Vec<(Arc<str>, Arc<dyn super::types::AgentType>)>,
+}
+
+impl std::fmt::Debug for dyn super::types::AgentType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AgentType")
+    }
 }
 
 impl KernelBuilder {
@@ -74,6 +81,22 @@ impl KernelBuilder {
     /// loaded once and shared by several kernels).
     pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
         self.embedder = Some(embedder);
+        self
+    }
+
+    /// Registers an agent type by name (name → factory). Agents of a registered type can be
+    /// spawned by name with JSON options ([`Kernel::spawn_registered`]), spawned durable
+    /// ([`Kernel::spawn_durable`]), and — what durability needs — built again when the
+    /// kernel resumes them after a restart, or restores or forks one of their checkpoints.
+    /// Register every durable type before `build`: durable agents are resumed during it.
+    pub fn agent_type<A, F>(mut self, name: &str, factory: F) -> Self
+    where
+        A: crate::Agent,
+        A::Msg: serde::Serialize + serde::de::DeserializeOwned,
+        A::Reply: serde::Serialize,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        self.types.push(super::types::registration(name, factory));
         self
     }
 
@@ -121,6 +144,7 @@ impl KernelBuilder {
             None => Storage::connect(&config.storage.url).await?,
         };
         let writer = RegistryWriter::spawn(storage.clone())?;
+        let checkpoint_writer = crate::checkpoint::writer::CheckpointWriter::spawn(storage.clone());
 
         let n = match config.kernel.arbiters {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -194,6 +218,8 @@ impl KernelBuilder {
                 scheduler,
                 providers,
                 pager: std::sync::OnceLock::new(),
+                checkpoint_writer,
+                types: self.types.into_iter().collect(),
             }),
         };
         let cfg = &kernel.inner.config.pager;
@@ -221,6 +247,9 @@ impl KernelBuilder {
         };
         super::paging::wire(&pager, &kernel.inner);
         let _ = kernel.inner.pager.set(pager);
+        if kernel.inner.config.durability.resume_on_start {
+            kernel.resume_agents().await;
+        }
         Ok(kernel)
     }
 }

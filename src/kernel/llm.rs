@@ -31,6 +31,9 @@ pub enum LlmError {
     /// No backend serves the requested model.
     #[error("no LLM backend is configured for model `{0}`")]
     NoBackend(String),
+    /// A runaway limit ended the agent's task; no call was made.
+    #[error(transparent)]
+    Runaway(#[from] crate::checkpoint::RunawayLimit),
 }
 
 /// Probes a local Ollama (TCP connect to 127.0.0.1:11434, 200 ms).
@@ -70,15 +73,48 @@ impl AgentContext {
         request: ChatRequest,
         sink: Option<UnboundedSender<StreamDelta>>,
     ) -> Result<ChatResponse, LlmError> {
+        let pid = self.pid();
+        let kernel = self.kernel();
+        if let Err(limit) = self.durability().may_call() {
+            kernel
+                .events_bus()
+                .emit_with(|| crate::KernelEvent::RunawayStopped { pid, limit });
+            return Err(LlmError::Runaway(limit));
+        }
+        let step = self.step_ctx();
+        let slot = step.next(pid);
+        let digest = if step.journaled {
+            crate::agent::journal::digest_of("llm", &request)
+        } else {
+            String::new()
+        };
+        if step.journaled
+            && let Some(done) = step.replayed::<ChatResponse>(&slot, &digest)
+        {
+            if let Some(sink) = &sink {
+                let _ = sink.send(StreamDelta::Text(done.content.clone()));
+            }
+            return Ok(done);
+        }
         let slices = KernelSlices {
-            kernel: self.kernel(),
+            kernel,
             ctx: Some(self),
-            pid: self.pid(),
+            pid,
             priority: self.priority(),
             resume: false,
-            exact: caps_tokens(&self.kernel().config().scheduler),
+            exact: caps_tokens(&kernel.config().scheduler),
         };
-        run(slices, request, sink).await
+        let result = run(slices, request, sink).await;
+        let used = result.as_ref().ok().map(|r| {
+            let cost = kernel.providers().ledger.cost_nano(&r.model, &r.usage) as f64 / 1e9;
+            (r.usage.prompt_tokens, r.usage.completion_tokens, cost)
+        });
+        self.durability().llm_outcome(used);
+        if let Ok(r) = &result {
+            step.record(kernel.storage(), pid, &slot, "llm", digest, r)
+                .await;
+        }
+        result
     }
 }
 

@@ -32,6 +32,7 @@ pub(crate) struct AgentEntry {
     pub(crate) stop_timeout: Duration,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) topics: Mutex<Vec<Arc<str>>>,
+    pub(crate) durability: Arc<crate::agent::durable::Durability>,
 }
 
 /// Live agents by pid.

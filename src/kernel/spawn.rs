@@ -20,7 +20,9 @@ use tracing::debug;
 use crate::agent::process::{AgentProcess, Factory, Me, ProcessParts};
 use crate::agent::run_loop::panic_message;
 use crate::agent::state::ProcessShared;
+use crate::agent::durable::{Durability, Restart};
 use crate::agent::{Agent, SpawnOptions};
+use crate::checkpoint::store::Lineage;
 use crate::error::SpawnError;
 use crate::events::KernelEvent;
 use crate::ipc::AgentRef;
@@ -73,6 +75,16 @@ pub struct Spawn<'k, A: Agent> {
     opts: SpawnOptions,
     parent: Option<Pid>,
     json: Option<JsonCodec<A>>,
+    durable: Option<fn(&A::Msg) -> Result<serde_json::Value, String>>,
+    type_name: Option<Arc<str>>,
+    resume: Option<Resume>,
+}
+
+/// Where a spawned agent starts from: an existing pid, a checkpoint, durable messages.
+pub(crate) struct Resume {
+    pub(crate) pid: Pid,
+    pub(crate) restart: Restart,
+    pub(crate) lineage: Lineage,
 }
 
 impl<'k, A: Agent> Spawn<'k, A> {
@@ -88,7 +100,57 @@ impl<'k, A: Agent> Spawn<'k, A> {
             opts,
             parent,
             json: None,
+            durable: None,
+            type_name: None,
+            resume: None,
         }
+    }
+
+    /// Builds from a shared factory (a registered type, a fork).
+    pub(crate) fn shared(kernel: &'k Kernel, factory: Factory<A>, opts: SpawnOptions) -> Self {
+        Spawn {
+            kernel,
+            factory,
+            opts,
+            parent: None,
+            json: None,
+            durable: None,
+            type_name: None,
+            resume: None,
+        }
+    }
+
+    /// Gives the agent a **durable mailbox** (and JSON access): every message is persisted
+    /// before the sender's `tell`/`ask` returns, delivered at least once with a delivery id
+    /// ([`crate::AgentContext::delivery_id`]), and acknowledged when the checkpoint of the
+    /// step that handled it commits; after a crash the unacknowledged ones are redelivered
+    /// and the LLM and [`crate::AgentContext::journaled`] calls of a step that runs again are
+    /// answered from the journal. Checkpoints every step unless
+    /// [`SpawnOptions::checkpoint`] says otherwise.
+    ///
+    /// To also be **resumed after a kernel restart**, spawn it through its registered type
+    /// ([`Kernel::spawn_durable`]): a resume needs a factory by name.
+    pub fn durable(mut self) -> Self
+    where
+        A::Msg: Serialize + DeserializeOwned,
+        A::Reply: Serialize,
+    {
+        self.json = Some(JsonCodec::of());
+        self.durable = Some(crate::ipc::mailbox::encode_msg::<A>);
+        self.opts.durable = true;
+        self
+    }
+
+    /// Records the registered type this agent was spawned as.
+    pub(crate) fn registered(mut self, name: Arc<str>) -> Self {
+        self.type_name = Some(name);
+        self
+    }
+
+    /// Starts the agent under an existing pid, from a checkpoint and/or durable messages.
+    pub(crate) fn resume(mut self, resume: Resume) -> Self {
+        self.resume = Some(resume);
+        self
     }
 
     /// Opens the agent to JSON by pid: [`Kernel::send_json`], [`Kernel::ask_json`],
@@ -143,6 +205,9 @@ impl Kernel {
             opts,
             parent,
             json,
+            durable,
+            type_name,
+            resume,
             ..
         } = spawn;
         let inner = &self.inner;
@@ -176,10 +241,23 @@ impl Kernel {
             .supervisor_addr(supervisor_id)
             .ok_or(SpawnError::NoSuchSupervisor(supervisor_id))?;
 
+        let spec = self.durable_spec(&opts, durable.is_some(), type_name.clone())?;
         let agent = std::panic::catch_unwind(AssertUnwindSafe(|| factory()))
             .map_err(|p| SpawnError::FactoryPanicked(panic_message(&*p)))?;
 
-        let pid = Pid::new();
+        let pid = resume.as_ref().map_or_else(Pid::new, |r| r.pid);
+        if inner.registry.entry(pid).is_ok() {
+            return Err(SpawnError::Durability(format!("agent {pid} is already running")));
+        }
+        let durability = Arc::new(match resume {
+            Some(r) => Durability::new(spec, r.lineage, Some(r.restart)),
+            None => Durability::new(spec, Lineage::default(), None),
+        });
+        if let (Some(t), true) = (&type_name, durable.is_some()) {
+            // Recorded before it runs: a crash at any moment after this spawn returns finds
+            // it on the next start.
+            self.record_durable(pid, t, &opts).await?;
+        }
         let name: Arc<str> = Arc::from(opts.name.as_str());
         let (tx, rx) = queue::bounded(capacity);
         let (go, gate) = oneshot::channel();
@@ -201,6 +279,7 @@ impl Kernel {
             supervisor: supervisor.clone().recipient(),
             gate,
             stop_timeout,
+            durable: durability.clone(),
         };
         let addr =
             AgentProcess::start_in_arbiter(self.next_arbiter(), move |_| AgentProcess::new(parts));
@@ -214,6 +293,10 @@ impl Kernel {
             ask_timeout: inner.config.kernel.ask_timeout(),
             json,
             bridge: addr.clone().recipient(),
+            durable: durable.map(|encode| crate::ipc::mailbox::DurableLane {
+                storage: inner.storage.clone(),
+                encode,
+            }),
         }));
         let _ = me.set(mailbox.clone());
         let entry = inner.registry.insert(
@@ -232,6 +315,7 @@ impl Kernel {
                 stop_timeout,
                 created_at: Utc::now(),
                 topics: Mutex::new(Vec::new()),
+                durability,
             },
         );
         self.record_agent(pid, &entry, "created", None);

@@ -229,6 +229,11 @@ impl Pager {
         index
     }
 
+    /// Whether `pid`'s table is in memory.
+    pub(crate) fn has_table(&self, pid: Pid) -> bool {
+        self.inner.slots.contains_key(&pid)
+    }
+
     /// Drops the agent's table from memory (its pages stay in storage and are loaded again on
     /// the next use). The kernel calls it when an agent terminates for good.
     pub fn forget(&self, pid: Pid) {

@@ -29,6 +29,7 @@ mod evict;
 mod grow;
 mod handle;
 mod load;
+pub(crate) mod manifest;
 mod page;
 mod policy;
 mod pressure;

@@ -1,6 +1,5 @@
 //! Splitting content into pages at token boundaries, and content hashes.
 
-use sha2::{Digest, Sha256};
 
 /// One piece of content: its text and its token count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,13 +67,7 @@ pub(crate) fn split(text: &str, page_tokens: u32) -> Vec<Piece> {
 
 /// Hex SHA-256 of `text`: the key of its blob in `page_blobs`.
 pub(crate) fn hash(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    out
+    crate::digest::sha256_hex(text.as_bytes())
 }
 
 #[cfg(test)]

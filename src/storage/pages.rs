@@ -415,3 +415,22 @@ pub(crate) async fn load_memories(
         })
         .collect()
 }
+
+/// Deletes page rows and leaves their blobs (checkpoints may refer to them; the checkpoint
+/// collector removes blobs nothing refers to).
+pub(crate) async fn delete_page_rows(storage: &Storage, ids: &[String]) -> Result<(), StorageError> {
+    let backend = storage.backend();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        storage
+            .connection()
+            .execute_raw(stmt(
+                backend,
+                &format!("DELETE FROM pages WHERE id IN ({marks})"),
+                chunk.iter().map(|id| Value::from(id.clone())).collect(),
+            ))
+            .await
+            .map_err(|e| storage.query_error("deleting pages", e))?;
+    }
+    Ok(())
+}
