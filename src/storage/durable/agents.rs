@@ -42,6 +42,9 @@ pub(crate) async fn running(storage: &Storage) -> Result<Vec<DurableAgentRow>, S
 }
 
 /// One row.
-pub(crate) async fn get(storage: &Storage, pid: &str) -> Result<Option<DurableAgentRow>, StorageError> {
+pub(crate) async fn get(
+    storage: &Storage,
+    pid: &str,
+) -> Result<Option<DurableAgentRow>, StorageError> {
     todo!()
 }

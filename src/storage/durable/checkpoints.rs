@@ -66,12 +66,18 @@ pub(crate) async fn commit(
 }
 
 /// Every checkpoint of `pid`, oldest first (by sequence), without bodies.
-pub(crate) async fn list(storage: &Storage, pid: &str) -> Result<Vec<CheckpointMeta>, StorageError> {
+pub(crate) async fn list(
+    storage: &Storage,
+    pid: &str,
+) -> Result<Vec<CheckpointMeta>, StorageError> {
     todo!()
 }
 
 /// One checkpoint with its body.
-pub(crate) async fn get(storage: &Storage, id: &str) -> Result<Option<CheckpointRow>, StorageError> {
+pub(crate) async fn get(
+    storage: &Storage,
+    id: &str,
+) -> Result<Option<CheckpointRow>, StorageError> {
     todo!()
 }
 

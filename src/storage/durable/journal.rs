@@ -36,7 +36,11 @@ pub(crate) async fn step(
 }
 
 /// Deletes `pid`'s entries of steps `< before_step`; returns how many.
-pub(crate) async fn prune(storage: &Storage, pid: &str, before_step: u64) -> Result<u64, StorageError> {
+pub(crate) async fn prune(
+    storage: &Storage,
+    pid: &str,
+    before_step: u64,
+) -> Result<u64, StorageError> {
     todo!()
 }
 

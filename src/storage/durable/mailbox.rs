@@ -41,7 +41,10 @@ pub(crate) async fn pending(storage: &Storage, pid: &str) -> Result<Vec<MailboxR
 }
 
 /// Rows by id (any status), by id.
-pub(crate) async fn by_ids(storage: &Storage, ids: &[i64]) -> Result<Vec<MailboxRow>, StorageError> {
+pub(crate) async fn by_ids(
+    storage: &Storage,
+    ids: &[i64],
+) -> Result<Vec<MailboxRow>, StorageError> {
     todo!()
 }
 
@@ -56,7 +59,10 @@ pub(crate) async fn mark_dead(storage: &Storage, id: i64) -> Result<(), StorageE
 }
 
 /// Deletes `acked` rows whose `delivered_at` is older than `before`; returns how many.
-pub(crate) async fn prune_acked(storage: &Storage, before: DateTime<Utc>) -> Result<u64, StorageError> {
+pub(crate) async fn prune_acked(
+    storage: &Storage,
+    before: DateTime<Utc>,
+) -> Result<u64, StorageError> {
     todo!()
 }
 
