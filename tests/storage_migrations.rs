@@ -9,7 +9,7 @@ use chrono::Utc;
 use common::test_storage;
 use sea_orm::{ActiveValue, ConnectionTrait, DbBackend, EntityTrait, Statement};
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 13] = [
     "agents",
     "mailbox_messages",
     "checkpoints",
@@ -20,6 +20,8 @@ const TABLES: [&str; 11] = [
     "locks",
     "jobs",
     "audit_log",
+    "journal",
+    "durable_agents",
     "seaql_migrations",
 ];
 
@@ -70,7 +72,7 @@ async fn migrations_create_every_table_and_are_idempotent(backend: Backend) {
     }
     assert_eq!(
         count(&storage, "SELECT COUNT(*) AS n FROM seaql_migrations").await,
-        7
+        8
     );
 
     // Second run on the same handle, then a fresh connection: no error, nothing re-applied.
@@ -83,7 +85,7 @@ async fn migrations_create_every_table_and_are_idempotent(backend: Backend) {
         .unwrap_or_else(|e| panic!("reconnect: {e}"));
     assert_eq!(
         count(&again, "SELECT COUNT(*) AS n FROM seaql_migrations").await,
-        7
+        8
     );
     assert_eq!(table_names(&again).await.len(), tables.len());
 }

@@ -1,5 +1,6 @@
 //! The [`Storage`] handle: connect, migrate, hand out the connection.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ struct Inner {
     conn: DatabaseConnection,
     backend: Backend,
     url: String,
+    /// Data statements issued by the storage repositories (see
+    /// [`Storage::statements_executed`]).
+    statements: AtomicU64,
 }
 
 impl Storage {
@@ -108,6 +112,7 @@ impl Storage {
                 conn,
                 backend,
                 url: redacted,
+                statements: AtomicU64::new(0),
             }),
         })
     }
@@ -135,6 +140,19 @@ impl Storage {
                 url: self.inner.url.clone(),
                 source,
             })
+    }
+
+    /// How many data statements the kernel's storage repositories (pages and durability:
+    /// checkpoints, journal, durable mailboxes, durable agents) have issued through this handle
+    /// and its clones. `BEGIN`/`COMMIT` are not counted; queries issued directly on
+    /// [`Storage::connection`] are not either.
+    pub fn statements_executed(&self) -> u64 {
+        self.inner.statements.load(Ordering::Relaxed)
+    }
+
+    /// Counts one data statement (called by the repositories' execution helpers).
+    pub(crate) fn count_statement(&self) {
+        self.inner.statements.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Wraps a driver error with this storage's URL and the operation.

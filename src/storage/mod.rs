@@ -16,13 +16,14 @@
 //! in `docs/storage.md`.
 
 mod backend;
+pub(crate) mod durable;
 pub mod embedding;
 pub mod entities;
 mod error;
 mod handle;
-pub(crate) mod durable;
 pub(crate) mod pages;
 mod registry;
+pub(crate) mod sql;
 mod url;
 pub mod vector;
 mod writer;

@@ -4,9 +4,10 @@
 //! and rebuilds a page table from these rows after a restart.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, QueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{QueryResult, Statement, TransactionTrait, Value};
 
 use crate::storage::embedding::{column_value, read_column};
+use crate::storage::sql::{exec, int, int32, now, query_all, query_one, stmt};
 use crate::storage::{Backend, Storage, StorageError};
 
 /// A page row to insert.
@@ -52,40 +53,6 @@ pub(crate) struct Residency {
     pub(crate) access_count: u32,
 }
 
-/// Writes `?` placeholders as `$n` on Postgres.
-fn stmt(backend: Backend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = match backend {
-        Backend::Sqlite => sql.to_string(),
-        Backend::Postgres => {
-            let mut out = String::with_capacity(sql.len() + 16);
-            let mut n = 0;
-            for ch in sql.chars() {
-                if ch == '?' {
-                    n += 1;
-                    out.push('$');
-                    out.push_str(&n.to_string());
-                } else {
-                    out.push(ch);
-                }
-            }
-            out
-        }
-    };
-    Statement::from_sql_and_values(backend.sea(), sql, values)
-}
-
-fn int(v: u64) -> Value {
-    Value::BigInt(Some(i64::try_from(v).unwrap_or(i64::MAX)))
-}
-
-fn int32(v: u32) -> Value {
-    Value::Int(Some(i32::try_from(v).unwrap_or(i32::MAX)))
-}
-
-fn now() -> Value {
-    Value::ChronoDateTimeUtc(Some(Utc::now()))
-}
-
 fn dim(v: Option<&[f32]>) -> Value {
     Value::Int(v.and_then(|v| i32::try_from(v.len()).ok()))
 }
@@ -97,49 +64,58 @@ pub(crate) async fn insert_pages(
     rows: &[NewPageRow<'_>],
 ) -> Result<(), StorageError> {
     let backend = storage.backend();
-    let err = |e| storage.query_error("storing pages", e);
+    const OP: &str = "storing pages";
+    let err = |e| storage.query_error(OP, e);
     let txn = storage.connection().begin().await.map_err(err)?;
     for row in rows {
         let size = i64::try_from(row.content.len()).unwrap_or(i64::MAX);
-        txn.execute_raw(stmt(
-            backend,
-            "INSERT INTO page_blobs (hash, content, size, created_at) VALUES (?, ?, ?, ?) \
+        exec(
+            storage,
+            &txn,
+            OP,
+            stmt(
+                backend,
+                "INSERT INTO page_blobs (hash, content, size, created_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (hash) DO NOTHING",
-            vec![
-                row.hash.into(),
-                Value::Bytes(Some(row.content.as_bytes().to_vec())),
-                Value::BigInt(Some(size)),
-                now(),
-            ],
-        ))
-        .await
-        .map_err(err)?;
-        txn.execute_raw(stmt(
-            backend,
-            "INSERT INTO pages (id, pid, content, tokens, importance, pinned, kind, metadata, \
+                vec![
+                    row.hash.into(),
+                    Value::Bytes(Some(row.content.as_bytes().to_vec())),
+                    Value::BigInt(Some(size)),
+                    now(),
+                ],
+            ),
+        )
+        .await?;
+        exec(
+            storage,
+            &txn,
+            OP,
+            stmt(
+                backend,
+                "INSERT INTO pages (id, pid, content, tokens, importance, pinned, kind, metadata, \
              embedding, embedding_dim, access_count, created_at, updated_at, accessed_at, \
              content_hash, seq, resident) \
              VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
-            vec![
-                row.id.clone().into(),
-                row.pid.clone().into(),
-                int32(row.tokens),
-                Value::Double(Some(f64::from(row.importance))),
-                row.pinned.into(),
-                row.kind.into(),
-                Value::Json(Some(Box::new(row.metadata.clone()))),
-                column_value(backend, row.embedding),
-                dim(row.embedding),
-                now(),
-                now(),
-                now(),
-                row.hash.into(),
-                int(row.seq),
-                row.resident.into(),
-            ],
-        ))
-        .await
-        .map_err(err)?;
+                vec![
+                    row.id.clone().into(),
+                    row.pid.clone().into(),
+                    int32(row.tokens),
+                    Value::Double(Some(f64::from(row.importance))),
+                    row.pinned.into(),
+                    row.kind.into(),
+                    Value::Json(Some(Box::new(row.metadata.clone()))),
+                    column_value(backend, row.embedding),
+                    dim(row.embedding),
+                    now(),
+                    now(),
+                    now(),
+                    row.hash.into(),
+                    int(row.seq),
+                    row.resident.into(),
+                ],
+            ),
+        )
+        .await?;
     }
     txn.commit().await.map_err(err)
 }
@@ -153,20 +129,21 @@ pub(crate) async fn set_residency(
         return Ok(());
     }
     let backend = storage.backend();
-    let err = |e| storage.query_error("writing page residency", e);
+    const OP: &str = "writing page residency";
+    let err = |e| storage.query_error(OP, e);
     if let [one] = changes {
-        storage
-            .connection()
-            .execute_raw(residency_stmt(backend, one))
-            .await
-            .map_err(err)?;
+        exec(
+            storage,
+            storage.connection(),
+            OP,
+            residency_stmt(backend, one),
+        )
+        .await?;
         return Ok(());
     }
     let txn = storage.connection().begin().await.map_err(err)?;
     for change in changes {
-        txn.execute_raw(residency_stmt(backend, change))
-            .await
-            .map_err(err)?;
+        exec(storage, &txn, OP, residency_stmt(backend, change)).await?;
     }
     txn.commit().await.map_err(err)
 }
@@ -193,9 +170,11 @@ pub(crate) async fn update_page(
     importance: f32,
 ) -> Result<(), StorageError> {
     let backend = storage.backend();
-    storage
-        .connection()
-        .execute_raw(stmt(
+    exec(
+        storage,
+        storage.connection(),
+        "updating a page",
+        stmt(
             backend,
             "UPDATE pages SET metadata = ?, pinned = ?, importance = ?, updated_at = ? WHERE id = ?",
             vec![
@@ -205,9 +184,9 @@ pub(crate) async fn update_page(
                 now(),
                 id.into(),
             ],
-        ))
-        .await
-        .map_err(|e| storage.query_error("updating a page", e))?;
+        ),
+    )
+    .await?;
     Ok(())
 }
 
@@ -221,15 +200,17 @@ pub(crate) async fn load_blobs(
     }
     let backend = storage.backend();
     let marks = vec!["?"; hashes.len()].join(", ");
-    let rows = storage
-        .connection()
-        .query_all_raw(stmt(
+    let rows = query_all(
+        storage,
+        storage.connection(),
+        "reading page blobs",
+        stmt(
             backend,
             &format!("SELECT hash, content FROM page_blobs WHERE hash IN ({marks})"),
             hashes.iter().map(|h| Value::from(*h)).collect(),
-        ))
-        .await
-        .map_err(|e| storage.query_error("reading page blobs", e))?;
+        ),
+    )
+    .await?;
     rows.iter()
         .map(|r| {
             let hash: String = r.try_get("", "hash").map_err(|e| corrupt(storage, e))?;
@@ -250,9 +231,11 @@ fn corrupt(storage: &Storage, e: impl std::fmt::Display) -> StorageError {
 /// Every page row of `pid`, in conversation order, with the blobs of resident rows.
 pub(crate) async fn load_pages(storage: &Storage, pid: &str) -> Result<Vec<PageRow>, StorageError> {
     let backend = storage.backend();
-    let rows = storage
-        .connection()
-        .query_all_raw(stmt(
+    let rows = query_all(
+        storage,
+        storage.connection(),
+        "loading pages",
+        stmt(
             backend,
             "SELECT p.id, p.content_hash, p.content AS inline, p.tokens, p.importance, p.pinned, \
              p.kind, p.metadata, p.embedding, p.access_count, p.seq, p.resident, \
@@ -260,9 +243,9 @@ pub(crate) async fn load_pages(storage: &Storage, pid: &str) -> Result<Vec<PageR
              FROM pages p LEFT JOIN page_blobs b ON b.hash = p.content_hash AND p.resident \
              WHERE p.pid = ? ORDER BY p.seq",
             vec![pid.into()],
-        ))
-        .await
-        .map_err(|e| storage.query_error("loading pages", e))?;
+        ),
+    )
+    .await?;
     rows.iter().map(|r| page_row(storage, backend, r)).collect()
 }
 
@@ -295,15 +278,17 @@ pub(crate) async fn page_owner(
     id: &str,
 ) -> Result<Option<String>, StorageError> {
     let backend = storage.backend();
-    let row = storage
-        .connection()
-        .query_one_raw(stmt(
+    let row = query_one(
+        storage,
+        storage.connection(),
+        "finding a page's owner",
+        stmt(
             backend,
             "SELECT pid FROM pages WHERE id = ?",
             vec![id.into()],
-        ))
-        .await
-        .map_err(|e| storage.query_error("finding a page's owner", e))?;
+        ),
+    )
+    .await?;
     row.map(|r| {
         r.try_get::<String>("", "pid")
             .map_err(|e| corrupt(storage, e))
@@ -317,24 +302,33 @@ pub(crate) async fn delete_pages(
     pages: &[(String, String)],
 ) -> Result<(), StorageError> {
     let backend = storage.backend();
-    let err = |e| storage.query_error("deleting pages", e);
+    const OP: &str = "deleting pages";
+    let err = |e| storage.query_error(OP, e);
     let txn = storage.connection().begin().await.map_err(err)?;
     for (id, hash) in pages {
-        txn.execute_raw(stmt(
-            backend,
-            "DELETE FROM pages WHERE id = ?",
-            vec![id.clone().into()],
-        ))
-        .await
-        .map_err(err)?;
-        txn.execute_raw(stmt(
-            backend,
-            "DELETE FROM page_blobs WHERE hash = ? AND NOT EXISTS \
+        exec(
+            storage,
+            &txn,
+            OP,
+            stmt(
+                backend,
+                "DELETE FROM pages WHERE id = ?",
+                vec![id.clone().into()],
+            ),
+        )
+        .await?;
+        exec(
+            storage,
+            &txn,
+            OP,
+            stmt(
+                backend,
+                "DELETE FROM page_blobs WHERE hash = ? AND NOT EXISTS \
              (SELECT 1 FROM pages WHERE content_hash = ?)",
-            vec![hash.clone().into(), hash.clone().into()],
-        ))
-        .await
-        .map_err(err)?;
+                vec![hash.clone().into(), hash.clone().into()],
+            ),
+        )
+        .await?;
     }
     txn.commit().await.map_err(err)
 }
@@ -357,9 +351,11 @@ pub(crate) async fn insert_memory(
     m: &MemoryRow,
 ) -> Result<(), StorageError> {
     let backend = storage.backend();
-    storage
-        .connection()
-        .execute_raw(stmt(
+    exec(
+        storage,
+        storage.connection(),
+        "storing a memory",
+        stmt(
             backend,
             "INSERT INTO memories (id, pid, content, tokens, importance, pinned, kind, metadata, \
              embedding, embedding_dim, access_count, created_at, updated_at, accessed_at) \
@@ -377,9 +373,9 @@ pub(crate) async fn insert_memory(
                 now(),
                 now(),
             ],
-        ))
-        .await
-        .map_err(|e| storage.query_error("storing a memory", e))?;
+        ),
+    )
+    .await?;
     Ok(())
 }
 
@@ -389,16 +385,18 @@ pub(crate) async fn load_memories(
     pid: &str,
 ) -> Result<Vec<MemoryRow>, StorageError> {
     let backend = storage.backend();
-    let rows = storage
-        .connection()
-        .query_all_raw(stmt(
+    let rows = query_all(
+        storage,
+        storage.connection(),
+        "loading memories",
+        stmt(
             backend,
             "SELECT id, content, tokens, importance, embedding, created_at FROM memories \
              WHERE pid = ? ORDER BY created_at, id",
             vec![pid.into()],
-        ))
-        .await
-        .map_err(|e| storage.query_error("loading memories", e))?;
+        ),
+    )
+    .await?;
     rows.iter()
         .map(|r| {
             let c = |e: sea_orm::DbErr| corrupt(storage, e);

@@ -18,11 +18,25 @@ pub struct Model {
     pub format_version: i32,
     /// The checkpoint this one is a delta of, if any.
     pub parent_id: Option<String>,
-    /// The snapshot or delta; large content is referenced by blob hash.
+    /// A small JSON summary (kind, step); the checkpoint itself is in `body`.
     #[sea_orm(column_type = "JsonBinary")]
     pub state: Json,
     /// When it was taken.
     pub created_at: DateTimeUtc,
+    /// `full` or `delta`.
+    pub kind: String,
+    /// The agent's step count when it was taken.
+    pub step: i64,
+    /// Sequence of the full checkpoint this one's delta chain starts at (itself if full).
+    pub base_sequence: i64,
+    /// Hex SHA-256 of `body`.
+    pub checksum: Option<String>,
+    /// The encoded checkpoint (absent on rows older than the body column).
+    pub body: Option<Vec<u8>>,
+    /// `body` length in bytes.
+    pub bytes: i64,
+    /// The registered agent type, if known.
+    pub agent_type: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -7,7 +7,9 @@
 pub mod agent;
 pub mod audit_entry;
 pub mod checkpoint;
+pub mod durable_agent;
 pub mod job;
+pub mod journal_entry;
 pub mod lease;
 pub mod lock;
 pub mod mailbox_message;
