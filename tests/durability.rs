@@ -160,7 +160,6 @@ fn config(url: Option<String>) -> KernelConfig {
         let mut backend = BackendConfig::new(BackendKind::OpenaiCompatible);
         backend.base_url = Some(url);
         backend.models = vec!["test-model".into()];
-        backend.max_retries = 0;
         cfg.providers.backends.insert("local".into(), backend);
     }
     cfg

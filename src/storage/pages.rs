@@ -324,7 +324,8 @@ pub(crate) async fn delete_pages(
             stmt(
                 backend,
                 "DELETE FROM page_blobs WHERE hash = ? AND NOT EXISTS \
-             (SELECT 1 FROM pages WHERE content_hash = ?)",
+             (SELECT 1 FROM pages WHERE content_hash = ?) \
+             AND NOT EXISTS (SELECT 1 FROM checkpoints)",
                 vec![hash.clone().into(), hash.clone().into()],
             ),
         )
@@ -420,15 +421,17 @@ pub(crate) async fn delete_page_rows(storage: &Storage, ids: &[String]) -> Resul
     let backend = storage.backend();
     for chunk in ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
-        storage
-            .connection()
-            .execute_raw(stmt(
+        exec(
+            storage,
+            storage.connection(),
+            "deleting pages",
+            stmt(
                 backend,
                 &format!("DELETE FROM pages WHERE id IN ({marks})"),
                 chunk.iter().map(|id| Value::from(id.clone())).collect(),
-            ))
-            .await
-            .map_err(|e| storage.query_error("deleting pages", e))?;
+            ),
+        )
+        .await?;
     }
     Ok(())
 }
