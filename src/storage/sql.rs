@@ -123,3 +123,37 @@ pub(crate) async fn query_one<C: ConnectionTrait>(
         .await
         .map_err(|e| storage.query_error(operation, e))
 }
+
+/// [`query_all`] of `sql` with `values` on the pool.
+pub(crate) async fn fetch_all(
+    storage: &Storage,
+    operation: &'static str,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<QueryResult>, StorageError> {
+    let statement = stmt(storage.backend(), sql, values);
+    query_all(storage, storage.connection(), operation, statement).await
+}
+
+/// [`query_one`] of `sql` with `values` on the pool.
+pub(crate) async fn fetch_one(
+    storage: &Storage,
+    operation: &'static str,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<QueryResult>, StorageError> {
+    let statement = stmt(storage.backend(), sql, values);
+    query_one(storage, storage.connection(), operation, statement).await
+}
+
+/// [`exec`] of `sql` with `values` on the pool; the rows it affected.
+pub(crate) async fn run(
+    storage: &Storage,
+    operation: &'static str,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<u64, StorageError> {
+    let statement = stmt(storage.backend(), sql, values);
+    let done = exec(storage, storage.connection(), operation, statement).await?;
+    Ok(done.rows_affected())
+}

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{QueryResult, TransactionTrait, Value};
 
 use crate::storage::sql::{
-    IN_CHUNK, col, exec, int, len, marks, query_all, query_one, stmt, to_u64,
+    IN_CHUNK, col, exec, fetch_all, fetch_one, int, len, marks, run, stmt, to_u64,
 };
 use crate::storage::{Storage, StorageError};
 
@@ -160,13 +160,7 @@ pub(crate) async fn list(
     pid: &str,
 ) -> Result<Vec<CheckpointMeta>, StorageError> {
     let sql = format!("SELECT {META_COLUMNS} FROM checkpoints WHERE pid = ? ORDER BY sequence");
-    let rows = query_all(
-        storage,
-        storage.connection(),
-        "listing checkpoints",
-        stmt(storage.backend(), &sql, vec![pid.into()]),
-    )
-    .await?;
+    let rows = fetch_all(storage, "listing checkpoints", &sql, vec![pid.into()]).await?;
     rows.iter().map(|r| meta(storage, r)).collect()
 }
 
@@ -176,13 +170,7 @@ pub(crate) async fn get(
     id: &str,
 ) -> Result<Option<CheckpointRow>, StorageError> {
     let sql = format!("SELECT {META_COLUMNS}, body FROM checkpoints WHERE id = ?");
-    let row = query_one(
-        storage,
-        storage.connection(),
-        "reading a checkpoint",
-        stmt(storage.backend(), &sql, vec![id.into()]),
-    )
-    .await?;
+    let row = fetch_one(storage, "reading a checkpoint", &sql, vec![id.into()]).await?;
     row.map(|r| with_body(storage, &r)).transpose()
 }
 
@@ -195,11 +183,11 @@ pub(crate) async fn latest(
         "SELECT {META_COLUMNS}, body FROM checkpoints WHERE pid = ? \
          ORDER BY sequence DESC LIMIT 1"
     );
-    let row = query_one(
+    let row = fetch_one(
         storage,
-        storage.connection(),
         "reading the latest checkpoint",
-        stmt(storage.backend(), &sql, vec![pid.into()]),
+        &sql,
+        vec![pid.into()],
     )
     .await?;
     row.map(|r| with_body(storage, &r)).transpose()
@@ -216,15 +204,11 @@ pub(crate) async fn range(
         "SELECT {META_COLUMNS}, body FROM checkpoints \
          WHERE pid = ? AND sequence >= ? AND sequence <= ? ORDER BY sequence"
     );
-    let rows = query_all(
+    let rows = fetch_all(
         storage,
-        storage.connection(),
         "reading a checkpoint chain",
-        stmt(
-            storage.backend(),
-            &sql,
-            vec![pid.into(), int(from), int(to)],
-        ),
+        &sql,
+        vec![pid.into(), int(from), int(to)],
     )
     .await?;
     rows.iter().map(|r| with_body(storage, r)).collect()
@@ -232,15 +216,11 @@ pub(crate) async fn range(
 
 /// Ids of the checkpoints whose `parent_id` is `id`.
 pub(crate) async fn children(storage: &Storage, id: &str) -> Result<Vec<String>, StorageError> {
-    let rows = query_all(
+    let rows = fetch_all(
         storage,
-        storage.connection(),
         "listing child checkpoints",
-        stmt(
-            storage.backend(),
-            "SELECT id FROM checkpoints WHERE parent_id = ? ORDER BY sequence, id",
-            vec![id.into()],
-        ),
+        "SELECT id FROM checkpoints WHERE parent_id = ? ORDER BY sequence, id",
+        vec![id.into()],
     )
     .await?;
     rows.iter().map(|r| col(storage, r, "id")).collect()
@@ -255,14 +235,8 @@ pub(crate) async fn delete(storage: &Storage, ids: &[String]) -> Result<u64, Sto
             marks(chunk.len())
         );
         let values = chunk.iter().map(|id| Value::from(id.as_str())).collect();
-        let done = exec(
-            storage,
-            storage.connection(),
-            "deleting checkpoints",
-            stmt(storage.backend(), &sql, values),
-        )
-        .await?;
-        deleted = deleted.saturating_add(done.rows_affected());
+        let done = run(storage, "deleting checkpoints", &sql, values).await?;
+        deleted = deleted.saturating_add(done);
     }
     Ok(deleted)
 }
@@ -286,13 +260,7 @@ pub(crate) async fn bodies_after(
         ),
     };
     values.push(int(limit));
-    let rows = query_all(
-        storage,
-        storage.connection(),
-        "reading checkpoint bodies",
-        stmt(storage.backend(), sql, values),
-    )
-    .await?;
+    let rows = fetch_all(storage, "reading checkpoint bodies", sql, values).await?;
     rows.iter()
         .map(|r| Ok((col(storage, r, "id")?, col(storage, r, "body")?)))
         .collect()
@@ -300,15 +268,11 @@ pub(crate) async fn bodies_after(
 
 /// Every `content_hash` some `pages` row still references.
 pub(crate) async fn page_hashes_in_use(storage: &Storage) -> Result<HashSet<String>, StorageError> {
-    let rows = query_all(
+    let rows = fetch_all(
         storage,
-        storage.connection(),
         "listing page content hashes",
-        stmt(
-            storage.backend(),
-            "SELECT DISTINCT content_hash FROM pages WHERE content_hash IS NOT NULL",
-            Vec::new(),
-        ),
+        "SELECT DISTINCT content_hash FROM pages WHERE content_hash IS NOT NULL",
+        Vec::new(),
     )
     .await?;
     rows.iter()
@@ -318,15 +282,11 @@ pub(crate) async fn page_hashes_in_use(storage: &Storage) -> Result<HashSet<Stri
 
 /// Every blob's hash and size.
 pub(crate) async fn blobs(storage: &Storage) -> Result<Vec<(String, u64)>, StorageError> {
-    let rows = query_all(
+    let rows = fetch_all(
         storage,
-        storage.connection(),
         "listing blobs",
-        stmt(
-            storage.backend(),
-            "SELECT hash, size FROM page_blobs ORDER BY hash",
-            Vec::new(),
-        ),
+        "SELECT hash, size FROM page_blobs ORDER BY hash",
+        Vec::new(),
     )
     .await?;
     rows.iter()
@@ -349,13 +309,7 @@ pub(crate) async fn delete_blobs(
             marks(chunk.len())
         );
         let values = chunk.iter().map(|h| Value::from(h.as_str())).collect();
-        let rows = query_all(
-            storage,
-            storage.connection(),
-            "deleting blobs",
-            stmt(storage.backend(), &sql, values),
-        )
-        .await?;
+        let rows = fetch_all(storage, "deleting blobs", &sql, values).await?;
         for r in &rows {
             let size = to_u64(storage, "page_blobs.size", col(storage, r, "size")?)?;
             rows_freed = rows_freed.saturating_add(1);
@@ -418,13 +372,7 @@ pub(crate) async fn get_blobs(
             marks(chunk.len())
         );
         let values = chunk.iter().map(|h| Value::from(h.as_str())).collect();
-        let rows = query_all(
-            storage,
-            storage.connection(),
-            "reading blobs",
-            stmt(storage.backend(), &sql, values),
-        )
-        .await?;
+        let rows = fetch_all(storage, "reading blobs", &sql, values).await?;
         for r in &rows {
             out.push((col(storage, r, "hash")?, col(storage, r, "content")?));
         }
