@@ -42,13 +42,13 @@
 pub mod agent;
 pub mod checkpoint;
 pub mod config;
+mod digest;
 pub mod embed;
 pub mod error;
 pub mod events;
 pub mod ipc;
 mod kernel;
 pub mod pager;
-mod digest;
 mod pid;
 pub mod provider;
 pub mod scheduler;
@@ -80,9 +80,9 @@ pub use supervisor::{
 pub mod prelude {
     pub use crate::{
         Agent, AgentContext, AgentError, AgentInfo, AgentRef, AgentState, CheckpointError,
-        CheckpointInfo, CheckpointPolicy, Deliver, ExitReason, RunawayLimit, RunawayLimits,
-        IpcError, Kernel, KernelError, KernelEvent, LlmError, MemoryPressure, OverflowPolicy,
-        PagerError, Pid, ReplyPort, RestartType, SpawnError, SpawnOptions, Strategy,
+        CheckpointInfo, CheckpointPolicy, Deliver, ExitReason, IpcError, Kernel, KernelError,
+        KernelEvent, LlmError, MemoryPressure, OverflowPolicy, PagerError, Pid, ReplyPort,
+        RestartType, RunawayLimit, RunawayLimits, SpawnError, SpawnOptions, Strategy,
         SupervisorError, SupervisorId, SupervisorSpec, WaitReason,
     };
 }

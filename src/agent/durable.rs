@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::checkpoint::image::{Image, AgentUsage};
+use crate::checkpoint::image::{AgentUsage, Image};
 use crate::checkpoint::store::Lineage;
 use crate::checkpoint::task::TaskState;
 use crate::checkpoint::{CheckpointPolicy, RunawayLimit, RunawayLimits, WriteMode};

@@ -49,7 +49,11 @@ impl StepCtx {
     pub(crate) fn replayed<T: DeserializeOwned>(&self, slot: &CallSlot, digest: &str) -> Option<T> {
         let e = self.replay.get(&slot.index)?;
         if e.request_digest != digest {
-            tracing::warn!(step = self.step, call = slot.index, "replayed step diverged: the call differs from the journaled one, it runs again");
+            tracing::warn!(
+                step = self.step,
+                call = slot.index,
+                "replayed step diverged: the call differs from the journaled one, it runs again"
+            );
             return None;
         }
         serde_json::from_slice(&e.payload).ok()
@@ -158,8 +162,15 @@ impl crate::AgentContext {
             return Ok(done);
         }
         let result = op(slot.key.clone()).await?;
-        step.record(self.kernel().storage(), self.pid(), &slot, &kind, digest, &result)
-            .await;
+        step.record(
+            self.kernel().storage(),
+            self.pid(),
+            &slot,
+            &kind,
+            digest,
+            &result,
+        )
+        .await;
         Ok(result)
     }
 }

@@ -27,7 +27,11 @@ pub(crate) enum ProcessCommand {
     /// Tell the agent about memory pressure between two messages.
     Pressure(crate::pager::MemoryPressure),
     /// Take a checkpoint between two messages.
-    Checkpoint(oneshot::Sender<Result<crate::checkpoint::CheckpointInfo, crate::checkpoint::CheckpointError>>),
+    Checkpoint(
+        oneshot::Sender<
+            Result<crate::checkpoint::CheckpointInfo, crate::checkpoint::CheckpointError>,
+        >,
+    ),
     /// Rebuild the agent and restore a checkpoint in place, between two messages.
     Restore(
         Box<crate::agent::durable::Restart>,

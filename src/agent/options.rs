@@ -163,7 +163,9 @@ impl SpawnOptions {
             supervisor: None,
             stop_timeout: s.stop_timeout_ms.map(Duration::from_millis),
             quota: s.quota,
-            restart_limit: s.restart_limit.map(|(n, ms)| (n, Duration::from_millis(ms))),
+            restart_limit: s
+                .restart_limit
+                .map(|(n, ms)| (n, Duration::from_millis(ms))),
             context_budget: s.context_budget,
             checkpoint: s.checkpoint,
             write_mode: s.write_mode,

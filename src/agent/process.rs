@@ -14,11 +14,11 @@ use tracing::{info, warn};
 
 use crate::agent::control::{LoopControl, LoopRequest};
 use crate::agent::durable::Durability;
-use crate::checkpoint::CheckpointError;
 use crate::agent::messages::ProcessCommand;
 use crate::agent::run_loop::{LoopExit, panic_message, run_loop};
 use crate::agent::state::ProcessShared;
 use crate::agent::{Agent, AgentContext, AgentState};
+use crate::checkpoint::CheckpointError;
 use crate::error::IpcError;
 use crate::events::KernelEvent;
 use crate::ipc::current::Current;

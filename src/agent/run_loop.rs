@@ -14,9 +14,9 @@ use crate::agent::durable::Durability;
 use crate::agent::journal::{StepCtx, load_replay};
 use crate::agent::process::{Factory, Me};
 use crate::agent::step::{SnapshotPanicked, checkpoint, start_from};
-use crate::ipc::envelope::DeliveryTag;
 use crate::agent::{Agent, AgentContext, AgentState, WaitReason};
 use crate::error::{AgentError, IpcError};
+use crate::ipc::envelope::DeliveryTag;
 use crate::ipc::envelope::Envelope;
 use crate::ipc::queue::QueueRx;
 use crate::supervisor::ExitReason;
@@ -227,13 +227,19 @@ pub(crate) async fn run_loop<A: Agent>(
                     let _ = tx.send(Err(IpcError::Runaway { pid, limit }));
                 }
                 if dur.due()
-                    && let Err(SnapshotPanicked(reason)) = checkpoint(&agent, &actx, &dur, false).await
+                    && let Err(SnapshotPanicked(reason)) =
+                        checkpoint(&agent, &actx, &dur, false).await
                 {
                     return LoopExit::Crashed(reason);
                 }
                 continue;
             }
         };
+        if let Some(tag) = &delivery {
+            // Part of the step from now on: acknowledged by its checkpoint, redelivered if
+            // the step crashes before one.
+            dur.handled(tag.row);
+        }
         actx.begin_step(step_ctx(&actx, &dur, step, delivery.as_deref(), nonce).await);
         actx.begin(from, topic);
         let asked = reply.is_some();
@@ -247,11 +253,9 @@ pub(crate) async fn run_loop<A: Agent>(
         match result {
             Ok(r) => {
                 actx.shared().add_handled();
-                if let Some(tag) = &delivery {
-                    dur.handled(tag.row);
-                }
                 if dur.due()
-                    && let Err(SnapshotPanicked(reason)) = checkpoint(&agent, &actx, &dur, false).await
+                    && let Err(SnapshotPanicked(reason)) =
+                        checkpoint(&agent, &actx, &dur, false).await
                 {
                     if let Some(tx) = reply {
                         let _ = tx.send(Err(IpcError::Crashed {

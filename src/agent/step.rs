@@ -76,7 +76,10 @@ pub(crate) async fn checkpoint<A: Agent>(
     if spec.write == WriteMode::Behind && !wait {
         let info = store::info_of_new(pid, &prepared.row);
         let failed = failure_hook(kernel.clone(), pid, actx.durability().clone(), prev_id);
-        kernel.checkpoint_writer().submit(pid, prepared, failed).await;
+        kernel
+            .checkpoint_writer()
+            .submit(pid, prepared, failed)
+            .await;
         return Ok(Ok(info));
     }
     match store::commit(&storage, pid, &prepared).await {
@@ -173,7 +176,11 @@ pub(crate) async fn start_from<A: Agent>(
         }
     }
     if plan.reset_pages {
-        let pages = plan.image.as_ref().map(|i| i.pages.clone()).unwrap_or_default();
+        let pages = plan
+            .image
+            .as_ref()
+            .map(|i| i.pages.clone())
+            .unwrap_or_default();
         kernel
             .pager()
             .reset_to(pid, &pages)

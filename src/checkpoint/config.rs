@@ -151,7 +151,10 @@ impl DurabilityConfig {
             out.push(("durability.full_every", "must be at least 1".to_string()));
         }
         if self.max_deliveries == 0 {
-            out.push(("durability.max_deliveries", "must be at least 1".to_string()));
+            out.push((
+                "durability.max_deliveries",
+                "must be at least 1".to_string(),
+            ));
         }
         out
     }

@@ -42,7 +42,11 @@ impl GcReport {
 /// Which of `metas` (one agent's checkpoints) to delete: everything that is neither among the
 /// `keep_last` newest, nor younger than `max_age`, nor an ancestor (up to its full base) of
 /// one kept. The newest checkpoint is always kept.
-pub(crate) fn doomed(metas: &[CheckpointMeta], keep_last: u32, max_age: Option<Duration>) -> Vec<String> {
+pub(crate) fn doomed(
+    metas: &[CheckpointMeta],
+    keep_last: u32,
+    max_age: Option<Duration>,
+) -> Vec<String> {
     let Some(newest) = metas.iter().max_by_key(|m| m.sequence) else {
         return Vec::new();
     };
@@ -126,7 +130,9 @@ pub(crate) async fn collect_blobs(storage: &Storage) -> Result<GcReport, Checkpo
             // An unreadable body is kept out of the decision conservatively: its blobs cannot
             // be known, so nothing is collected this round.
             let Ok(body) = serde_json::from_slice::<Body>(bytes) else {
-                tracing::warn!("a checkpoint body could not be read; page blobs are not collected this round");
+                tracing::warn!(
+                    "a checkpoint body could not be read; page blobs are not collected this round"
+                );
                 return Ok(GcReport::default());
             };
             used.extend(body.content.hashes().map(str::to_string));

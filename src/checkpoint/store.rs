@@ -10,7 +10,9 @@ use crate::checkpoint::error::CheckpointError;
 use crate::checkpoint::image::{Body, FORMAT_VERSION, Image, checksum};
 use crate::pid::Pid;
 use crate::storage::Storage;
-use crate::storage::durable::checkpoints::{self as rows, CheckpointMeta, CheckpointRow, NewCheckpoint};
+use crate::storage::durable::checkpoints::{
+    self as rows, CheckpointMeta, CheckpointRow, NewCheckpoint,
+};
 
 /// A stored checkpoint, as [`crate::Kernel::checkpoints`] lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -146,10 +148,13 @@ pub(crate) fn info_of_new(pid: Pid, row: &NewCheckpoint) -> CheckpointInfo {
 /// Verifies and decodes one body.
 fn body_of(row: &CheckpointRow) -> Result<Body, CheckpointError> {
     let id = &row.meta.id;
-    let bytes = row.body.as_deref().ok_or_else(|| CheckpointError::Invalid {
-        id: id.clone(),
-        reason: "it has no body (written by an older kernel)".into(),
-    })?;
+    let bytes = row
+        .body
+        .as_deref()
+        .ok_or_else(|| CheckpointError::Invalid {
+            id: id.clone(),
+            reason: "it has no body (written by an older kernel)".into(),
+        })?;
     let actual = checksum(bytes);
     let expected = row.meta.checksum.clone().unwrap_or_default();
     if actual != expected {
@@ -168,7 +173,10 @@ fn body_of(row: &CheckpointRow) -> Result<Body, CheckpointError> {
 /// Materialises a checkpoint: its chain from the last full checkpoint is read in one query,
 /// every body is verified against its checksum, the deltas are applied in order. Returns the
 /// image and the lineage that continues from it.
-pub(crate) async fn load(storage: &Storage, row: CheckpointRow) -> Result<(Image, Lineage), CheckpointError> {
+pub(crate) async fn load(
+    storage: &Storage,
+    row: CheckpointRow,
+) -> Result<(Image, Lineage), CheckpointError> {
     let meta = row.meta.clone();
     let chain = if meta.kind == "full" {
         vec![row]
@@ -200,10 +208,12 @@ pub(crate) async fn load(storage: &Storage, row: CheckpointRow) -> Result<(Image
     let since_full = chain.len().saturating_sub(1);
     for r in &chain {
         let body = body_of(r)?;
-        image = Some(Image::decode(body, image).map_err(|reason| CheckpointError::Invalid {
-            id: r.meta.id.clone(),
-            reason,
-        })?);
+        image = Some(
+            Image::decode(body, image).map_err(|reason| CheckpointError::Invalid {
+                id: r.meta.id.clone(),
+                reason,
+            })?,
+        );
     }
     let image = image.ok_or_else(|| CheckpointError::NotFound(meta.id.clone()))?;
     let lineage = Lineage {

@@ -24,7 +24,9 @@ pub enum RunawayLimit {
         limit: u32,
     },
     /// The task ran longer than `max_task_wall_ms`.
-    #[error("the task ran past its wall-time limit of {limit_ms} ms (durability.limits.max_task_wall_ms)")]
+    #[error(
+        "the task ran past its wall-time limit of {limit_ms} ms (durability.limits.max_task_wall_ms)"
+    )]
     WallTime {
         /// The cap, in milliseconds.
         limit_ms: u64,

@@ -71,7 +71,8 @@ impl CheckpointWriter {
             prepared: Box::new(prepared),
             on_failure,
         };
-        if let Err(mpsc::error::SendError(Job::Write { on_failure, .. })) = self.tx.send(job).await {
+        if let Err(mpsc::error::SendError(Job::Write { on_failure, .. })) = self.tx.send(job).await
+        {
             on_failure(acks, "the checkpoint writer has stopped".into());
         }
     }

@@ -181,7 +181,9 @@ impl<A: Agent> Mailbox<A> {
         let failed = |reason: String| IpcError::Durable { pid, reason };
         let payload = (lane.encode)(&env.msg).map_err(failed)?;
         let id = delivery_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let sender = env.from.map_or_else(|| "external".to_string(), |p| p.to_string());
+        let sender = env
+            .from
+            .map_or_else(|| "external".to_string(), |p| p.to_string());
         let stored = crate::storage::durable::mailbox::persist(
             &lane.storage,
             &pid.to_string(),

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::agent::SpawnOptions;
 use crate::agent::durable::{DurableSpec, Restart};
 use crate::agent::messages::ProcessCommand;
-use crate::agent::SpawnOptions;
 use crate::checkpoint::retention::{collect_blobs, retain};
 use crate::checkpoint::store::{self, CheckpointInfo, Lineage};
 use crate::checkpoint::{CheckpointError, GcReport};
@@ -59,9 +59,11 @@ impl Kernel {
         };
         if let Ok(entry) = self.inner.registry.entry(pid) {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            entry
-                .control
-                .do_send(ProcessCommand::Restore(Box::new(plan), Box::new(lineage), tx));
+            entry.control.do_send(ProcessCommand::Restore(
+                Box::new(plan),
+                Box::new(lineage),
+                tx,
+            ));
             rx.await.map_err(|_| CheckpointError::NotRunning(pid))??;
             return Ok(pid);
         }

@@ -17,10 +17,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tracing::debug;
 
+use crate::agent::durable::{Durability, Restart};
 use crate::agent::process::{AgentProcess, Factory, Me, ProcessParts};
 use crate::agent::run_loop::panic_message;
 use crate::agent::state::ProcessShared;
-use crate::agent::durable::{Durability, Restart};
 use crate::agent::{Agent, SpawnOptions};
 use crate::checkpoint::store::Lineage;
 use crate::error::SpawnError;
@@ -247,7 +247,9 @@ impl Kernel {
 
         let pid = resume.as_ref().map_or_else(Pid::new, |r| r.pid);
         if inner.registry.entry(pid).is_ok() {
-            return Err(SpawnError::Durability(format!("agent {pid} is already running")));
+            return Err(SpawnError::Durability(format!(
+                "agent {pid} is already running"
+            )));
         }
         let durability = Arc::new(match resume {
             Some(r) => Durability::new(spec, r.lineage, Some(r.restart)),

@@ -57,8 +57,8 @@ where
     ) -> BoxFuture<'a, Result<Pid, SpawnError>> {
         async move {
             let durable = opts.durable;
-            let mut spawn = Spawn::shared(kernel, self.factory.clone(), opts)
-                .registered(self.name.clone());
+            let mut spawn =
+                Spawn::shared(kernel, self.factory.clone(), opts).registered(self.name.clone());
             spawn = if durable {
                 spawn.durable()
             } else {
@@ -103,7 +103,12 @@ impl Kernel {
 
     /// The names of the registered agent types.
     pub fn agent_types(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.inner.types.iter().map(|e| e.key().to_string()).collect();
+        let mut names: Vec<String> = self
+            .inner
+            .types
+            .iter()
+            .map(|e| e.key().to_string())
+            .collect();
         names.sort();
         names
     }
@@ -166,7 +171,9 @@ impl Kernel {
         type_name: &str,
         opts: SpawnOptions,
     ) -> Result<Pid, SpawnError> {
-        self.registered_type(type_name)?.spawn(self, opts, None).await
+        self.registered_type(type_name)?
+            .spawn(self, opts, None)
+            .await
     }
 
     pub(crate) async fn spawn_type_resumed(

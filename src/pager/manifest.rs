@@ -11,7 +11,9 @@ use crate::pager::load::Meta;
 use crate::pager::page::{PageId, PageKind};
 use crate::pager::split::hash;
 use crate::pid::Pid;
-use crate::storage::pages::{NewPageRow, delete_page_rows, insert_pages, load_blobs, load_pages, update_page};
+use crate::storage::pages::{
+    NewPageRow, delete_page_rows, insert_pages, load_blobs, load_pages, update_page,
+};
 
 /// One page by reference: its body is the content-addressed blob `hash`, written once when
 /// the page was allocated.
@@ -92,7 +94,8 @@ impl Pager {
     /// Copies `pages` to `to` under new page ids (a fork): same content, order and metadata.
     pub(crate) async fn copy_to(&self, to: Pid, pages: &Manifest) -> Result<(), PagerError> {
         let all: Vec<&PageRef> = pages.values().collect();
-        self.insert_refs(to, &all, |_| PageId::new().to_string()).await?;
+        self.insert_refs(to, &all, |_| PageId::new().to_string())
+            .await?;
         self.forget(to);
         Ok(())
     }
@@ -109,7 +112,8 @@ impl Pager {
         }
         let storage = &self.inner.storage;
         let hashes: Vec<&str> = refs.iter().map(|p| p.hash.as_str()).collect();
-        let blobs: BTreeMap<String, Vec<u8>> = load_blobs(storage, &hashes).await?.into_iter().collect();
+        let blobs: BTreeMap<String, Vec<u8>> =
+            load_blobs(storage, &hashes).await?.into_iter().collect();
         let mut texts = Vec::with_capacity(refs.len());
         for p in refs {
             let bad = |reason: String| PagerError::Invalid {

@@ -1,6 +1,5 @@
 //! Splitting content into pages at token boundaries, and content hashes.
 
-
 /// One piece of content: its text and its token count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Piece {

@@ -417,7 +417,10 @@ pub(crate) async fn load_memories(
 
 /// Deletes page rows and leaves their blobs (checkpoints may refer to them; the checkpoint
 /// collector removes blobs nothing refers to).
-pub(crate) async fn delete_page_rows(storage: &Storage, ids: &[String]) -> Result<(), StorageError> {
+pub(crate) async fn delete_page_rows(
+    storage: &Storage,
+    ids: &[String],
+) -> Result<(), StorageError> {
     let backend = storage.backend();
     for chunk in ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(", ");
