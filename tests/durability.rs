@@ -101,7 +101,7 @@ impl Agent for Ledger {
                 let r = ctx
                     .llm(ChatRequest::new("test-model", vec![Message::user("fail")]))
                     .await;
-                if let Err(agent_os_kernel::LlmError::Runaway(limit)) = r {
+                if let Err(LlmError::Runaway(limit)) = r {
                     return Err(AgentError::Failed(limit.to_string()));
                 }
             },

@@ -41,6 +41,7 @@ pub struct AgentContext {
 }
 
 impl AgentContext {
+    #[allow(clippy::too_many_arguments)] // one per part of the context; called once per incarnation
     pub(crate) fn new(
         pid: Pid,
         name: Arc<str>,

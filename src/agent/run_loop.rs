@@ -52,6 +52,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// actor cancels this future (kill, restart), the lock is released only once the future is
 /// dropped, so the next incarnation (or the final drain) takes over exactly the messages that
 /// were still queued.
+#[allow(clippy::too_many_arguments)] // the incarnation's parts, passed once
 pub(crate) async fn run_loop<A: Agent>(
     mut agent: A,
     mailbox: Arc<AsyncMutex<QueueRx<Envelope<A>>>>,

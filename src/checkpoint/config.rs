@@ -60,7 +60,7 @@ pub enum WriteMode {
 /// A **task** starts with a message that did not come from the agent itself; the messages the
 /// agent sends itself while working on it are further steps of the same task. The counters
 /// are checkpointed, so a restart continues them instead of starting a fresh budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunawayLimits {
     /// Steps (handled messages) per task.
@@ -69,16 +69,6 @@ pub struct RunawayLimits {
     pub max_consecutive_llm_failures: u32,
     /// Wall time per task, in milliseconds (it keeps running across restarts).
     pub max_task_wall_ms: u64,
-}
-
-impl Default for RunawayLimits {
-    fn default() -> Self {
-        RunawayLimits {
-            max_steps_per_task: 0,
-            max_consecutive_llm_failures: 0,
-            max_task_wall_ms: 0,
-        }
-    }
 }
 
 impl RunawayLimits {

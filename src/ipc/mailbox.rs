@@ -31,10 +31,13 @@ pub(crate) struct Mailbox<A: Agent> {
     pub(crate) durable: Option<DurableLane<A>>,
 }
 
+/// Encodes an agent's message for its durable mailbox.
+pub(crate) type EncodeMsg<A> = fn(&<A as Agent>::Msg) -> Result<serde_json::Value, String>;
+
 /// A durable mailbox: every message is persisted before the send returns.
 pub(crate) struct DurableLane<A: Agent> {
     pub(crate) storage: crate::storage::Storage,
-    pub(crate) encode: fn(&A::Msg) -> Result<serde_json::Value, String>,
+    pub(crate) encode: EncodeMsg<A>,
 }
 
 impl<A: Agent> Clone for DurableLane<A> {

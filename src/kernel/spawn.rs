@@ -75,7 +75,7 @@ pub struct Spawn<'k, A: Agent> {
     opts: SpawnOptions,
     parent: Option<Pid>,
     json: Option<JsonCodec<A>>,
-    durable: Option<fn(&A::Msg) -> Result<serde_json::Value, String>>,
+    durable: Option<crate::ipc::mailbox::EncodeMsg<A>>,
     type_name: Option<Arc<str>>,
     resume: Option<Resume>,
 }
