@@ -119,7 +119,10 @@ pub(crate) async fn retain(
 /// Deletes every page blob that no page row and no checkpoint refers to. It reads every
 /// checkpoint body (in batches), so it runs after retention deleted something, not per step.
 pub(crate) async fn collect_blobs(storage: &Storage) -> Result<GcReport, CheckpointError> {
-    let started = Utc::now();
+    // Candidates first: a blob stored after this listing is never one. A page stored with an
+    // existing blob in the meantime is caught by the delete's own check on `pages`; a
+    // checkpoint only ever names pages that exist.
+    let candidates = rows::blobs(storage).await?;
     let mut used = rows::page_hashes_in_use(storage).await?;
     let mut after: Option<String> = None;
     loop {
@@ -138,9 +141,7 @@ pub(crate) async fn collect_blobs(storage: &Storage) -> Result<GcReport, Checkpo
             used.extend(body.content.hashes().map(str::to_string));
         }
     }
-    let _ = started;
-    let doomed: Vec<String> = rows::blobs(storage)
-        .await?
+    let doomed: Vec<String> = candidates
         .into_iter()
         .filter(|(h, _)| !used.contains(h))
         .map(|(h, _)| h)

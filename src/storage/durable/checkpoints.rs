@@ -297,7 +297,8 @@ pub(crate) async fn blobs(storage: &Storage) -> Result<Vec<(String, u64)>, Stora
         .collect()
 }
 
-/// Deletes these blobs (chunked); returns (rows, bytes) freed.
+/// Deletes these blobs, except those a `pages` row refers to (checked in the same statement);
+/// returns (rows, bytes) freed.
 pub(crate) async fn delete_blobs(
     storage: &Storage,
     hashes: &[String],
@@ -305,7 +306,8 @@ pub(crate) async fn delete_blobs(
     let (mut rows_freed, mut bytes_freed) = (0u64, 0u64);
     for chunk in hashes.chunks(IN_CHUNK) {
         let sql = format!(
-            "DELETE FROM page_blobs WHERE hash IN ({}) RETURNING size",
+            "DELETE FROM page_blobs WHERE hash IN ({}) AND NOT EXISTS \
+             (SELECT 1 FROM pages WHERE pages.content_hash = page_blobs.hash) RETURNING size",
             marks(chunk.len())
         );
         let values = chunk.iter().map(|h| Value::from(h.as_str())).collect();
