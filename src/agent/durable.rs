@@ -28,6 +28,7 @@ pub(crate) struct DurableSpec {
     /// journaled calls replayed on redelivery).
     pub(crate) mailbox: bool,
     pub(crate) max_deliveries: u32,
+    pub(crate) acked_retention: Duration,
 }
 
 /// What the next incarnation starts from.

@@ -113,9 +113,9 @@ fn committed(actx: &AgentContext, info: &CheckpointInfo, full: bool, dur: &Durab
     let spec = &dur.spec;
     if full && (spec.keep_last > 0 || spec.max_age.is_some()) {
         let storage = kernel.storage().clone();
-        let (keep, age) = (spec.keep_last, spec.max_age);
+        let (keep, age, acked) = (spec.keep_last, spec.max_age, spec.acked_retention);
         tokio::spawn(async move {
-            match retain(&storage, pid, keep, age).await {
+            match retain(&storage, pid, keep, age, acked).await {
                 Ok(r) if r.checkpoints_deleted > 0 => {
                     if let Err(e) = collect_blobs(&storage).await {
                         tracing::warn!(%pid, error = %e, "page blobs not collected");

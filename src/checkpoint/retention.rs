@@ -12,7 +12,7 @@ use crate::checkpoint::image::Body;
 use crate::pid::Pid;
 use crate::storage::Storage;
 use crate::storage::durable::checkpoints::{self as rows, CheckpointMeta};
-use crate::storage::durable::journal;
+use crate::storage::durable::{journal, mailbox};
 
 /// What a retention pass or a collection freed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -27,6 +27,8 @@ pub struct GcReport {
     pub blobs_deleted: u64,
     /// Bytes of page blobs deleted.
     pub blob_bytes_freed: u64,
+    /// Acknowledged durable messages deleted (older than `acked_retention_secs`).
+    pub acked_messages_deleted: u64,
 }
 
 impl GcReport {
@@ -36,6 +38,7 @@ impl GcReport {
         self.journal_entries_deleted += o.journal_entries_deleted;
         self.blobs_deleted += o.blobs_deleted;
         self.blob_bytes_freed += o.blob_bytes_freed;
+        self.acked_messages_deleted += o.acked_messages_deleted;
     }
 }
 
@@ -95,6 +98,7 @@ pub(crate) async fn retain(
     pid: Pid,
     keep_last: u32,
     max_age: Option<Duration>,
+    acked_retention: Duration,
 ) -> Result<GcReport, CheckpointError> {
     let key = pid.to_string();
     let metas = rows::list(storage, &key).await?;
@@ -113,6 +117,9 @@ pub(crate) async fn retain(
         report.journal_entries_deleted =
             journal::prune(storage, &key, newest.step.saturating_add(1)).await?;
     }
+    let before =
+        Utc::now() - chrono::Duration::from_std(acked_retention).unwrap_or(chrono::Duration::MAX);
+    report.acked_messages_deleted = mailbox::prune_acked(storage, before).await?;
     Ok(report)
 }
 

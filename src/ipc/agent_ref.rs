@@ -96,6 +96,18 @@ impl<A: Agent> AgentRef<A> {
             .await
     }
 
+    /// Sends a message to an agent with a durable mailbox under the producer's own delivery
+    /// id (see [`crate::Kernel::send_json_once`]): sent again with the same id, it is
+    /// persisted and handled once. `Ok(false)` for an id already received.
+    pub async fn tell_once(&self, delivery_id: &str, msg: A::Msg) -> Result<bool, IpcError> {
+        self.mailbox
+            .enqueue_durable(
+                Envelope::tell(msg, Current::pid()),
+                Some(delivery_id.to_string()),
+            )
+            .await
+    }
+
     /// Sends a message without ever waiting: a full mailbox is [`IpcError::MailboxFull`]
     /// whatever the overflow policy (for code that cannot `.await`).
     pub fn try_tell(&self, msg: A::Msg) -> Result<(), IpcError> {

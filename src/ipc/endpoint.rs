@@ -43,6 +43,14 @@ pub(crate) trait Endpoint: Send + Sync + 'static {
         from: Option<Pid>,
         topic: Option<Arc<str>>,
     ) -> BoxFuture<'_, Result<(), IpcError>>;
+    /// Decodes a JSON message and persists it in the durable mailbox under the caller's
+    /// delivery id; `Ok(false)` for a delivery id already seen.
+    fn tell_json_once(
+        &self,
+        delivery_id: String,
+        body: serde_json::Value,
+        from: Option<Pid>,
+    ) -> BoxFuture<'_, Result<bool, IpcError>>;
     /// Decodes a JSON message, asks, and encodes the reply.
     fn ask_json(
         &self,
@@ -140,6 +148,20 @@ impl<A: Agent> Endpoint for Mailbox<A> {
                 reply: None,
                 delivery: None,
             }),
+            Err(e) => futures::future::ready(Err(e)).boxed(),
+        }
+    }
+
+    fn tell_json_once(
+        &self,
+        delivery_id: String,
+        body: serde_json::Value,
+        from: Option<Pid>,
+    ) -> BoxFuture<'_, Result<bool, IpcError>> {
+        match self.decode(body) {
+            Ok(msg) => self
+                .enqueue_durable(Envelope::tell(msg, from), Some(delivery_id))
+                .boxed(),
             Err(e) => futures::future::ready(Err(e)).boxed(),
         }
     }

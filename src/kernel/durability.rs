@@ -139,7 +139,8 @@ impl Kernel {
     /// every full checkpoint.)
     pub async fn collect_garbage(&self, pid: Pid) -> Result<GcReport, CheckpointError> {
         let cfg = &self.config().durability;
-        let mut report = retain(self.storage(), pid, cfg.keep_last, cfg.max_age()).await?;
+        let acked = std::time::Duration::from_secs(cfg.acked_retention_secs);
+        let mut report = retain(self.storage(), pid, cfg.keep_last, cfg.max_age(), acked).await?;
         report.merge(collect_blobs(self.storage()).await?);
         Ok(report)
     }
@@ -213,6 +214,7 @@ impl Kernel {
             type_name,
             mailbox,
             max_deliveries: cfg.max_deliveries.max(1),
+            acked_retention: std::time::Duration::from_secs(cfg.acked_retention_secs),
         })
     }
 

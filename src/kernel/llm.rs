@@ -96,6 +96,10 @@ impl AgentContext {
             }
             return Ok(done);
         }
+        let mut request = request;
+        if step.journaled && request.idempotency_key.is_none() {
+            request.idempotency_key = Some(slot.key.clone());
+        }
         let slices = KernelSlices {
             kernel,
             ctx: Some(self),

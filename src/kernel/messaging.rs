@@ -57,6 +57,24 @@ impl Kernel {
             .await
     }
 
+    /// Sends a JSON message to an agent with a durable mailbox **under the producer's own
+    /// delivery id**: a producer that is not sure its earlier send went through (it crashed,
+    /// its connection dropped) sends again with the same id, and the message is persisted
+    /// and handled once. `Ok(true)`: persisted and queued; `Ok(false)`: a message with this
+    /// id was already received (kept for `durability.acked_retention_secs` after it was
+    /// handled), nothing was done. An agent without a durable mailbox answers
+    /// [`IpcError::Durable`].
+    pub async fn send_json_once(
+        &self,
+        to: Pid,
+        delivery_id: &str,
+        body: serde_json::Value,
+    ) -> Result<bool, IpcError> {
+        self.endpoint(to)?
+            .tell_json_once(delivery_id.to_string(), body, Current::pid())
+            .await
+    }
+
     /// Asks with a JSON body and returns the reply as JSON (agents spawned with JSON access).
     pub async fn ask_json(
         &self,

@@ -338,6 +338,9 @@ impl Backend for Anthropic {
         if let Some(k) = &self.api_key {
             rb = rb.header("x-api-key", k);
         }
+        if let Some(key) = &req.idempotency_key {
+            rb = rb.header("Idempotency-Key", key);
+        }
         let (name, limits) = (self.name.clone(), self.limits);
         let strip = prefill_trim(req);
         let stream = req.stream;

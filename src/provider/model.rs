@@ -107,6 +107,11 @@ pub struct ChatRequest {
     /// Output of a preempted generation to continue from (see [`ChatResponse::continue_with`]).
     #[serde(default)]
     pub continuation: Option<String>,
+    /// Sent as the `Idempotency-Key` header. The kernel sets it on calls of durable agents
+    /// (`pid/step/call/delivery`, stable when a step runs again after a crash), so a gateway
+    /// or provider that honours it bills a call the journal could not record only once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 impl ChatRequest {
@@ -120,6 +125,7 @@ impl ChatRequest {
             temperature: None,
             stream: false,
             continuation: None,
+            idempotency_key: None,
         }
     }
 

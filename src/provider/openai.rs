@@ -70,6 +70,7 @@ impl OpenAiCompatible {
         &self,
         path: &str,
         body: Result<Vec<u8>, serde_json::Error>,
+        idempotency_key: Option<&str>,
     ) -> Result<reqwest::RequestBuilder, ProviderError> {
         let body = body.map_err(|e| ProviderError::Rejected {
             status: 0,
@@ -82,6 +83,9 @@ impl OpenAiCompatible {
             .body(body);
         if let Some(auth) = &self.auth {
             rb = rb.header(AUTHORIZATION, auth.clone());
+        }
+        if let Some(key) = idempotency_key {
+            rb = rb.header("Idempotency-Key", key);
         }
         Ok(rb)
     }
@@ -97,6 +101,7 @@ impl Backend for OpenAiCompatible {
         let rb = self.post(
             "/chat/completions",
             serde_json::to_vec(&chat_body(req, self.preset)),
+            req.idempotency_key.as_deref(),
         );
         let (name, limits, stream) = (Arc::clone(&self.name), self.limits, req.stream);
         async move {
@@ -124,7 +129,7 @@ impl Backend for OpenAiCompatible {
         req: &EmbedRequest,
     ) -> BoxFuture<'static, Result<(EmbedResponse, RateInfo), Failed>> {
         let body = serde_json::json!({"model": req.model, "input": req.inputs});
-        let rb = self.post("/embeddings", serde_json::to_vec(&body));
+        let rb = self.post("/embeddings", serde_json::to_vec(&body), None);
         let (name, limits, model) = (Arc::clone(&self.name), self.limits, req.model.clone());
         async move {
             let sent = send(rb?, &limits).await?;
