@@ -46,19 +46,30 @@ impl Agent for Clerk {
     type Msg = ClerkMsg;
     type Reply = Vec<u64>;
 
-    async fn handle(&mut self, msg: ClerkMsg, ctx: &mut AgentContext) -> Result<Vec<u64>, AgentError> {
+    async fn handle(
+        &mut self,
+        msg: ClerkMsg,
+        ctx: &mut AgentContext,
+    ) -> Result<Vec<u64>, AgentError> {
         let ClerkMsg::Job(n) = msg else {
             return Ok(self.done.clone());
         };
         let answer = ctx
-            .llm(ChatRequest::new("local-model", vec![Message::user(format!("job {n}"))]))
+            .llm(ChatRequest::new(
+                "local-model",
+                vec![Message::user(format!("job {n}"))],
+            ))
             .await?;
         // The tool: appends to a ledger file, idempotent by the key the kernel hands it.
         let ledger = self.dir.join("ledger.txt");
         ctx.journaled("file_answer", |key| async move {
             let seen = std::fs::read_to_string(&ledger).unwrap_or_default();
             if !seen.contains(&key) {
-                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&ledger).map_err(AgentError::other)?;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&ledger)
+                    .map_err(AgentError::other)?;
                 writeln!(f, "{n}\t{}\t{key}", answer.content).map_err(AgentError::other)?;
             }
             Ok(())
@@ -108,7 +119,12 @@ async fn worker(dir: PathBuf, llm: String) -> Result<(), Box<dyn std::error::Err
         while let Ok(e) = events.recv().await {
             match e {
                 KernelEvent::Crashed { reason, .. } => println!("@@ crashed: {reason}"),
-                KernelEvent::Restored { checkpoint, step, redelivered, .. } => println!(
+                KernelEvent::Restored {
+                    checkpoint,
+                    step,
+                    redelivered,
+                    ..
+                } => println!(
                     "@@ restored from checkpoint {} at step {step}, {redelivered} message(s) redelivered",
                     checkpoint.as_deref().unwrap_or("(none)")
                 ),
@@ -124,7 +140,9 @@ async fn worker(dir: PathBuf, llm: String) -> Result<(), Box<dyn std::error::Err
             kernel.agent_ref::<Clerk>(pid)?
         }
         Err(_) => {
-            let clerk = kernel.spawn_durable::<Clerk>("clerk", SpawnOptions::new("clerk")).await?;
+            let clerk = kernel
+                .spawn_durable::<Clerk>("clerk", SpawnOptions::new("clerk"))
+                .await?;
             std::fs::write(&pid_file, clerk.pid().to_string())?;
             println!("@@ spawned clerk {}", clerk.pid());
             clerk
@@ -133,10 +151,15 @@ async fn worker(dir: PathBuf, llm: String) -> Result<(), Box<dyn std::error::Err
     // The producer sends the whole list each time, under stable delivery ids: jobs already
     // received are recognised and not queued twice.
     for n in 0..JOBS {
-        clerk.tell_once(&format!("job-{n}"), ClerkMsg::Job(n)).await?;
+        clerk
+            .tell_once(&format!("job-{n}"), ClerkMsg::Job(n))
+            .await?;
     }
     loop {
-        let done = clerk.ask(ClerkMsg::Status).timeout(Duration::from_secs(30)).await?;
+        let done = clerk
+            .ask(ClerkMsg::Status)
+            .timeout(Duration::from_secs(30))
+            .await?;
         if done.len() as u64 >= JOBS {
             println!("@@ all done: {done:?}");
             break;
@@ -181,7 +204,11 @@ fn provider(calls: Arc<Mutex<BTreeMap<String, usize>>>) -> String {
 }
 
 /// Runs the worker; with `kill_after`, SIGKILLs it once that job is reported done.
-fn run_worker(dir: &Path, llm: &str, kill_after: Option<u64>) -> Result<(), Box<dyn std::error::Error>> {
+fn run_worker(
+    dir: &Path,
+    llm: &str,
+    kill_after: Option<u64>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(["--worker", &dir.display().to_string(), llm])
         .stdout(Stdio::piped())
@@ -190,7 +217,9 @@ fn run_worker(dir: &Path, llm: &str, kill_after: Option<u64>) -> Result<(), Box<
     let stdout = child.stdout.take().ok_or("no stdout")?;
     for line in BufReader::new(stdout).lines() {
         let line = line?;
-        let Some(msg) = line.strip_prefix("@@ ") else { continue };
+        let Some(msg) = line.strip_prefix("@@ ") else {
+            continue;
+        };
         println!("  worker {}: {msg}", child.id());
         if let Some(n) = kill_after
             && msg.starts_with(&format!("done {n} "))
@@ -213,7 +242,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let calls = Arc::new(Mutex::new(BTreeMap::new()));
     let llm = provider(calls.clone());
-    println!("1. a worker process starts the clerk; job {PANIC_ON} panics once, the process is killed after job {KILL_AFTER}");
+    println!(
+        "1. a worker process starts the clerk; job {PANIC_ON} panics once, the process is killed after job {KILL_AFTER}"
+    );
     run_worker(dir.path(), &llm, Some(KILL_AFTER))?;
     println!("2. a new worker process resumes the clerk and finishes");
     run_worker(dir.path(), &llm, None)?;

@@ -92,7 +92,8 @@ pub struct DurabilityConfig {
     pub durable_checkpoint: CheckpointPolicy,
     /// Sync or write-behind.
     pub write: WriteMode,
-    /// A full checkpoint after this many deltas (≥ 1).
+    /// At most this many deltas between two full checkpoints (≥ 1); a full one is also
+    /// written as soon as the deltas since the last one weigh as much as it.
     pub full_every: u32,
     /// Checkpoints kept per agent (with what they depend on); 0 = no count limit.
     pub keep_last: u32,
@@ -116,7 +117,7 @@ impl Default for DurabilityConfig {
             checkpoint: CheckpointPolicy::Manual,
             durable_checkpoint: CheckpointPolicy::EveryStep,
             write: WriteMode::Sync,
-            full_every: 50,
+            full_every: 1000,
             keep_last: 20,
             max_age_secs: 0,
             max_deliveries: 5,

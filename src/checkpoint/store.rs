@@ -67,6 +67,10 @@ pub(crate) struct Lineage {
     pub(crate) base_sequence: u64,
     /// Deltas written since the last full checkpoint.
     pub(crate) since_full: u32,
+    /// Size of the last full checkpoint's body.
+    pub(crate) base_bytes: u64,
+    /// Sizes of the deltas written since, added up.
+    pub(crate) delta_bytes: u64,
     /// The next sequence number (one above the highest stored).
     pub(crate) next_sequence: u64,
 }
@@ -87,17 +91,31 @@ pub(crate) fn prepare(
     agent_type: Option<&str>,
     acks: Vec<i64>,
 ) -> Prepared {
-    let full = lineage.last.is_none() || lineage.since_full.saturating_add(1) >= full_every;
-    let body = image.encode(if full { None } else { lineage.last.as_ref() });
+    // A full checkpoint when none precedes it, when `full_every` deltas were written since
+    // the last one (bounds the chain a restore reads), or as soon as the deltas since the last
+    // one weigh as much as it: what the chain costs never exceeds one base, so the bytes
+    // written per step stay flat however large the state and the page table grow.
+    let mut body = image.encode(lineage.last.as_ref());
+    let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let delta_len = bytes.len() as u64;
+    let full = lineage.last.is_none()
+        || lineage.since_full.saturating_add(1) >= full_every
+        || lineage.delta_bytes.saturating_add(delta_len) >= lineage.base_bytes;
+    if full && lineage.last.is_some() {
+        body = image.encode(None);
+        bytes = serde_json::to_vec(&body).unwrap_or_default();
+    }
     let kind = body.content.kind();
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let sequence = lineage.next_sequence.max(1);
     let id = uuid::Uuid::now_v7().to_string();
     if full {
         lineage.base_sequence = sequence;
         lineage.since_full = 0;
+        lineage.base_bytes = bytes.len() as u64;
+        lineage.delta_bytes = 0;
     } else {
         lineage.since_full = lineage.since_full.saturating_add(1);
+        lineage.delta_bytes = lineage.delta_bytes.saturating_add(bytes.len() as u64);
     }
     let row = NewCheckpoint {
         id: id.clone(),
@@ -216,11 +234,14 @@ pub(crate) async fn load(
         );
     }
     let image = image.ok_or_else(|| CheckpointError::NotFound(meta.id.clone()))?;
+    let sizes: Vec<u64> = chain.iter().map(|r| r.meta.bytes).collect();
     let lineage = Lineage {
         last: Some(image.clone()),
         last_id: Some(meta.id.clone()),
         base_sequence: meta.base_sequence,
         since_full: u32::try_from(since_full).unwrap_or(u32::MAX),
+        base_bytes: sizes.first().copied().unwrap_or(0),
+        delta_bytes: sizes.iter().skip(1).sum(),
         next_sequence: 0,
     };
     Ok((image, lineage))
