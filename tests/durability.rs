@@ -521,3 +521,40 @@ async fn consecutive_llm_failures_and_wall_time_end_the_task() {
     );
     k.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_producer_delivery_id_is_handled_once() {
+    let (storage, _g) = common::test_storage(common::backend_from_env()).await;
+    let hooks = Hooks::default();
+    let k = kernel_on(&storage, config(None), &hooks).await;
+    let ledger = k
+        .spawn_durable::<Ledger>("ledger", SpawnOptions::new("ledger"))
+        .await
+        .unwrap();
+    let pid = ledger.pid();
+    let body = serde_json::json!({"Do": 5});
+    assert!(k.send_json_once(pid, "order-5", body.clone()).await.unwrap());
+    assert!(!k.send_json_once(pid, "order-5", body).await.unwrap(), "a duplicate");
+    assert!(ledger.tell_once("order-6", Job::Do(6)).await.unwrap());
+    assert!(!ledger.tell_once("order-6", Job::Do(6)).await.unwrap());
+    assert!(reaches(&ledger, &[5, 6]).await);
+    // Still a duplicate once handled and acknowledged.
+    assert!(!ledger.tell_once("order-6", Job::Do(6)).await.unwrap());
+    // A path that cannot wait for the write is refused, not silently non-durable.
+    assert!(matches!(
+        ledger.try_tell(Job::Get),
+        Err(IpcError::Durable { .. })
+    ));
+    // An agent without a durable mailbox has no delivery ids.
+    let plain = k
+        .spawn(Ledger::default, SpawnOptions::new("plain"))
+        .json()
+        .await
+        .unwrap();
+    let err = k
+        .send_json_once(plain.pid(), "x", serde_json::json!("Get"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IpcError::Durable { .. }), "{err}");
+    k.shutdown().await;
+}
