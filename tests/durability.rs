@@ -273,6 +273,12 @@ async fn the_journal_answers_a_replayed_step_without_calling_the_model_again() {
     );
     let usage = k.providers().ledger.agent_totals(ledger.pid());
     assert_eq!(usage.calls, 2, "billed once per job");
+    let carried = k.agent_usage(ledger.pid()).unwrap();
+    assert_eq!(
+        carried.calls, 2,
+        "the checkpointed usage counts each call once: {carried:?}"
+    );
+    assert_eq!(carried.input_tokens, 20);
     k.shutdown().await;
 }
 
@@ -533,8 +539,15 @@ async fn a_producer_delivery_id_is_handled_once() {
         .unwrap();
     let pid = ledger.pid();
     let body = serde_json::json!({"Do": 5});
-    assert!(k.send_json_once(pid, "order-5", body.clone()).await.unwrap());
-    assert!(!k.send_json_once(pid, "order-5", body).await.unwrap(), "a duplicate");
+    assert!(
+        k.send_json_once(pid, "order-5", body.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !k.send_json_once(pid, "order-5", body).await.unwrap(),
+        "a duplicate"
+    );
     assert!(ledger.tell_once("order-6", Job::Do(6)).await.unwrap());
     assert!(!ledger.tell_once("order-6", Job::Do(6)).await.unwrap());
     assert!(reaches(&ledger, &[5, 6]).await);

@@ -52,6 +52,10 @@ pub(crate) struct Body {
     pub(crate) step: u64,
     pub(crate) usage: AgentUsage,
     pub(crate) task: TaskState,
+    /// The mailbox position: the durable messages this checkpoint acknowledges (their rows
+    /// are marked in the same transaction).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) acked: Vec<i64>,
     #[serde(flatten)]
     pub(crate) content: Content,
 }
@@ -126,6 +130,7 @@ impl Image {
             step: self.step,
             usage: self.usage,
             task: self.task.clone(),
+            acked: Vec::new(),
             content,
         }
     }

@@ -105,6 +105,10 @@ pub(crate) fn prepare(
         body = image.encode(None);
         bytes = serde_json::to_vec(&body).unwrap_or_default();
     }
+    if !acks.is_empty() {
+        body.acked = acks.clone();
+        bytes = serde_json::to_vec(&body).unwrap_or_default();
+    }
     let kind = body.content.kind();
     let sequence = lineage.next_sequence.max(1);
     let id = uuid::Uuid::now_v7().to_string();

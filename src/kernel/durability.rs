@@ -31,6 +31,15 @@ impl Kernel {
         rx.await.map_err(|_| CheckpointError::NotRunning(pid))?
     }
 
+    /// What a running agent used through `ctx.llm` over its life — calls, tokens, cost —
+    /// carried across restarts and resumes by its checkpoints (the provider ledger counts
+    /// per process).
+    pub fn agent_usage(&self, pid: Pid) -> Result<crate::checkpoint::AgentUsage, crate::IpcError> {
+        let entry = self.inner.registry.entry(pid)?;
+        let usage = entry.durability.state.lock().usage;
+        Ok(usage)
+    }
+
     /// Every stored checkpoint of `pid` (running or not), oldest first.
     pub async fn checkpoints(&self, pid: Pid) -> Result<Vec<CheckpointInfo>, CheckpointError> {
         rows::list(self.storage(), &pid.to_string())

@@ -94,6 +94,9 @@ impl AgentContext {
             if let Some(sink) = &sink {
                 let _ = sink.send(StreamDelta::Text(done.content.clone()));
             }
+            // Billed by the run that crashed, whose checkpoint (and usage) never committed:
+            // counted now, once.
+            self.durability().llm_outcome(Some(usage_of(kernel, &done)));
             return Ok(done);
         }
         let mut request = request;
@@ -109,10 +112,7 @@ impl AgentContext {
             exact: caps_tokens(&kernel.config().scheduler),
         };
         let result = run(slices, request, sink).await;
-        let used = result.as_ref().ok().map(|r| {
-            let cost = kernel.providers().ledger.cost_nano(&r.model, &r.usage) as f64 / 1e9;
-            (r.usage.prompt_tokens, r.usage.completion_tokens, cost)
-        });
+        let used = result.as_ref().ok().map(|r| usage_of(kernel, r));
         self.durability().llm_outcome(used);
         if let Ok(r) = &result {
             step.record(kernel.storage(), pid, &slot, "llm", digest, r)
@@ -141,6 +141,12 @@ impl crate::Kernel {
         };
         run(slices, request, None).await
     }
+}
+
+/// (input tokens, output tokens, cost in USD) of a response.
+fn usage_of(kernel: &crate::Kernel, r: &ChatResponse) -> (u64, u64, f64) {
+    let cost = kernel.providers().ledger.cost_nano(&r.model, &r.usage) as f64 / 1e9;
+    (r.usage.prompt_tokens, r.usage.completion_tokens, cost)
 }
 
 /// Walks the router, continuing a preempted generation from its partial output.
