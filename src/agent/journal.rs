@@ -18,8 +18,9 @@ pub(crate) struct StepCtx {
     pub(crate) step: u64,
     /// The durable delivery being handled, if any.
     pub(crate) delivery: Option<String>,
-    /// Names this step's calls in idempotency keys (the delivery id, else a fresh id).
-    pub(crate) tag: String,
+    /// Names this step's calls in idempotency keys when there is no delivery id (a random
+    /// number per incarnation).
+    pub(crate) nonce: u64,
     /// Whether calls are journaled (a durable mailbox: the step can run again).
     pub(crate) journaled: bool,
     /// Entries of an earlier run of this step (same delivery), by call index.
@@ -38,10 +39,11 @@ impl StepCtx {
     /// The next call's index and idempotency key.
     pub(crate) fn next(&self, pid: Pid) -> CallSlot {
         let index = self.next_call.fetch_add(1, Ordering::Relaxed);
-        CallSlot {
-            index,
-            key: format!("{pid}/{}/{index}/{}", self.step, self.tag),
-        }
+        let key = match &self.delivery {
+            Some(d) => format!("{pid}/{}/{index}/{d}", self.step),
+            None => format!("{pid}/{}/{index}/{:016x}", self.step, self.nonce),
+        };
+        CallSlot { index, key }
     }
 
     /// The journaled result of call `slot`, if this step ran before with the same delivery

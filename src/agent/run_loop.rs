@@ -310,7 +310,7 @@ async fn step_ctx(
     StepCtx {
         step,
         delivery: delivery.map(|t| t.id.clone()),
-        tag: delivery.map_or_else(|| format!("{nonce:016x}"), |t| t.id.clone()),
+        nonce,
         journaled,
         replay,
         next_call: Default::default(),
