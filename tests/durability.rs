@@ -44,6 +44,7 @@ enum Job {
     Get,
     Loop,
     Fail,
+    Poison,
 }
 
 impl Agent for Ledger {
@@ -92,6 +93,7 @@ impl Agent for Ledger {
                 Ok(self.done.clone())
             }
             Job::Get => Ok(self.done.clone()),
+            Job::Poison => panic!("poison"),
             Job::Loop => {
                 self.total += 1;
                 ctx.myself::<Ledger>()?.tell(Job::Loop).await?;
@@ -569,5 +571,34 @@ async fn a_producer_delivery_id_is_handled_once() {
         .await
         .unwrap_err();
     assert!(matches!(err, IpcError::Durable { .. }), "{err}");
+    k.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_message_that_always_crashes_is_set_aside_and_the_agent_goes_on() {
+    let (storage, _g) = common::test_storage(common::backend_from_env()).await;
+    let hooks = Hooks::default();
+    let k = kernel_on(&storage, config(None), &hooks).await;
+    let mut events = k.events();
+    let ledger = k
+        .spawn_durable::<Ledger>("ledger", SpawnOptions::new("ledger"))
+        .await
+        .unwrap();
+    let pid = ledger.pid();
+    ledger.ask(Job::Do(1)).await.unwrap();
+    ledger.tell(Job::Poison).await.unwrap();
+    ledger.tell(Job::Do(2)).await.unwrap();
+    assert!(
+        eventually(
+            LONG,
+            || matches!(events.try_recv(), Ok(KernelEvent::DeadLetter { pid: p, .. }) if p == pid)
+        )
+        .await,
+        "dead-lettered after max_deliveries crashed steps"
+    );
+    assert!(
+        reaches(&ledger, &[1, 2]).await,
+        "the agent went on with the next message"
+    );
     k.shutdown().await;
 }

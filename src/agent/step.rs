@@ -189,19 +189,25 @@ pub(crate) async fn start_from<A: Agent>(
     }
     let storage = kernel.storage();
     let mut rows: Vec<MailboxRow> = plan.redeliver;
+    // The message whose step crashed (the last one taken since the checkpoint) counts a
+    // failed delivery; the others were handled fine or only queued. A resume after the
+    // process died counts none: a process death is not attributed to a message.
+    let in_flight = plan.redeliver_ids.last().copied();
     if !plan.redeliver_ids.is_empty() {
         let loaded = mailbox_rows::by_ids(storage, &plan.redeliver_ids)
             .await
             .map_err(|e| format!("durable messages could not be read: {e}"))?;
         rows.extend(loaded.into_iter().filter(|r| r.status == "pending"));
     }
-    let mut out = VecDeque::new();
-    if !rows.is_empty() {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        mailbox_rows::bump_attempts(storage, &ids)
+    if let Some(id) = in_flight
+        && let Some(row) = rows.iter_mut().find(|r| r.id == id)
+    {
+        mailbox_rows::bump_attempts(storage, &[id])
             .await
             .map_err(|e| format!("durable messages could not be updated: {e}"))?;
+        row.attempts = row.attempts.saturating_add(1);
     }
+    let mut out = VecDeque::new();
     for row in rows {
         match redelivery(me, &row, dur.spec.max_deliveries) {
             Ok(env) => out.push_back(env),
@@ -235,9 +241,9 @@ fn redelivery<A: Agent>(
     row: &MailboxRow,
     max_deliveries: u32,
 ) -> Result<Envelope<A>, String> {
-    if row.attempts.saturating_add(1) > max_deliveries {
+    if row.attempts >= max_deliveries {
         return Err(format!(
-            "delivered {} times without its step committing (durability.max_deliveries = {max_deliveries})",
+            "its step crashed {} times without committing (durability.max_deliveries = {max_deliveries})",
             row.attempts
         ));
     }

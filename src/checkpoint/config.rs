@@ -100,7 +100,7 @@ pub struct DurabilityConfig {
     /// Checkpoints older than this are deleted (seconds; 0 = no age limit). The newest one
     /// is always kept.
     pub max_age_secs: u64,
-    /// Deliveries of a durable message before it is set aside as dead.
+    /// Crashed steps of a durable message before it is set aside as dead.
     pub max_deliveries: u32,
     /// Resume the durable agents that were running when the kernel last stopped.
     pub resume_on_start: bool,
@@ -120,7 +120,7 @@ impl Default for DurabilityConfig {
             full_every: 1000,
             keep_last: 20,
             max_age_secs: 0,
-            max_deliveries: 5,
+            max_deliveries: 3,
             resume_on_start: true,
             acked_retention_secs: 86_400,
             limits: RunawayLimits::default(),
