@@ -14,7 +14,7 @@ use std::time::Duration;
 use agent_os_kernel::prelude::*;
 use agent_os_kernel::provider::{BackendConfig, BackendKind, ChatRequest, Message};
 use agent_os_kernel::storage::Storage;
-use agent_os_kernel::{KernelConfig, KernelEvent};
+use agent_os_kernel::{KernelConfig, KernelEvent, WriteMode};
 use axum::routing::post;
 use sea_orm::{ConnectionTrait, Statement};
 use serde::{Deserialize, Serialize};
@@ -600,5 +600,102 @@ async fn a_message_that_always_crashes_is_set_aside_and_the_agent_goes_on() {
         reaches(&ledger, &[1, 2]).await,
         "the agent went on with the next message"
     );
+    k.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn write_behind_checkpoints_land_in_order_and_restart_from_them() {
+    let (storage, _g) = common::test_storage(common::backend_from_env()).await;
+    let hooks = Hooks::default();
+    let k = kernel_on(&storage, config(None), &hooks).await;
+    let mut events = k.events();
+    let ledger = k
+        .spawn_durable::<Ledger>(
+            "ledger",
+            SpawnOptions::new("behind").write_mode(WriteMode::Behind),
+        )
+        .await
+        .unwrap();
+    let pid = ledger.pid();
+    for n in 1..=5 {
+        ledger.ask(Job::Do(n)).await.unwrap();
+    }
+    k.flush_checkpoints().await;
+    let cps = k.checkpoints(pid).await.unwrap();
+    assert_eq!(cps.len(), 5, "one per step, all committed after a flush");
+    for pair in cps.windows(2) {
+        assert_eq!(
+            pair[1].parent.as_deref(),
+            Some(pair[0].id.as_str()),
+            "in order"
+        );
+    }
+    *hooks.crash_on.lock().unwrap() = Some(6);
+    let _ = ledger.ask(Job::Do(6)).await;
+    assert!(
+        eventually(
+            LONG,
+            || matches!(events.try_recv(), Ok(KernelEvent::Restored { pid: p, .. }) if p == pid)
+        )
+        .await
+    );
+    assert!(reaches(&ledger, &[1, 2, 3, 4, 5, 6]).await);
+    k.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn every_n_steps_and_interval_policies_checkpoint_as_configured() {
+    let (storage, _g) = common::test_storage(common::backend_from_env()).await;
+    let hooks = Hooks::default();
+    let k = kernel_on(&storage, config(None), &hooks).await;
+    let every3 = k
+        .spawn_durable::<Ledger>(
+            "ledger",
+            SpawnOptions::new("every3").checkpoint(CheckpointPolicy::EverySteps(3)),
+        )
+        .await
+        .unwrap();
+    for n in 1..=7 {
+        every3.ask(Job::Do(n)).await.unwrap();
+    }
+    let steps: Vec<u64> = k
+        .checkpoints(every3.pid())
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.step)
+        .collect();
+    assert_eq!(steps, vec![3, 6]);
+
+    let timed = k
+        .spawn_durable::<Ledger>(
+            "ledger",
+            SpawnOptions::new("timed").checkpoint(CheckpointPolicy::IntervalMs(150)),
+        )
+        .await
+        .unwrap();
+    for n in 1..=3 {
+        timed.ask(Job::Do(n)).await.unwrap();
+    }
+    let early = k.checkpoints(timed.pid()).await.unwrap().len();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    timed.ask(Job::Do(4)).await.unwrap();
+    let later = k.checkpoints(timed.pid()).await.unwrap();
+    assert!(early <= 1, "not every step: {early}");
+    assert_eq!(
+        later.last().unwrap().step,
+        4,
+        "the first step after the interval"
+    );
+
+    // An invalid policy is refused at spawn, naming the problem.
+    let err = k
+        .spawn_durable::<Ledger>(
+            "ledger",
+            SpawnOptions::new("bad").checkpoint(CheckpointPolicy::EverySteps(0)),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("every_steps"), "{err}");
     k.shutdown().await;
 }
