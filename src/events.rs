@@ -128,6 +128,17 @@ pub enum KernelEvent {
         /// The message's delivery id.
         delivery_id: String,
     },
+    /// An agent's policy refused one of its syscalls.
+    PolicyDenied {
+        /// The agent.
+        pid: Pid,
+        /// The action (`ipc.send`, `llm.call`, `tool.call`, …).
+        action: String,
+        /// What it was aimed at.
+        target: String,
+        /// Why.
+        reason: String,
+    },
     /// A runaway limit ended an agent's task.
     RunawayStopped {
         /// The agent.

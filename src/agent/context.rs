@@ -38,6 +38,7 @@ pub struct AgentContext {
     stop: bool,
     durable: Arc<Durability>,
     step: StepCtx,
+    policy: Arc<crate::security::policy::SecurityPolicy>,
 }
 
 impl AgentContext {
@@ -65,7 +66,21 @@ impl AgentContext {
             stop: false,
             durable,
             step: StepCtx::default(),
+            policy: Arc::default(),
         }
+    }
+
+    pub(crate) fn with_policy(
+        mut self,
+        policy: Arc<crate::security::policy::SecurityPolicy>,
+    ) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// This agent's security policy.
+    pub fn policy(&self) -> &crate::security::policy::SecurityPolicy {
+        &self.policy
     }
 
     /// This agent's pid.

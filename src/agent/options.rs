@@ -64,6 +64,7 @@ pub struct SpawnOptions {
     pub(crate) write_mode: Option<WriteMode>,
     pub(crate) limits: Option<RunawayLimits>,
     pub(crate) durable: bool,
+    pub(crate) policy: Option<crate::security::policy::SecurityPolicy>,
 }
 
 impl SpawnOptions {
@@ -85,7 +86,15 @@ impl SpawnOptions {
             write_mode: None,
             limits: None,
             durable: false,
+            policy: None,
         }
+    }
+
+    /// This agent's security policy, replacing `[security]` for it: permission level, the
+    /// tools, paths, hosts, agents and models it may use, the limits of its tools.
+    pub fn policy(mut self, policy: crate::security::policy::SecurityPolicy) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
     /// When this agent is checkpointed (default: `durability.checkpoint`, or
@@ -132,6 +141,7 @@ impl SpawnOptions {
             "write_mode": self.write_mode,
             "limits": self.limits,
             "durable": self.durable,
+            "policy": self.policy,
         })
     }
 
@@ -152,6 +162,8 @@ impl SpawnOptions {
             write_mode: Option<WriteMode>,
             limits: Option<RunawayLimits>,
             durable: bool,
+            #[serde(default)]
+            policy: Option<crate::security::policy::SecurityPolicy>,
         }
         let s: Stored = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
         Ok(SpawnOptions {
@@ -171,6 +183,7 @@ impl SpawnOptions {
             write_mode: s.write_mode,
             limits: s.limits,
             durable: s.durable,
+            policy: s.policy,
         })
     }
 

@@ -58,6 +58,7 @@ pub(crate) struct AgentProcess<A: Agent> {
     last_exit: Option<ExitReason>,
     finished: bool,
     durable: Arc<Durability>,
+    policy: Arc<crate::security::policy::SecurityPolicy>,
 }
 
 /// Everything a process needs at start.
@@ -75,6 +76,7 @@ pub(crate) struct ProcessParts<A: Agent> {
     pub(crate) gate: oneshot::Receiver<()>,
     pub(crate) stop_timeout: Duration,
     pub(crate) durable: Arc<Durability>,
+    pub(crate) policy: Arc<crate::security::policy::SecurityPolicy>,
 }
 
 impl<A: Agent> AgentProcess<A> {
@@ -97,6 +99,7 @@ impl<A: Agent> AgentProcess<A> {
             last_exit: None,
             finished: false,
             durable: parts.durable,
+            policy: parts.policy,
         }
     }
 
@@ -127,11 +130,13 @@ impl<A: Agent> AgentProcess<A> {
             self.shared.clone(),
             me,
             self.durable.clone(),
-        );
+        )
+        .with_policy(self.policy.clone());
         let current = Current {
             pid: self.pid,
             shared: self.shared.clone(),
             events: self.kernel.events_bus().clone(),
+            ipc: (!self.policy.agents.is_open()).then(|| self.policy.clone()),
         };
         let fut = current.scope(run_loop(
             agent,

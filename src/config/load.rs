@@ -321,6 +321,13 @@ fn validate(c: &KernelConfig, cfg: &Config) -> Vec<ConfigError> {
             reason,
         });
     }
+    for (key, reason) in c.security.problems() {
+        errors.push(ConfigError::Invalid {
+            origin: origin_of(cfg, &key),
+            key,
+            reason,
+        });
+    }
     for (key, reason) in c.durability.problems() {
         errors.push(ConfigError::Invalid {
             key: key.into(),

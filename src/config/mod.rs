@@ -41,6 +41,8 @@ pub struct KernelConfig {
     pub pager: PagerConfig,
     /// Checkpoints, durable mailboxes, resume on start, runaway limits.
     pub durability: crate::checkpoint::DurabilityConfig,
+    /// The default security policy of every agent (per spawn: `SpawnOptions::policy`).
+    pub security: crate::security::policy::SecurityPolicy,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

@@ -137,6 +137,14 @@ pub enum IpcError {
         /// Why.
         reason: String,
     },
+    /// The sending agent's policy does not allow it to message this agent.
+    #[error("agent {pid}: {denied}")]
+    Denied {
+        /// The receiving agent.
+        pid: Pid,
+        /// The refusal.
+        denied: crate::security::policy::Denied,
+    },
     /// The message continued a task that a runaway limit ended; it was not handled.
     #[error("agent {pid}: {limit}")]
     Runaway {
@@ -165,6 +173,7 @@ impl IpcError {
             | IpcError::Interrupted { pid, .. }
             | IpcError::Handler { pid, .. }
             | IpcError::Durable { pid, .. }
+            | IpcError::Denied { pid, .. }
             | IpcError::Runaway { pid, .. } => Some(*pid),
             IpcError::ShuttingDown => None,
         }
@@ -214,6 +223,7 @@ impl IpcError {
             IpcError::Handler { .. } => "handler",
             IpcError::ShuttingDown => "shutting_down",
             IpcError::Durable { .. } => "durable",
+            IpcError::Denied { .. } => "denied",
             IpcError::Runaway { .. } => "runaway",
         }
     }

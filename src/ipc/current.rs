@@ -13,6 +13,8 @@ pub(crate) struct Current {
     pub(crate) pid: Pid,
     pub(crate) shared: Arc<ProcessShared>,
     pub(crate) events: EventBus,
+    /// The agent's policy when it limits whom it may message (`None`: anyone).
+    pub(crate) ipc: Option<Arc<crate::security::policy::SecurityPolicy>>,
 }
 
 tokio::task_local! {
@@ -29,6 +31,27 @@ impl Current {
     #[inline]
     pub(crate) fn pid() -> Option<Pid> {
         CURRENT.try_with(|c| c.pid).ok()
+    }
+
+    /// Whether the current agent (if any) may message the agent named `to`; a refusal is
+    /// published as a `PolicyDenied` event.
+    #[inline]
+    pub(crate) fn may_send(to: &str) -> Result<(), crate::security::policy::Denied> {
+        CURRENT
+            .try_with(|c| match &c.ipc {
+                None => Ok(()),
+                Some(policy) => policy.check_message(to).inspect_err(|d| {
+                    let pid = c.pid;
+                    c.events
+                        .emit_with(|| crate::events::KernelEvent::PolicyDenied {
+                            pid,
+                            action: d.action.to_string(),
+                            target: d.target.clone(),
+                            reason: d.reason.clone(),
+                        });
+                }),
+            })
+            .unwrap_or(Ok(()))
     }
 
     /// Marks the current agent `Waiting(reply)` until the returned guard is dropped (several

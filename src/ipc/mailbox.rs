@@ -109,6 +109,10 @@ impl<A: Agent> Mailbox<A> {
         if self.closing.load(Ordering::Relaxed) {
             return Err(IpcError::ShuttingDown);
         }
+        Current::may_send(&self.name).map_err(|denied| IpcError::Denied {
+            pid: self.pid,
+            denied,
+        })?;
         if self.durable.is_some() && env.delivery.is_none() {
             return Err(IpcError::Durable {
                 pid: self.pid,
@@ -181,6 +185,7 @@ impl<A: Agent> Mailbox<A> {
         if self.tx.is_closed() {
             return Err(IpcError::NoSuchAgent(pid));
         }
+        Current::may_send(&self.name).map_err(|denied| IpcError::Denied { pid, denied })?;
         let failed = |reason: String| IpcError::Durable { pid, reason };
         let payload = (lane.encode)(&env.msg).map_err(failed)?;
         let id = delivery_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());

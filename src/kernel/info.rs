@@ -96,3 +96,13 @@ impl Kernel {
         self.inner.registry.len()
     }
 }
+
+impl Kernel {
+    /// The security policy a running agent was spawned with.
+    pub fn policy_of(
+        &self,
+        pid: Pid,
+    ) -> Result<crate::security::policy::SecurityPolicy, crate::IpcError> {
+        Ok((*self.inner.registry.entry(pid)?.policy).clone())
+    }
+}

@@ -31,6 +31,9 @@ pub enum LlmError {
     /// No backend serves the requested model.
     #[error("no LLM backend is configured for model `{0}`")]
     NoBackend(String),
+    /// The agent's policy does not allow this model; no call was made.
+    #[error(transparent)]
+    Denied(#[from] crate::security::policy::Denied),
     /// A runaway limit ended the agent's task; no call was made.
     #[error(transparent)]
     Runaway(#[from] crate::checkpoint::RunawayLimit),
@@ -75,6 +78,17 @@ impl AgentContext {
     ) -> Result<ChatResponse, LlmError> {
         let pid = self.pid();
         let kernel = self.kernel();
+        if let Err(denied) = self.policy().check_model(&request.model) {
+            kernel
+                .events_bus()
+                .emit_with(|| crate::KernelEvent::PolicyDenied {
+                    pid,
+                    action: denied.action.to_string(),
+                    target: denied.target.clone(),
+                    reason: denied.reason.clone(),
+                });
+            return Err(LlmError::Denied(denied));
+        }
         if let Err(limit) = self.durability().may_call() {
             kernel
                 .events_bus()

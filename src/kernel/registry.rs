@@ -33,6 +33,7 @@ pub(crate) struct AgentEntry {
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) topics: Mutex<Vec<Arc<str>>>,
     pub(crate) durability: Arc<crate::agent::durable::Durability>,
+    pub(crate) policy: Arc<crate::security::policy::SecurityPolicy>,
 }
 
 /// Live agents by pid.

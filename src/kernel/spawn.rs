@@ -242,6 +242,14 @@ impl Kernel {
             .ok_or(SpawnError::NoSuchSupervisor(supervisor_id))?;
 
         let spec = self.durable_spec(&opts, durable.is_some(), type_name.clone())?;
+        let policy = Arc::new(
+            opts.policy
+                .clone()
+                .unwrap_or_else(|| inner.config.security.clone()),
+        );
+        if let Some((key, reason)) = policy.problems().into_iter().next() {
+            return Err(SpawnError::Durability(format!("policy: {key} {reason}")));
+        }
         let agent = std::panic::catch_unwind(AssertUnwindSafe(|| factory()))
             .map_err(|p| SpawnError::FactoryPanicked(panic_message(&*p)))?;
 
@@ -282,6 +290,7 @@ impl Kernel {
             gate,
             stop_timeout,
             durable: durability.clone(),
+            policy: policy.clone(),
         };
         let addr =
             AgentProcess::start_in_arbiter(self.next_arbiter(), move |_| AgentProcess::new(parts));
@@ -318,6 +327,7 @@ impl Kernel {
                 created_at: Utc::now(),
                 topics: Mutex::new(Vec::new()),
                 durability,
+                policy,
             },
         );
         self.record_agent(pid, &entry, "created", None);

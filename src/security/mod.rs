@@ -1,0 +1,3 @@
+//! Protection: the security policy every agent's syscalls pass.
+
+pub mod policy;
