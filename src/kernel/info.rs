@@ -102,7 +102,7 @@ impl Kernel {
     pub fn policy_of(
         &self,
         pid: Pid,
-    ) -> Result<crate::security::policy::SecurityPolicy, crate::IpcError> {
+    ) -> Result<crate::security::policy::SecurityPolicy, IpcError> {
         Ok((*self.inner.registry.entry(pid)?.policy).clone())
     }
 }
