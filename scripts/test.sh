@@ -35,6 +35,9 @@ fi
 banner "all-MiniLM-L6-v2 for the neural embedder: scripts/setup-minilm.sh (idempotent)"
 bash scripts/setup-minilm.sh
 
+banner "bubblewrap for the sandbox: scripts/setup-bubblewrap.sh (idempotent)"
+bash scripts/setup-bubblewrap.sh
+
 banner "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

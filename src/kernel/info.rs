@@ -99,10 +99,7 @@ impl Kernel {
 
 impl Kernel {
     /// The security policy a running agent was spawned with.
-    pub fn policy_of(
-        &self,
-        pid: Pid,
-    ) -> Result<crate::security::policy::SecurityPolicy, IpcError> {
+    pub fn policy_of(&self, pid: Pid) -> Result<crate::security::policy::SecurityPolicy, IpcError> {
         Ok((*self.inner.registry.entry(pid)?.policy).clone())
     }
 }

@@ -1,3 +1,4 @@
 //! Protection: the security policy every agent's syscalls pass.
 
 pub mod policy;
+pub mod sandbox;

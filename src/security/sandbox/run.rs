@@ -1,0 +1,282 @@
+//! Running one command in bubblewrap.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::security::policy::ResourceLimits;
+use crate::security::sandbox::output::{Captured, capture};
+
+/// The uid/gid a root kernel drops to inside the sandbox (`nobody`).
+const NOBODY: u32 = 65_534;
+
+/// Why a sandboxed run could not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// `bwrap` is not installed.
+    #[error(
+        "the sandbox needs bubblewrap (`bwrap`), which is not installed: `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`; code tools refuse to run without it unless the policy allows unsandboxed runs (level admin, security.allow_unsandboxed)"
+    )]
+    Missing,
+    /// The workspace is not a directory.
+    #[error("workspace `{0}` is not a directory")]
+    Workspace(PathBuf),
+    /// Starting or waiting for `bwrap` failed.
+    #[error("the sandbox could not run `{program}`: {source}")]
+    Io {
+        /// The command.
+        program: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One command to run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The program (a path inside the sandbox, or a name looked up on its `PATH`).
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The agent's workspace, mounted read-write at `/workspace` (the working directory).
+    pub workspace: PathBuf,
+    /// Share the host's network (default: its own empty network namespace).
+    pub network: bool,
+    /// Limits (0 = none of that kind).
+    pub limits: ResourceLimits,
+    /// Bytes for its stdin.
+    pub stdin: Option<Vec<u8>>,
+    /// Environment variables (nothing else is inherited but `PATH`, `HOME`, `LANG`).
+    pub env: Vec<(String, String)>,
+}
+
+impl RunSpec {
+    /// `program args…` in `workspace`, no network, default limits.
+    pub fn new(program: impl Into<String>, workspace: impl Into<PathBuf>) -> Self {
+        RunSpec {
+            program: program.into(),
+            args: Vec::new(),
+            workspace: workspace.into(),
+            network: false,
+            limits: ResourceLimits::default(),
+            stdin: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// How a sandboxed run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    /// The exit code, if it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// Killed at the wall-time limit.
+    pub timed_out: bool,
+    /// Its stdout (capped).
+    pub stdout: Captured,
+    /// Its stderr (capped).
+    pub stderr: Captured,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+impl RunOutput {
+    /// Exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+}
+
+/// The bubblewrap runner.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    bwrap: PathBuf,
+}
+
+impl Sandbox {
+    /// Finds `bwrap` on the `PATH` ([`SandboxError::Missing`] if it is not there).
+    pub fn detect() -> Result<Sandbox, SandboxError> {
+        Sandbox::detect_in(&std::env::var_os("PATH").unwrap_or_default())
+    }
+
+    /// Finds `bwrap` in these directories (a `PATH`-style list).
+    pub fn detect_in(path: &std::ffi::OsStr) -> Result<Sandbox, SandboxError> {
+        std::env::split_paths(path)
+            .map(|d| d.join("bwrap"))
+            .find(|p| p.is_file())
+            .map(|bwrap| Sandbox { bwrap })
+            .ok_or(SandboxError::Missing)
+    }
+
+    /// The arguments bubblewrap gets for `spec` (before `--` and the command).
+    fn bwrap_args(&self, spec: &RunSpec) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_string()));
+        push(&["--ro-bind", "/usr", "/usr"]);
+        for (link, target) in [
+            ("/bin", "usr/bin"),
+            ("/sbin", "usr/sbin"),
+            ("/lib", "usr/lib"),
+            ("/lib64", "usr/lib64"),
+        ] {
+            if Path::new(link).is_symlink() {
+                push(&["--symlink", target, link]);
+            } else {
+                push(&["--ro-bind-try", link, link]);
+            }
+        }
+        push(&["--ro-bind", "/etc", "/etc"]);
+        push(&["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]);
+        let ws = spec.workspace.to_string_lossy().to_string();
+        a.extend(["--bind".to_string(), ws, "/workspace".to_string()]);
+        let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_string()));
+        push(&["--chdir", "/workspace", "--unshare-all"]);
+        if spec.network {
+            push(&["--share-net"]);
+        }
+        push(&[
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "sandbox",
+            "--clearenv",
+        ]);
+        push(&["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin"]);
+        push(&[
+            "--setenv",
+            "HOME",
+            "/workspace",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+        ]);
+        for (k, v) in &spec.env {
+            a.extend(["--setenv".to_string(), k.clone(), v.clone()]);
+        }
+        a
+    }
+
+    /// Runs `spec` and waits for it (or for its wall-time limit, when the whole sandbox is
+    /// killed).
+    pub async fn run(&self, spec: &RunSpec) -> Result<RunOutput, SandboxError> {
+        if !spec.workspace.is_dir() {
+            return Err(SandboxError::Workspace(spec.workspace.clone()));
+        }
+        let io = |source| SandboxError::Io {
+            program: spec.program.clone(),
+            source,
+        };
+        let root = euid_is_root();
+        if root {
+            // `nobody` must be able to write its workspace.
+            let _ = chown_nobody(&spec.workspace);
+        }
+        let limits = spec.limits;
+        // Limits and the uid change are applied by util-linux's `prlimit` and `setpriv`, which
+        // exec bubblewrap in turn: the child we wait for is bubblewrap itself.
+        let mut cmd = Command::new("prlimit");
+        for (flag, v) in [
+            ("--as", limits.memory_bytes),
+            ("--cpu", limits.cpu_seconds),
+            ("--nproc", limits.processes),
+            ("--fsize", limits.file_size_bytes),
+        ] {
+            if v > 0 {
+                cmd.arg(format!("{flag}={v}"));
+            }
+        }
+        cmd.arg("--core=0").arg("--");
+        if root {
+            cmd.args([
+                "setpriv",
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                "--",
+            ]);
+        }
+        cmd.arg(&self.bwrap)
+            .args(self.bwrap_args(spec))
+            .arg("--")
+            .arg(&spec.program)
+            .args(&spec.args)
+            .stdin(if spec.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        let started = Instant::now();
+        let mut child = cmd.spawn().map_err(io)?;
+        if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
+            tokio::spawn(async move {
+                let _ = stdin.write_all(&bytes).await;
+            });
+        }
+        let cap = limits.output_bytes;
+        let out = child.stdout.take().map(|s| tokio::spawn(capture(s, cap)));
+        let err = child.stderr.take().map(|s| tokio::spawn(capture(s, cap)));
+        let wall = (limits.wall_ms > 0).then(|| Duration::from_millis(limits.wall_ms));
+        let (status, timed_out) = match wall {
+            Some(w) => match tokio::time::timeout(w, child.wait()).await {
+                Ok(s) => (s.map_err(io)?, false),
+                Err(_) => {
+                    // Killing bubblewrap kills the sandbox's first process (`--die-with-parent`),
+                    // and with it its PID namespace: every descendant, grandchildren included.
+                    let _ = child.start_kill();
+                    (child.wait().await.map_err(io)?, true)
+                }
+            },
+            None => (child.wait().await.map_err(io)?, false),
+        };
+        let stdout = match out {
+            Some(h) => h.await.unwrap_or_default(),
+            None => Captured::default(),
+        };
+        let stderr = match err {
+            Some(h) => h.await.unwrap_or_default(),
+            None => Captured::default(),
+        };
+        Ok(RunOutput {
+            code: status.code(),
+            signal: status.signal(),
+            timed_out,
+            stdout,
+            stderr,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// Whether this process runs as root (the owner of `/proc/self` is its effective uid).
+fn euid_is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn chown_nobody(path: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY))
+}
