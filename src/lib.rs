@@ -52,6 +52,7 @@ pub mod pager;
 mod pid;
 pub mod provider;
 pub mod scheduler;
+pub mod security;
 pub mod storage;
 pub mod supervisor;
 
@@ -72,6 +73,7 @@ pub use pid::{ParsePidError, Pid};
 pub use scheduler::{
     PolicyKind, Scheduler, SchedulerConfig, SchedulerError, SliceRequest, SliceToken, Usage,
 };
+pub use security::audit::{AuditLog, AuditQuery, AuditRecord, VerifyReport};
 pub use supervisor::{
     ExitReason, RestartType, Strategy, SupervisorError, SupervisorId, SupervisorSpec,
 };
