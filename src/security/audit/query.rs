@@ -1,6 +1,6 @@
 //! [`AuditQuery`]: filters over the audit log, newest first.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::Value;
 
 use super::error::AuditError;
@@ -27,9 +27,9 @@ pub struct AuditQuery {
     pub pid: Option<Pid>,
     /// Only this action (`tool.call`), or actions starting with a prefix (`tool.*`).
     pub action: Option<String>,
-    /// Only records at or after this time.
+    /// Only records at or after this time (compared to the microsecond, the stored precision).
     pub from: Option<DateTime<Utc>>,
-    /// Only records before this time.
+    /// Only records before this time (to the microsecond).
     pub to: Option<DateTime<Utc>>,
     /// At most this many entries ([`DEFAULT_LIMIT`] if unset, at most [`MAX_LIMIT`]).
     pub limit: Option<u64>,
@@ -113,11 +113,11 @@ pub(crate) async fn query(
     }
     if let Some(from) = q.from {
         sql.push_str(" AND ts >= ?");
-        values.push(Value::ChronoDateTimeUtc(Some(from)));
+        values.push(Value::ChronoDateTimeUtc(Some(from.trunc_subsecs(6))));
     }
     if let Some(to) = q.to {
         sql.push_str(" AND ts < ?");
-        values.push(Value::ChronoDateTimeUtc(Some(to)));
+        values.push(Value::ChronoDateTimeUtc(Some(to.trunc_subsecs(6))));
     }
     sql.push_str(" ORDER BY seq DESC LIMIT ?");
     values.push(int(limit));
