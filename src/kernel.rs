@@ -39,6 +39,9 @@ pub use paging::PagedLlmError;
 pub(crate) use registry::AgentEntry;
 pub use spawn::Spawn;
 
+/// How long shutdown waits for queued audit records to be committed.
+const AUDIT_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The kernel handle. Cheap to clone (one `Arc`); every clone is the same kernel.
 ///
 /// ```no_run
@@ -97,6 +100,7 @@ pub(crate) struct KernelInner {
     /// kernel's router and scheduler); always set before a `Kernel` is handed out.
     pager: std::sync::OnceLock<crate::pager::Pager>,
     checkpoint_writer: crate::checkpoint::writer::CheckpointWriter,
+    audit: crate::security::audit::AuditLog,
     types: types::AgentTypes,
 }
 
@@ -115,6 +119,11 @@ impl Kernel {
     /// audit log).
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
+    }
+
+    /// The audit log: record what agents and callers do, verify the chain, query it.
+    pub fn audit(&self) -> &crate::security::audit::AuditLog {
+        &self.inner.audit
     }
 
     /// Waits until every registry row written so far (spawns and exits are written behind,
@@ -242,6 +251,16 @@ impl Kernel {
         }
         if let Some(pager) = self.inner.pager.get() {
             pager.flush().await;
+        }
+        match tokio::time::timeout(AUDIT_FLUSH_DEADLINE, self.inner.audit.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "audit records could not be flushed at shutdown")
+            }
+            Err(_) => tracing::error!(
+                queued = ?self.inner.audit.stats(),
+                "audit records not flushed within the shutdown deadline (the database refuses writes)"
+            ),
         }
         for arbiter in &self.inner.arbiters {
             arbiter.stop();

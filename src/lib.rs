@@ -73,6 +73,7 @@ pub use pid::{ParsePidError, Pid};
 pub use scheduler::{
     PolicyKind, Scheduler, SchedulerConfig, SchedulerError, SliceRequest, SliceToken, Usage,
 };
+pub use security::audit::{AuditLog, AuditQuery, AuditRecord, VerifyReport};
 pub use security::policy::{Denied, PermissionLevel, SecurityPolicy};
 pub use supervisor::{
     ExitReason, RestartType, Strategy, SupervisorError, SupervisorId, SupervisorSpec,

@@ -145,6 +145,7 @@ impl KernelBuilder {
         };
         let writer = RegistryWriter::spawn(storage.clone())?;
         let checkpoint_writer = crate::checkpoint::writer::CheckpointWriter::spawn(storage.clone());
+        let audit = crate::security::audit::AuditLog::start(storage.clone());
 
         let n = match config.kernel.arbiters {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -219,6 +220,7 @@ impl KernelBuilder {
                 providers,
                 pager: std::sync::OnceLock::new(),
                 checkpoint_writer,
+                audit,
                 types: self.types.into_iter().collect(),
             }),
         };
