@@ -8,7 +8,9 @@ mod support;
 use agent_os_kernel::prelude::*;
 use agent_os_kernel::provider::{ChatRequest, Message};
 use agent_os_kernel::security::policy::AllowBlock;
-use agent_os_kernel::{KernelConfig, KernelEvent, LlmError, PermissionLevel, SecurityPolicy};
+use agent_os_kernel::{
+    AuditQuery, KernelConfig, KernelEvent, LlmError, PermissionLevel, SecurityPolicy,
+};
 use support::{eventually, kernel, kernel_with};
 
 /// Forwards text to another agent by name, or asks the LLM.
@@ -97,6 +99,17 @@ async fn an_agent_messages_only_the_agents_its_policy_allows() {
     // Outside any agent (user code) there is no sender policy.
     admin.tell("from outside".into()).await.unwrap();
     assert_eq!(k.policy_of(relay.pid()).unwrap(), policy);
+    // The refusal is in the audit log, and the chain verifies.
+    k.audit().flush().await.unwrap();
+    let rows = k
+        .audit()
+        .query(AuditQuery::new().pid(relay.pid()).action("ipc.send"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(!rows[0].record.allowed);
+    assert_eq!(rows[0].record.target.as_deref(), Some("admin"));
+    assert!(k.audit().verify().await.unwrap().is_ok());
     k.shutdown().await;
 }
 
@@ -115,6 +128,17 @@ async fn a_model_outside_the_policy_is_refused_before_any_call() {
     // Allowed models go on to the provider layer (here: none configured).
     let answer = relay.ask(RelayMsg::Ask("small".into())).await.unwrap();
     assert!(answer.starts_with("other: no LLM backend"), "{answer}");
+    k.audit().flush().await.unwrap();
+    let calls = k
+        .audit()
+        .query(AuditQuery::new().pid(relay.pid()).action("llm.call"))
+        .await
+        .unwrap();
+    // Newest first: the allowed call (that failed at the provider layer), then the refusal.
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[0].record.allowed && calls[0].record.args_digest.is_some());
+    assert!(!calls[1].record.allowed);
+    assert_eq!(calls[1].record.target.as_deref(), Some("big-model"));
     k.shutdown().await;
 }
 

@@ -136,7 +136,8 @@ impl<A: Agent> AgentProcess<A> {
             pid: self.pid,
             shared: self.shared.clone(),
             events: self.kernel.events_bus().clone(),
-            ipc: (!self.policy.agents.is_open()).then(|| self.policy.clone()),
+            ipc: (!self.policy.agents.is_open())
+                .then(|| (self.policy.clone(), self.kernel.audit().clone())),
         };
         let fut = current.scope(run_loop(
             agent,

@@ -13,8 +13,12 @@ pub(crate) struct Current {
     pub(crate) pid: Pid,
     pub(crate) shared: Arc<ProcessShared>,
     pub(crate) events: EventBus,
-    /// The agent's policy when it limits whom it may message (`None`: anyone).
-    pub(crate) ipc: Option<Arc<crate::security::policy::SecurityPolicy>>,
+    /// The agent's policy when it limits whom it may message (`None`: anyone), and the audit
+    /// log its refusals go to.
+    pub(crate) ipc: Option<(
+        Arc<crate::security::policy::SecurityPolicy>,
+        crate::security::audit::AuditLog,
+    )>,
 }
 
 tokio::task_local! {
@@ -40,16 +44,9 @@ impl Current {
         CURRENT
             .try_with(|c| match &c.ipc {
                 None => Ok(()),
-                Some(policy) => policy.check_message(to).inspect_err(|d| {
-                    let pid = c.pid;
-                    c.events
-                        .emit_with(|| crate::events::KernelEvent::PolicyDenied {
-                            pid,
-                            action: d.action.to_string(),
-                            target: d.target.clone(),
-                            reason: d.reason.clone(),
-                        });
-                }),
+                Some((policy, audit)) => policy
+                    .check_message(to)
+                    .inspect_err(|d| crate::security::report_denial(c.pid, d, &c.events, audit)),
             })
             .unwrap_or(Ok(()))
     }

@@ -79,14 +79,7 @@ impl AgentContext {
         let pid = self.pid();
         let kernel = self.kernel();
         if let Err(denied) = self.policy().check_model(&request.model) {
-            kernel
-                .events_bus()
-                .emit_with(|| crate::KernelEvent::PolicyDenied {
-                    pid,
-                    action: denied.action.to_string(),
-                    target: denied.target.clone(),
-                    reason: denied.reason.clone(),
-                });
+            crate::security::report_denial(pid, &denied, kernel.events_bus(), kernel.audit());
             return Err(LlmError::Denied(denied));
         }
         if let Err(limit) = self.durability().may_call() {
@@ -113,6 +106,8 @@ impl AgentContext {
             self.durability().llm_outcome(Some(usage_of(kernel, &done)));
             return Ok(done);
         }
+        let model = request.model.clone();
+        let args_digest = crate::agent::journal::digest_of("llm", &request);
         let mut request = request;
         if step.journaled && request.idempotency_key.is_none() {
             request.idempotency_key = Some(slot.key.clone());
@@ -128,6 +123,16 @@ impl AgentContext {
         let result = run(slices, request, sink).await;
         let used = result.as_ref().ok().map(|r| usage_of(kernel, r));
         self.durability().llm_outcome(used);
+        let mut record = crate::security::audit::AuditRecord::new("llm.call")
+            .pid(pid)
+            .target(model)
+            .allowed(true)
+            .args_digest(args_digest);
+        record = match &result {
+            Ok(r) => record.result_digest(crate::digest::sha256_hex(r.content.as_bytes())),
+            Err(e) => record.reason(format!("failed: {e}")),
+        };
+        kernel.audit().record(record);
         if let Ok(r) = &result {
             step.record(kernel.storage(), pid, &slot, "llm", digest, r)
                 .await;

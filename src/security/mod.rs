@@ -10,3 +10,24 @@
 pub mod audit;
 pub mod policy;
 pub mod sandbox;
+
+/// Publishes a refusal as a `PolicyDenied` event and records it in the audit log.
+pub(crate) fn report_denial(
+    pid: crate::Pid,
+    denied: &policy::Denied,
+    events: &crate::events::EventBus,
+    audit: &audit::AuditLog,
+) {
+    events.emit_with(|| crate::KernelEvent::PolicyDenied {
+        pid,
+        action: denied.action.to_string(),
+        target: denied.target.clone(),
+        reason: denied.reason.clone(),
+    });
+    audit.record(
+        audit::AuditRecord::new(denied.action)
+            .pid(pid)
+            .target(denied.target.clone())
+            .denied(denied.reason.clone()),
+    );
+}
