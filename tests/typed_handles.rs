@@ -160,7 +160,21 @@ async fn a_reply_port_times_out_is_lost_to_a_crash_or_an_error_or_is_dropped() {
 
     // Killed while holding a port: the caller hears why.
     let slow = tokio::spawn(store.call(|r| StoreMsg::Slow(r, 5_000)).timeout(LONG));
-    assert!(eventually(LONG, || k.status(pid).unwrap().state == AgentState::Running).await);
+    // Being handled: sent, taken from the mailbox, and running (a `Running` seen before the
+    // message is taken would be the previous message's). The handler sleeps 5 s.
+    assert!(
+        eventually(LONG, || k.status(pid).unwrap().mailbox_len == 1
+            || k.status(pid).unwrap().state == AgentState::Running)
+        .await
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        eventually(LONG, || {
+            let s = k.status(pid).unwrap();
+            s.state == AgentState::Running && s.mailbox_len == 0
+        })
+        .await
+    );
     k.kill(pid).await.unwrap();
     let r = slow.await.unwrap();
     assert!(
