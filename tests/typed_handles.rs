@@ -167,7 +167,7 @@ async fn a_reply_port_times_out_is_lost_to_a_crash_or_an_error_or_is_dropped() {
             || k.status(pid).unwrap().state == AgentState::Running)
         .await
     );
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         eventually(LONG, || {
             let s = k.status(pid).unwrap();
