@@ -100,6 +100,7 @@ pub(crate) struct KernelInner {
     /// kernel's router and scheduler); always set before a `Kernel` is handed out.
     pager: std::sync::OnceLock<crate::pager::Pager>,
     checkpoint_writer: crate::checkpoint::writer::CheckpointWriter,
+    tools: crate::tools::ToolRegistry,
     audit: crate::security::audit::AuditLog,
     types: types::AgentTypes,
 }
@@ -119,6 +120,11 @@ impl Kernel {
     /// audit log).
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
+    }
+
+    /// The tool registry (built-in tools and those added with `KernelBuilder::tool`).
+    pub fn tools(&self) -> &crate::tools::ToolRegistry {
+        &self.inner.tools
     }
 
     /// The audit log: record what agents and callers do, verify the chain, query it.

@@ -43,6 +43,8 @@ pub struct KernelConfig {
     pub durability: crate::checkpoint::DurabilityConfig,
     /// The default security policy of every agent (per spawn: `SpawnOptions::policy`).
     pub security: crate::security::policy::SecurityPolicy,
+    /// Tools: where workspaces live.
+    pub tools: crate::tools::ToolsConfig,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

@@ -37,6 +37,7 @@ pub struct KernelBuilder {
     policy: Option<Arc<dyn ReplacementPolicy>>,
     embedder: Option<Arc<dyn Embedder>>,
     types: Vec<(Arc<str>, Arc<dyn super::types::AgentType>)>,
+    tools: Vec<Arc<dyn crate::tools::Tool>>,
 }
 
 impl std::fmt::Debug for dyn super::types::AgentType {
@@ -97,6 +98,13 @@ impl KernelBuilder {
         F: Fn() -> A + Send + Sync + 'static,
     {
         self.types.push(super::types::registration(name, factory));
+        self
+    }
+
+    /// Adds a tool of one's own to the registry (next to the built-in ones; the same name
+    /// replaces one).
+    pub fn tool(mut self, tool: Arc<dyn crate::tools::Tool>) -> Self {
+        self.tools.push(tool);
         self
     }
 
@@ -220,6 +228,13 @@ impl KernelBuilder {
                 providers,
                 pager: std::sync::OnceLock::new(),
                 checkpoint_writer,
+                tools: {
+                    let r = crate::tools::builtin_registry();
+                    for t in self.tools {
+                        r.register(t);
+                    }
+                    r
+                },
                 audit,
                 types: self.types.into_iter().collect(),
             }),

@@ -1,0 +1,17 @@
+//! Tools — the devices of this OS: the [`Tool`] trait, the [`ToolRegistry`], the built-in
+//! tools (`fs.read`, `fs.write`, `fs.list`, `code.python`, `shell.run`), and the tool
+//! syscalls on the agent's context (`ctx.tool`, `ctx.tool_specs`, `ctx.call_tools`), each
+//! call passing the agent's policy, the schema check, the journal and the audit log.
+
+mod builtin;
+mod config;
+mod registry;
+mod schema;
+mod syscall;
+mod tool;
+
+pub use config::ToolsConfig;
+pub use registry::ToolRegistry;
+pub use tool::{Tool, ToolContext, ToolError};
+
+pub(crate) use builtin::registry as builtin_registry;

@@ -1,0 +1,109 @@
+//! The tool syscalls on an agent's context: call a tool through the policy, the schema check,
+//! the journal and the audit log; hand tool specs to `ctx.llm`; dispatch a model's tool calls.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::agent::AgentContext;
+use crate::digest::sha256_hex;
+use crate::provider::{Message, ToolCall, ToolSpec};
+use crate::security::audit::AuditRecord;
+use crate::tools::registry::ToolRegistry;
+use crate::tools::schema::validate;
+use crate::tools::tool::{ToolContext, ToolError};
+
+impl AgentContext {
+    /// This agent's workspace directory (`tools.workspace_root/<pid>`).
+    pub fn workspace(&self) -> PathBuf {
+        PathBuf::from(&self.kernel().config().tools.workspace_root).join(self.pid().to_string())
+    }
+
+    /// Calls a tool: the policy (level, allow/block list) first, then the arguments against
+    /// the tool's schema, then the call — journaled for a durable agent (a replayed step gets
+    /// the same result without running it again) and audited (`tool.call`, digests of the
+    /// arguments and the result). A failure is a [`ToolError`] the agent can act on.
+    pub async fn tool(&self, name: &str, args: Value) -> Result<Value, ToolError> {
+        let kernel = self.kernel();
+        let pid = self.pid();
+        let audit = kernel.audit();
+        let args_digest = sha256_hex(args.to_string().as_bytes());
+        let Some(tool) = kernel.tools().get(name) else {
+            return Err(ToolError::NoSuchTool {
+                name: name.to_string(),
+            });
+        };
+        let name = tool.name().to_string();
+        if let Err(denied) = self.policy().check_tool(&name, tool.level()) {
+            crate::security::report_denial(pid, &denied, kernel.events_bus(), audit);
+            return Err(ToolError::Denied {
+                reason: denied.to_string(),
+            });
+        }
+        if let Err(reason) = validate(&tool.schema(), &args) {
+            return Err(ToolError::InvalidArguments { tool: name, reason });
+        }
+        let workspace = self.workspace();
+        let policy = Arc::new(self.policy().clone());
+        let outcome: Result<Result<Value, ToolError>, crate::AgentError> = self
+            .journaled(&format!("tool:{name}"), |key| {
+                let cx = ToolContext {
+                    pid,
+                    workspace,
+                    policy,
+                    idempotency_key: key,
+                };
+                async move { Ok(tool.call(args, cx).await) }
+            })
+            .await;
+        let result = outcome.unwrap_or_else(|e| {
+            Err(ToolError::Failed {
+                tool: name.clone(),
+                reason: e.to_string(),
+            })
+        });
+        let mut record = AuditRecord::new("tool.call")
+            .pid(pid)
+            .target(name)
+            .allowed(true)
+            .args_digest(args_digest);
+        record = match &result {
+            Ok(v) => record.result_digest(sha256_hex(v.to_string().as_bytes())),
+            Err(ToolError::Denied { reason }) => record.denied(reason.clone()),
+            Err(e) => record.reason(e.to_string()),
+        };
+        audit.record(record);
+        result
+    }
+
+    /// The tools this agent's policy lets it call, as a model sees them (give them to
+    /// `ChatRequest::tools`; names have `.` written `__`).
+    pub fn tool_specs(&self) -> Vec<ToolSpec> {
+        let tools = self.kernel().tools();
+        tools
+            .names()
+            .iter()
+            .filter_map(|n| tools.get(n))
+            .filter(|t| self.policy().check_tool(t.name(), t.level()).is_ok())
+            .map(|t| ToolRegistry::spec(&*t))
+            .collect()
+    }
+
+    /// Runs a model's tool calls, in order, and returns the tool-result messages to append to
+    /// the conversation (a failure becomes a result the model can read).
+    pub async fn call_tools(&self, calls: &[ToolCall]) -> Vec<Message> {
+        let mut out = Vec::with_capacity(calls.len());
+        for call in calls {
+            let content = match serde_json::from_str::<Value>(&call.arguments) {
+                Err(e) => serde_json::json!({"error": format!("arguments are not JSON: {e}")}),
+                Ok(args) => match self.tool(&call.name, args).await {
+                    Ok(v) => v,
+                    Err(e) => serde_json::json!({"error": e.to_string()}),
+                },
+            };
+            out.push(Message::tool_result(call.id.clone(), content.to_string()));
+        }
+        out
+    }
+}
