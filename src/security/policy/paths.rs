@@ -46,6 +46,25 @@ pub(crate) fn canonical(path: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// The canonical form of a workspace, remembered: workspaces are the kernel's own directories
+/// and do not move, so each path check pays for the requested path's resolution only.
+fn canonical_home(workspace: &Path) -> Result<PathBuf, String> {
+    static HOMES: std::sync::OnceLock<dashmap::DashMap<PathBuf, PathBuf>> =
+        std::sync::OnceLock::new();
+    let homes = HOMES.get_or_init(dashmap::DashMap::new);
+    if let Some(home) = homes.get(workspace) {
+        return Ok(home.clone());
+    }
+    let home = canonical(workspace)?;
+    if workspace.exists() {
+        if homes.len() >= 100_000 {
+            homes.clear();
+        }
+        homes.insert(workspace.to_path_buf(), home.clone());
+    }
+    Ok(home)
+}
+
 /// Resolves `requested` (relative to `workspace`, or absolute) and checks it against the
 /// rules; the canonical path to use on success, why not otherwise.
 pub(crate) fn resolve(
@@ -71,7 +90,7 @@ pub(crate) fn resolve(
             "`{requested}` goes up with `..` through a path that does not exist"
         ));
     }
-    let home = canonical(workspace)?;
+    let home = canonical_home(workspace)?;
     for b in &rules.blocked {
         let b = canonical(b).unwrap_or_else(|_| b.clone());
         if real.starts_with(&b) {
