@@ -19,6 +19,7 @@ struct Relay;
 enum RelayMsg {
     Forward(AgentRef<Sink>),
     Ask(String),
+    Share(Pid),
 }
 
 impl Agent for Relay {
@@ -33,6 +34,18 @@ impl Agent for Relay {
             RelayMsg::Forward(to) => {
                 to.tell("hello".to_string()).await?;
                 Ok("sent".into())
+            }
+            RelayMsg::Share(with) => {
+                let ids = ctx
+                    .allocate(agent_os_kernel::pager::NewPage::new(
+                        agent_os_kernel::pager::PageKind::Message,
+                        "a shared note",
+                    ))
+                    .await?;
+                match ctx.share_page(ids[0], with).await {
+                    Ok(()) => Ok("shared".into()),
+                    Err(e) => Ok(format!("refused: {e}")),
+                }
             }
             RelayMsg::Ask(model) => {
                 let r = ctx
@@ -164,4 +177,35 @@ fn a_bad_policy_in_the_configuration_names_its_key() {
         err.contains("security.level") || err.contains("level"),
         "{err}"
     );
+}
+
+#[actix_rt::test]
+async fn pages_are_shared_only_with_agents_the_policy_allows() {
+    let (k, _db) = kernel().await;
+    let policy = SecurityPolicy {
+        agents: AllowBlock::only(["friend"]),
+        ..SecurityPolicy::default()
+    };
+    let relay = k
+        .spawn(|| Relay, SpawnOptions::new("sharer").policy(policy))
+        .await
+        .unwrap();
+    let friend = k
+        .spawn(Sink::default, SpawnOptions::new("friend"))
+        .await
+        .unwrap();
+    let stranger = k
+        .spawn(Sink::default, SpawnOptions::new("stranger"))
+        .await
+        .unwrap();
+    assert_eq!(
+        relay.ask(RelayMsg::Share(friend.pid())).await.unwrap(),
+        "shared"
+    );
+    let answer = relay.ask(RelayMsg::Share(stranger.pid())).await.unwrap();
+    assert!(
+        answer.starts_with("refused: denied by policy: page.share `stranger`"),
+        "{answer}"
+    );
+    k.shutdown().await;
 }

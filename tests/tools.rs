@@ -163,6 +163,26 @@ async fn blocked_tools_bad_arguments_and_levels_are_typed_refusals() {
     );
     let err = call(&h, "nope", json!({})).await.unwrap_err();
     assert!(matches!(err, ToolError::NoSuchTool { .. }));
+
+    // Tool calls per window.
+    let policy = SecurityPolicy {
+        tool_rate: agent_os_kernel::security::policy::CallRate {
+            calls: 2,
+            window_ms: 60_000,
+        },
+        ..SecurityPolicy::default()
+    };
+    let limited = k
+        .spawn(|| Hands, SpawnOptions::new("limited").policy(policy))
+        .await
+        .unwrap();
+    call(&limited, "fs.list", json!({})).await.ok();
+    call(&limited, "fs.list", json!({})).await.ok();
+    let err = call(&limited, "fs.list", json!({})).await.unwrap_err();
+    assert!(
+        matches!(&err, ToolError::Denied { reason } if reason.contains("tool-call rate")),
+        "{err:?}"
+    );
     k.shutdown().await;
 }
 

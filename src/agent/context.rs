@@ -39,6 +39,8 @@ pub struct AgentContext {
     durable: Arc<Durability>,
     step: StepCtx,
     policy: Arc<crate::security::policy::SecurityPolicy>,
+    /// When this incarnation's recent tool calls started (the policy's tool-rate window).
+    tool_calls: parking_lot::Mutex<std::collections::VecDeque<std::time::Instant>>,
 }
 
 impl AgentContext {
@@ -67,7 +69,34 @@ impl AgentContext {
             durable,
             step: StepCtx::default(),
             policy: Arc::default(),
+            tool_calls: parking_lot::Mutex::default(),
         }
+    }
+
+    /// Counts a tool call against the policy's rate (`security.tool_rate`); `Err` with the
+    /// reason when the window is full.
+    pub(crate) fn take_tool_slot(&self) -> Result<(), String> {
+        let rate = self.policy.tool_rate;
+        if rate.calls == 0 {
+            return Ok(());
+        }
+        let window = std::time::Duration::from_millis(rate.window_ms.max(1));
+        let now = std::time::Instant::now();
+        let mut recent = self.tool_calls.lock();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= rate.calls as usize {
+            return Err(format!(
+                "over its tool-call rate of {} per {} ms (security.tool_rate)",
+                rate.calls, rate.window_ms
+            ));
+        }
+        recent.push_back(now);
+        Ok(())
     }
 
     pub(crate) fn with_policy(

@@ -94,7 +94,25 @@ impl AgentContext {
 
     /// Shares one of this agent's pages read-only with another agent.
     pub async fn share_page(&self, page: PageId, with: crate::Pid) -> Result<(), PagerError> {
-        self.kernel().pager().share(self.pid(), page, with).await
+        let kernel = self.kernel();
+        let target = kernel
+            .inner
+            .registry
+            .entry(with)
+            .map_or_else(|_| with.to_string(), |e| e.name.to_string());
+        if let Err(mut denied) = self.policy().check_message(&target) {
+            denied.action = "page.share";
+            crate::security::report_denial(
+                self.pid(),
+                &denied,
+                kernel.events_bus(),
+                kernel.audit(),
+            );
+            return Err(PagerError::PolicyDenied {
+                reason: denied.to_string(),
+            });
+        }
+        kernel.pager().share(self.pid(), page, with).await
     }
 
     /// Frees one of this agent's pages.

@@ -39,6 +39,12 @@ pub enum PagerError {
         /// What it tried (`read`, `free`, `share`, …).
         action: &'static str,
     },
+    /// The agent's security policy does not let it share with this agent.
+    #[error("{reason}")]
+    PolicyDenied {
+        /// The refusal, as the policy words it.
+        reason: String,
+    },
     /// An argument was out of range (importance outside 0–1, empty content, budget 0, …).
     #[error("invalid {what}: {reason}")]
     Invalid {

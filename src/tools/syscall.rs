@@ -41,6 +41,17 @@ impl AgentContext {
                 reason: denied.to_string(),
             });
         }
+        if let Err(reason) = self.take_tool_slot() {
+            let denied = crate::security::policy::Denied {
+                action: "tool.call",
+                target: name.clone(),
+                reason,
+            };
+            crate::security::report_denial(pid, &denied, kernel.events_bus(), audit);
+            return Err(ToolError::Denied {
+                reason: denied.to_string(),
+            });
+        }
         if let Err(reason) = validate(&tool.schema(), &args) {
             return Err(ToolError::InvalidArguments { tool: name, reason });
         }
