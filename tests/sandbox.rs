@@ -163,3 +163,24 @@ fn a_missing_bwrap_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn one_workspaces_fork_bomb_does_not_starve_another_sandbox() {
+    let (a, b) = (workspace(), workspace());
+    let mut bomb = RunSpec::new("python3", a.path()).args([
+        "-c",
+        "import os, time\nwhile True:\n  try:\n    os.fork()\n  except OSError:\n    time.sleep(60)",
+    ]);
+    bomb.limits = limits(|l| {
+        l.processes = 32;
+        l.wall_ms = 2000;
+    });
+    let sb = sandbox();
+    let bombing = tokio::spawn(async move { sb.run(&bomb).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut quiet = RunSpec::new("sh", b.path()).args(["-c", "echo fine"]);
+    quiet.limits = limits(|l| l.processes = 32);
+    let out = sandbox().run(&quiet).await.unwrap();
+    assert_eq!(out.stdout.text(), "fine\n", "{out:?}");
+    assert!(bombing.await.unwrap().unwrap().timed_out);
+}

@@ -11,8 +11,18 @@ use tokio::process::Command;
 use crate::security::policy::ResourceLimits;
 use crate::security::sandbox::output::{Captured, capture};
 
-/// The uid/gid a root kernel drops to inside the sandbox (`nobody`).
-const NOBODY: u32 = 65_534;
+/// A root kernel runs each workspace's sandboxes as its own uid from this range, so that one
+/// agent's fork bomb spends its own process limit, not every sandbox's.
+const FIRST_UID: u32 = 200_000;
+const UIDS: u32 = 60_000;
+
+/// The uid (and gid) of a workspace's sandboxes: stable for the workspace (its files keep one
+/// owner), distinct across workspaces but for hash collisions.
+fn sandbox_uid(workspace: &Path) -> u32 {
+    let digest = crate::digest::sha256_hex(workspace.as_os_str().as_encoded_bytes());
+    let n = u32::from_str_radix(&digest[..8], 16).unwrap_or(0);
+    FIRST_UID + n % UIDS
+}
 
 /// Why a sandboxed run could not happen.
 #[derive(Debug, thiserror::Error)]
@@ -185,9 +195,10 @@ impl Sandbox {
             source,
         };
         let root = euid_is_root();
+        let uid = sandbox_uid(&spec.workspace);
         if root {
-            // `nobody` must be able to write its workspace.
-            let _ = chown_nobody(&spec.workspace);
+            // The sandbox's uid must be able to write its workspace.
+            let _ = std::os::unix::fs::chown(&spec.workspace, Some(uid), Some(uid));
         }
         let limits = spec.limits;
         // Limits and the uid change are applied by util-linux's `prlimit` and `setpriv`, which
@@ -205,12 +216,13 @@ impl Sandbox {
         }
         cmd.arg("--core=0").arg("--");
         if root {
+            let id = uid.to_string();
             cmd.args([
                 "setpriv",
                 "--reuid",
-                "65534",
+                &id,
                 "--regid",
-                "65534",
+                &id,
                 "--clear-groups",
                 "--",
             ]);
@@ -275,8 +287,4 @@ impl Sandbox {
 fn euid_is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-fn chown_nobody(path: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY))
 }
