@@ -266,3 +266,59 @@ async fn an_llm_tool_calling_round_trip_in_the_openai_shape() {
     assert_eq!(tool_msg["tool_call_id"], "call_1");
     k.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn an_llm_tool_calling_round_trip_in_the_anthropic_shape() {
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/messages",
+        post(move |body: String| {
+            let s = s.clone();
+            async move {
+                let v: Value = serde_json::from_str(&body).unwrap_or_default();
+                s.lock().unwrap().push(v.clone());
+                let answered = body.contains("\"tool_result\"");
+                let content = if answered {
+                    json!([{"type": "text", "text": "done: wrote a.txt"}])
+                } else {
+                    json!([{"type": "tool_use", "id": "toolu_1", "name": "fs__write", "input": {"path": "a.txt", "content": "hi"}}])
+                };
+                let reply = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "test-model",
+                    "content": content, "stop_reason": if answered { "end_turn" } else { "tool_use" },
+                    "usage": {"input_tokens": 10, "output_tokens": 5}});
+                ([("content-type", "application/json")], reply.to_string())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let root = tempfile::tempdir().unwrap();
+    let mut cfg = config(root.path());
+    let mut backend = BackendConfig::new(BackendKind::Anthropic);
+    backend.base_url = Some(format!("http://{addr}/v1"));
+    backend.models = vec!["test-model".into()];
+    cfg.providers.backends.insert("claude".into(), backend);
+    let (k, _db) = kernel_with(cfg).await;
+    let h = k
+        .spawn(|| Hands, SpawnOptions::new("caller"))
+        .await
+        .unwrap();
+    assert_eq!(h.call(Do::Chat).await.unwrap(), "done: wrote a.txt");
+    let ws = h.call(Do::Workspace).await.unwrap();
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "hi");
+    let seen = seen.lock().unwrap().clone();
+    let names: Vec<&str> = seen[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"fs__write"), "{names:?}");
+    assert!(
+        seen[0]["tools"][0].get("input_schema").is_some(),
+        "Anthropic's tool shape"
+    );
+    k.shutdown().await;
+}
