@@ -12,7 +12,8 @@ pub struct ResourceLimits {
     pub cpu_seconds: u64,
     /// Wall time in milliseconds; past it the whole process group is killed.
     pub wall_ms: u64,
-    /// Processes the run may have at once (`RLIMIT_NPROC` in its own user namespace).
+    /// Processes (and threads) the sandbox's uid may have at once (`RLIMIT_NPROC`; ended
+    /// sandboxes keep counting for a second or two while the kernel releases them).
     pub processes: u64,
     /// Largest file it may write, in bytes (`RLIMIT_FSIZE`).
     pub file_size_bytes: u64,
@@ -26,7 +27,7 @@ impl Default for ResourceLimits {
             memory_bytes: 512 << 20,
             cpu_seconds: 30,
             wall_ms: 60_000,
-            processes: 64,
+            processes: 256,
             file_size_bytes: 64 << 20,
             output_bytes: 1 << 20,
         }

@@ -187,6 +187,29 @@ impl Sandbox {
     /// Runs `spec` and waits for it (or for its wall-time limit, when the whole sandbox is
     /// killed).
     pub async fn run(&self, spec: &RunSpec) -> Result<RunOutput, SandboxError> {
+        // Bubblewrap's first fork can meet EAGAIN after many sandboxes of the same uid ended
+        // within a second or two: the kernel releases a finished user namespace's process
+        // count asynchronously (measured: 63 back-to-back runs under a limit of 64 fail the
+        // 63rd; two seconds later they pass). That is not the command's failure: wait and try
+        // again, for up to two seconds.
+        let mut tries = 0u32;
+        loop {
+            let out = self.run_once(spec).await?;
+            let transient = out.code == Some(1)
+                && out.stdout.bytes.is_empty()
+                && out
+                    .stderr
+                    .text()
+                    .starts_with("bwrap: Can't fork for pid 1: Resource temporarily unavailable");
+            if !transient || tries >= 40 {
+                return Ok(out);
+            }
+            tries += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn run_once(&self, spec: &RunSpec) -> Result<RunOutput, SandboxError> {
         if !spec.workspace.is_dir() {
             return Err(SandboxError::Workspace(spec.workspace.clone()));
         }
