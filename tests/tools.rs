@@ -322,3 +322,110 @@ async fn an_llm_tool_calling_round_trip_in_the_anthropic_shape() {
     );
     k.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn memory_tools_bridge_to_the_pager() {
+    let root = tempfile::tempdir().unwrap();
+    let (k, _db) = kernel_with(config(root.path())).await;
+    let h = k
+        .spawn(|| Hands, SpawnOptions::new("rememberer"))
+        .await
+        .unwrap();
+    let stored = call(
+        &h,
+        "mem.remember",
+        json!({"text": "the launch code is ocelot", "importance": 0.9}),
+    )
+    .await
+    .unwrap();
+    assert!(stored["id"].as_str().is_some_and(|id| !id.is_empty()));
+    let found = call(
+        &h,
+        "mem.recall",
+        json!({"query": "what is the launch code", "k": 3}),
+    )
+    .await
+    .unwrap();
+    let first = &found["results"][0];
+    assert_eq!(first["content"], "the launch code is ocelot", "{found}");
+    assert_eq!(first["memory"], true);
+    k.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn http_fetch_follows_the_network_policy() {
+    let app = axum::Router::new().route(
+        "/hello",
+        axum::routing::get(|| async { "hello from the host" }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("http://{addr}/hello");
+    let root = tempfile::tempdir().unwrap();
+    let (k, _db) = kernel_with(config(root.path())).await;
+    let policy = |enabled: bool, hosts: &[&str]| SecurityPolicy {
+        level: agent_os_kernel::PermissionLevel::Elevated,
+        network: agent_os_kernel::security::policy::NetworkPolicy {
+            enabled,
+            allowed_hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        },
+        ..SecurityPolicy::default()
+    };
+    let standard = k
+        .spawn(|| Hands, SpawnOptions::new("standard"))
+        .await
+        .unwrap();
+    let err = call(&standard, "http.fetch", json!({"url": url}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ToolError::Denied { reason } if reason.contains("elevated")),
+        "{err:?}"
+    );
+    let offline = k
+        .spawn(
+            || Hands,
+            SpawnOptions::new("offline").policy(policy(false, &[])),
+        )
+        .await
+        .unwrap();
+    let err = call(&offline, "http.fetch", json!({"url": url}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ToolError::Denied { reason } if reason.contains("network is off")),
+        "{err:?}"
+    );
+    let elsewhere = k
+        .spawn(
+            || Hands,
+            SpawnOptions::new("elsewhere").policy(policy(true, &["example.com"])),
+        )
+        .await
+        .unwrap();
+    let err = call(&elsewhere, "http.fetch", json!({"url": url}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ToolError::Denied { reason } if reason.contains("allowed_hosts")),
+        "{err:?}"
+    );
+    let allowed = k
+        .spawn(
+            || Hands,
+            SpawnOptions::new("allowed").policy(policy(true, &["127.0.0.1"])),
+        )
+        .await
+        .unwrap();
+    let got = call(&allowed, "http.fetch", json!({"url": url}))
+        .await
+        .unwrap();
+    assert_eq!(got["status"], 200);
+    assert_eq!(got["body"], "hello from the host");
+    let err = call(&allowed, "http.fetch", json!({"url": "file:///etc/passwd"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ToolError::InvalidArguments { .. }), "{err:?}");
+    k.shutdown().await;
+}

@@ -1,5 +1,6 @@
 //! Tools — the devices of this OS: the [`Tool`] trait, the [`ToolRegistry`], the built-in
-//! tools (`fs.read`, `fs.write`, `fs.list`, `code.python`, `shell.run`), and the tool
+//! tools (`fs.read`, `fs.write`, `fs.list`, `code.python`, `shell.run`, `mem.remember`,
+//! `mem.recall`, `http.fetch`), and the tool
 //! syscalls on the agent's context (`ctx.tool`, `ctx.tool_specs`, `ctx.call_tools`), each
 //! call passing the agent's policy, the schema check, the journal and the audit log.
 

@@ -57,6 +57,7 @@ impl AgentContext {
         }
         let workspace = self.workspace();
         let policy = Arc::new(self.policy().clone());
+        let kernel_for_tool = kernel.clone();
         let outcome: Result<Result<Value, ToolError>, crate::AgentError> = self
             .journaled(&format!("tool:{name}"), |key| {
                 let cx = ToolContext {
@@ -64,6 +65,7 @@ impl AgentContext {
                     workspace,
                     policy,
                     idempotency_key: key,
+                    kernel: kernel_for_tool,
                 };
                 async move { Ok(tool.call(args, cx).await) }
             })

@@ -21,6 +21,8 @@ pub struct ToolContext {
     /// Stable across a replay of the same step after a crash: give it to the outside system
     /// so that an effect is not made twice.
     pub idempotency_key: String,
+    /// The kernel (pager, storage, providers).
+    pub kernel: crate::Kernel,
 }
 
 /// A failed tool call, returned to the agent as data it can act on.

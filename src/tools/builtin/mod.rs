@@ -2,6 +2,8 @@
 
 mod code;
 mod fs;
+mod memory;
+mod net;
 
 use std::sync::Arc;
 
@@ -15,5 +17,8 @@ pub(crate) fn registry() -> ToolRegistry {
     r.register(Arc::new(fs::List));
     r.register(Arc::new(code::Python));
     r.register(Arc::new(code::Shell));
+    r.register(Arc::new(memory::Remember));
+    r.register(Arc::new(memory::Recall));
+    r.register(Arc::new(net::Fetch));
     r
 }
