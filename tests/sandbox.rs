@@ -131,7 +131,8 @@ async fn a_memory_bomb_fails_inside_its_limit() {
 async fn a_command_past_its_wall_time_is_killed_with_its_grandchildren() {
     let ws = workspace();
     let marker = format!("aok-grandchild-{}", std::process::id());
-    let script = format!("sh -c 'exec -a {marker} sleep 300' & sh -c 'sleep 300' & wait");
+    // A grandchild whose command line carries the marker (sh → sh → python3).
+    let script = format!("sh -c 'python3 -c \"import time; time.sleep(300)\" {marker}' & wait");
     let mut spec = RunSpec::new("sh", ws.path()).args(["-c", &script]);
     spec.limits = limits(|l| l.wall_ms = 500);
     let out = sandbox().run(&spec).await.unwrap();
@@ -183,4 +184,39 @@ async fn one_workspaces_fork_bomb_does_not_starve_another_sandbox() {
     let out = sandbox().run(&quiet).await.unwrap();
     assert_eq!(out.stdout.text(), "fine\n", "{out:?}");
     assert!(bombing.await.unwrap().unwrap().timed_out);
+}
+
+/// The unsandboxed runner (admin agents where bubblewrap is missing): limits, the workspace
+/// as working directory, a cleared environment, and the whole process group killed at the
+/// wall time — but the host's file system and network.
+#[tokio::test]
+async fn the_unsandboxed_runner_keeps_limits_cwd_and_the_group_kill() {
+    use agent_os_kernel::security::sandbox::run_unsandboxed;
+    let ws = workspace();
+    let spec = RunSpec::new("sh", ws.path()).args(["-c", "pwd; echo \"$SECRET\""]);
+    let out = run_unsandboxed(&spec).await.unwrap();
+    let real = std::fs::canonicalize(ws.path()).unwrap();
+    assert_eq!(
+        out.stdout.text(),
+        format!("{}\n\n", real.display()),
+        "{out:?}"
+    );
+
+    let mut bomb = RunSpec::new("python3", ws.path()).args(["-c", "x = bytearray(2 << 30)"]);
+    bomb.limits = limits(|l| l.memory_bytes = 256 << 20);
+    let out = run_unsandboxed(&bomb).await.unwrap();
+    assert!(out.stderr.text().contains("MemoryError"), "{out:?}");
+
+    let marker = format!("aok-unsandboxed-{}", std::process::id());
+    let script = format!("sh -c 'python3 -c \"import time; time.sleep(300)\" {marker}' & wait");
+    let mut slow = RunSpec::new("sh", ws.path()).args(["-c", &script]);
+    slow.limits = limits(|l| l.wall_ms = 500);
+    let out = run_unsandboxed(&slow).await.unwrap();
+    assert!(out.timed_out, "{out:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let alive = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .any(|c| String::from_utf8_lossy(&c).contains(&marker));
+    assert!(!alive, "the process group was killed, grandchild included");
 }

@@ -13,4 +13,4 @@ mod output;
 mod run;
 
 pub use output::Captured;
-pub use run::{RunOutput, RunSpec, Sandbox, SandboxError};
+pub use run::{RunOutput, RunSpec, Sandbox, SandboxError, run_unsandboxed};

@@ -210,100 +210,139 @@ impl Sandbox {
     }
 
     async fn run_once(&self, spec: &RunSpec) -> Result<RunOutput, SandboxError> {
-        if !spec.workspace.is_dir() {
-            return Err(SandboxError::Workspace(spec.workspace.clone()));
-        }
-        let io = |source| SandboxError::Io {
-            program: spec.program.clone(),
-            source,
-        };
-        let root = euid_is_root();
-        let uid = sandbox_uid(&spec.workspace);
-        if root {
-            // The sandbox's uid must be able to write its workspace.
-            let _ = std::os::unix::fs::chown(&spec.workspace, Some(uid), Some(uid));
-        }
-        let limits = spec.limits;
-        // Limits and the uid change are applied by util-linux's `prlimit` and `setpriv`, which
-        // exec bubblewrap in turn: the child we wait for is bubblewrap itself.
-        let mut cmd = Command::new("prlimit");
-        for (flag, v) in [
-            ("--as", limits.memory_bytes),
-            ("--cpu", limits.cpu_seconds),
-            ("--nproc", limits.processes),
-            ("--fsize", limits.file_size_bytes),
-        ] {
-            if v > 0 {
-                cmd.arg(format!("{flag}={v}"));
-            }
-        }
-        cmd.arg("--core=0").arg("--");
-        if root {
-            let id = uid.to_string();
-            cmd.args([
-                "setpriv",
-                "--reuid",
-                &id,
-                "--regid",
-                &id,
-                "--clear-groups",
-                "--",
-            ]);
-        }
-        cmd.arg(&self.bwrap)
-            .args(self.bwrap_args(spec))
-            .arg("--")
-            .arg(&spec.program)
-            .args(&spec.args)
-            .stdin(if spec.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
-        let started = Instant::now();
-        let mut child = cmd.spawn().map_err(io)?;
-        if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
-            tokio::spawn(async move {
-                let _ = stdin.write_all(&bytes).await;
-            });
-        }
-        let cap = limits.output_bytes;
-        let out = child.stdout.take().map(|s| tokio::spawn(capture(s, cap)));
-        let err = child.stderr.take().map(|s| tokio::spawn(capture(s, cap)));
-        let wall = (limits.wall_ms > 0).then(|| Duration::from_millis(limits.wall_ms));
-        let (status, timed_out) = match wall {
-            Some(w) => match tokio::time::timeout(w, child.wait()).await {
-                Ok(s) => (s.map_err(io)?, false),
-                Err(_) => {
-                    // Killing bubblewrap kills the sandbox's first process (`--die-with-parent`),
-                    // and with it its PID namespace: every descendant, grandchildren included.
-                    let _ = child.start_kill();
-                    (child.wait().await.map_err(io)?, true)
-                }
-            },
-            None => (child.wait().await.map_err(io)?, false),
-        };
-        let stdout = match out {
-            Some(h) => h.await.unwrap_or_default(),
-            None => Captured::default(),
-        };
-        let stderr = match err {
-            Some(h) => h.await.unwrap_or_default(),
-            None => Captured::default(),
-        };
-        Ok(RunOutput {
-            code: status.code(),
-            signal: status.signal(),
-            timed_out,
-            stdout,
-            stderr,
-            elapsed: started.elapsed(),
-        })
+        let mut cmd = command(spec, Some(self))?;
+        cmd.arg(&spec.program).args(&spec.args);
+        // Killing bubblewrap kills the sandbox's first process (`--die-with-parent`), and with
+        // it its PID namespace: every descendant, grandchildren included.
+        execute(cmd, spec, false).await
     }
+}
+
+/// Runs `spec` **without** the sandbox — only for agents whose policy allows it (level admin,
+/// `security.allow_unsandboxed`) on a host without bubblewrap: the same limits (prlimit), the
+/// same uid drop as root, the workspace as working directory, a cleared environment, and at
+/// the wall time the whole process group is killed. Nothing else is isolated: the file system
+/// and the network are the host's.
+pub async fn run_unsandboxed(spec: &RunSpec) -> Result<RunOutput, SandboxError> {
+    let mut cmd = command(spec, None)?;
+    cmd.arg(&spec.program)
+        .args(&spec.args)
+        .current_dir(&spec.workspace)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &spec.workspace)
+        .env("LANG", "C.UTF-8")
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    execute(cmd, spec, true).await
+}
+
+/// `prlimit [limits] -- [setpriv … --] [bwrap … --]`, ready for the program and its arguments.
+fn command(spec: &RunSpec, sandbox: Option<&Sandbox>) -> Result<Command, SandboxError> {
+    if !spec.workspace.is_dir() {
+        return Err(SandboxError::Workspace(spec.workspace.clone()));
+    }
+    let root = euid_is_root();
+    let uid = sandbox_uid(&spec.workspace);
+    if root {
+        // The run's uid must be able to write its workspace.
+        let _ = std::os::unix::fs::chown(&spec.workspace, Some(uid), Some(uid));
+    }
+    let limits = spec.limits;
+    // Limits and the uid change are applied by util-linux's `prlimit` and `setpriv`, which
+    // exec the next program in turn: the child we wait for is the last of the chain.
+    let mut cmd = Command::new("prlimit");
+    for (flag, v) in [
+        ("--as", limits.memory_bytes),
+        ("--cpu", limits.cpu_seconds),
+        ("--nproc", limits.processes),
+        ("--fsize", limits.file_size_bytes),
+    ] {
+        if v > 0 {
+            cmd.arg(format!("{flag}={v}"));
+        }
+    }
+    cmd.arg("--core=0").arg("--");
+    if root {
+        let id = uid.to_string();
+        cmd.args([
+            "setpriv",
+            "--reuid",
+            &id,
+            "--regid",
+            &id,
+            "--clear-groups",
+            "--",
+        ]);
+    }
+    if let Some(sandbox) = sandbox {
+        cmd.arg(&sandbox.bwrap)
+            .args(sandbox.bwrap_args(spec))
+            .arg("--");
+    }
+    cmd.stdin(if spec.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true)
+    .process_group(0);
+    Ok(cmd)
+}
+
+/// Starts `cmd`, feeds stdin, captures capped output, enforces the wall time (killing the
+/// child, or its whole process group when `group` is set), and reports how it ended.
+async fn execute(mut cmd: Command, spec: &RunSpec, group: bool) -> Result<RunOutput, SandboxError> {
+    let io = |source| SandboxError::Io {
+        program: spec.program.clone(),
+        source,
+    };
+    let limits = spec.limits;
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(io)?;
+    if let (Some(bytes), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&bytes).await;
+        });
+    }
+    let cap = limits.output_bytes;
+    let out = child.stdout.take().map(|s| tokio::spawn(capture(s, cap)));
+    let err = child.stderr.take().map(|s| tokio::spawn(capture(s, cap)));
+    let pgid = child.id();
+    let wall = (limits.wall_ms > 0).then(|| Duration::from_millis(limits.wall_ms));
+    let (status, timed_out) = match wall {
+        Some(w) => match tokio::time::timeout(w, child.wait()).await {
+            Ok(s) => (s.map_err(io)?, false),
+            Err(_) => {
+                if let (true, Some(pg)) = (group, pgid) {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", "--", &format!("-{pg}")])
+                        .status()
+                        .await;
+                }
+                let _ = child.start_kill();
+                (child.wait().await.map_err(io)?, true)
+            }
+        },
+        None => (child.wait().await.map_err(io)?, false),
+    };
+    let stdout = match out {
+        Some(h) => h.await.unwrap_or_default(),
+        None => Captured::default(),
+    };
+    let stderr = match err {
+        Some(h) => h.await.unwrap_or_default(),
+        None => Captured::default(),
+    };
+    Ok(RunOutput {
+        code: status.code(),
+        signal: status.signal(),
+        timed_out,
+        stdout,
+        stderr,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Whether this process runs as root (the owner of `/proc/self` is its effective uid).

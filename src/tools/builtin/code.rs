@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::security::policy::PermissionLevel;
-use crate::security::sandbox::{RunSpec, Sandbox};
+use crate::security::sandbox::{RunSpec, Sandbox, run_unsandboxed};
 use crate::tools::tool::{Tool, ToolContext, ToolError};
 
 async fn run(
@@ -22,17 +22,13 @@ async fn run(
         tool: tool.to_string(),
         reason,
     };
+    // Without bubblewrap only an admin agent whose policy allows it runs unsandboxed.
     let sandbox = match Sandbox::detect() {
-        Ok(s) => s,
+        Ok(s) => Some(s),
+        Err(_) if cx.policy.allow_unsandboxed && cx.policy.level >= PermissionLevel::Admin => None,
         Err(e) => {
             return Err(ToolError::Denied {
-                reason: if cx.policy.allow_unsandboxed {
-                    format!(
-                        "{e} (unsandboxed runs are allowed by the policy but not implemented for `{tool}`)"
-                    )
-                } else {
-                    e.to_string()
-                },
+                reason: e.to_string(),
             });
         }
     };
@@ -45,11 +41,13 @@ async fn run(
     spec.stdin = stdin.map(String::into_bytes);
     spec.env
         .push(("AOK_IDEMPOTENCY_KEY".into(), cx.idempotency_key.clone()));
-    let out = sandbox
-        .run(&spec)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
+    let out = match &sandbox {
+        Some(sandbox) => sandbox.run(&spec).await,
+        None => run_unsandboxed(&spec).await,
+    }
+    .map_err(|e| failed(e.to_string()))?;
     Ok(json!({
+        "sandboxed": sandbox.is_some(),
         "exit_code": out.code,
         "signal": out.signal,
         "timed_out": out.timed_out,
