@@ -38,6 +38,9 @@ bash scripts/setup-minilm.sh
 banner "bubblewrap for the sandbox: scripts/setup-bubblewrap.sh (idempotent)"
 bash scripts/setup-bubblewrap.sh
 
+banner "MCP servers from npm: scripts/setup-mcp.sh (idempotent)"
+bash scripts/setup-mcp.sh
+
 banner "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

@@ -45,6 +45,9 @@ pub struct KernelConfig {
     pub security: crate::security::policy::SecurityPolicy,
     /// Tools: where workspaces live.
     pub tools: crate::tools::ToolsConfig,
+    /// MCP servers whose tools agents can call.
+    #[serde(default)]
+    pub mcp: crate::tools::mcp::McpConfig,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

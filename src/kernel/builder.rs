@@ -262,6 +262,7 @@ impl KernelBuilder {
             }
             None => Pager::new(cfg.clone(), kernel.inner.storage.clone(), embedder),
         };
+        crate::tools::mcp::register(&kernel.inner.config.mcp, &kernel.inner.tools).await;
         super::paging::wire(&pager, &kernel.inner);
         let _ = kernel.inner.pager.set(pager);
         if kernel.inner.config.durability.resume_on_start {

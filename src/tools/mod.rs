@@ -6,6 +6,7 @@
 
 mod builtin;
 mod config;
+pub mod mcp;
 mod registry;
 mod schema;
 mod syscall;
