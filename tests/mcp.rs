@@ -66,7 +66,7 @@ async fn an_agent_calls_a_real_mcp_server_through_its_policy_and_survives_its_de
                 server_entry().display().to_string(),
                 root.display().to_string(),
             ],
-            env: Default::default(),
+            ..McpServerConfig::default()
         },
     );
     let (k, _db) = kernel_with(cfg).await;
@@ -126,5 +126,91 @@ async fn an_agent_calls_a_real_mcp_server_through_its_policy_and_survives_its_de
         .await
         .unwrap_err();
     assert!(matches!(err, ToolError::Denied { .. }), "{err:?}");
+    k.shutdown().await;
+}
+
+fn everything_entry() -> PathBuf {
+    let entry = server_entry()
+        .ancestors()
+        .nth(3)
+        .map(|m| m.join("server-everything/dist/index.js"))
+        .unwrap_or_default();
+    assert!(
+        entry.is_file(),
+        "{} is missing: run scripts/setup-mcp.sh",
+        entry.display()
+    );
+    entry
+}
+
+/// Starts server-everything over streamable HTTP on `port`; returns once it listens.
+async fn start_everything(port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new("node")
+        .arg(everything_entry())
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("server-everything did not listen on {port}");
+}
+
+#[actix_rt::test]
+async fn an_agent_calls_a_streamable_http_mcp_server_and_survives_its_restart() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = start_everything(port).await;
+    let mut cfg = KernelConfig::default();
+    cfg.kernel.arbiters = 2;
+    cfg.mcp.servers.insert(
+        "everything".into(),
+        McpServerConfig {
+            url: Some(format!("http://127.0.0.1:{port}/mcp")),
+            timeout_ms: 3000,
+            ..McpServerConfig::default()
+        },
+    );
+    let (k, _db) = kernel_with(cfg).await;
+    let names = k.tools().names();
+    assert!(names.contains(&"everything.echo".to_string()), "{names:?}");
+    let agent = k
+        .spawn(|| Caller, SpawnOptions::new("http-user"))
+        .await
+        .unwrap();
+    let echoed = call(&agent, "everything.echo", json!({"message": "over http"}))
+        .await
+        .unwrap();
+    assert!(
+        echoed["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("over http"),
+        "{echoed}"
+    );
+
+    // The server goes away and comes back: the next call reconnects.
+    server.kill().await.unwrap();
+    let _ = server.wait().await;
+    let _server = start_everything(port).await;
+    let again = call(&agent, "everything.echo", json!({"message": "again"}))
+        .await
+        .unwrap();
+    assert!(
+        again["text"].as_str().unwrap_or_default().contains("again"),
+        "{again}"
+    );
     k.shutdown().await;
 }

@@ -4,18 +4,27 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// One MCP server run as a child process speaking MCP over stdio.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One MCP server: a child process speaking MCP over stdio (`command`), or a server reached
+/// over streamable HTTP (`url`). Exactly one of the two.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpServerConfig {
     /// The program (`npx`, `node`, `uvx`, a path).
+    #[serde(default)]
     pub command: String,
+    /// The server's streamable-HTTP endpoint (`http://127.0.0.1:3001/mcp`).
+    #[serde(default)]
+    pub url: Option<String>,
     /// Its arguments.
     #[serde(default)]
     pub args: Vec<String>,
     /// Extra environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// A call without an answer after this long (ms; 0 = 60 000) counts as a dead connection:
+    /// the server is reconnected (or started again) and the call tried once more.
+    #[serde(default)]
+    pub timeout_ms: u64,
 }
 
 /// `[mcp]`.

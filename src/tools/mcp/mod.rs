@@ -1,5 +1,6 @@
 //! MCP servers' tools as kernel tools (through rmcp, the official Rust SDK, behind our own
-//! types): stdio child-process servers from `[mcp.servers.<name>]`, their tools registered as
+//! types): stdio child-process servers and streamable-HTTP servers from
+//! `[mcp.servers.<name>]`, their tools registered as
 //! `<name>.<tool>` at kernel start and called through the agent's policy like any tool (a
 //! per-agent allow list is the policy's tool patterns: `files.*`); a server that died is
 //! started again on the next call.

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ContentBlock};
 use rmcp::service::{RoleClient, RunningService};
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -43,6 +43,21 @@ impl McpServer {
     }
 
     async fn connect(&self) -> Result<Client, String> {
+        if let Some(url) = &self.config.url {
+            let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+            return ().serve(transport).await.map_err(|e| {
+                format!(
+                    "MCP server `{}` at {url} did not initialise: {e}",
+                    self.name
+                )
+            });
+        }
+        if self.config.command.is_empty() {
+            return Err(format!(
+                "MCP server `{}` has neither `command` nor `url`",
+                self.name
+            ));
+        }
         let mut cmd = tokio::process::Command::new(&self.config.command);
         cmd.args(&self.config.args).envs(&self.config.env);
         let transport = TokioChildProcess::new(cmd)
@@ -88,7 +103,14 @@ impl McpServer {
             let client = guard.as_ref().ok_or("no client")?;
             let mut params = CallToolRequestParams::new(tool.to_string());
             params.arguments = arguments.clone();
-            match client.call_tool(params).await {
+            let limit = match self.config.timeout_ms {
+                0 => std::time::Duration::from_secs(60),
+                ms => std::time::Duration::from_millis(ms),
+            };
+            let answer = tokio::time::timeout(limit, client.call_tool(params))
+                .await
+                .unwrap_or_else(|_| Err(rmcp::service::ServiceError::Timeout { timeout: limit }));
+            match answer {
                 Ok(result) => {
                     let text: Vec<String> = result
                         .content
