@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use agent_os_kernel::KernelConfig;
 use clap::{Parser, Subcommand};
 
+#[path = "agent-os/mcp.rs"]
+mod mcp;
+
 #[derive(Parser)]
 #[command(name = "agent-os", version, about = "agent-os-kernel command line")]
 struct Cli {
@@ -20,6 +23,18 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// MCP servers.
+    Mcp {
+        #[command(subcommand)]
+        action: McpAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum McpAction {
+    /// Connects to one MCP server as the kernel would, lists its tools and optionally calls
+    /// each of them from an agent (one JSON line per call).
+    Probe(mcp::ProbeArgs),
 }
 
 #[derive(Subcommand)]
@@ -37,6 +52,9 @@ enum ConfigAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Mcp {
+            action: McpAction::Probe(args),
+        } => mcp::probe(args),
         Command::Config {
             action: ConfigAction::Defaults,
         } => {

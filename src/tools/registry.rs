@@ -5,12 +5,14 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use crate::provider::ToolSpec;
+use crate::tools::mcp::McpServerStatus;
 use crate::tools::tool::Tool;
 
 /// Tools by name. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct ToolRegistry {
     tools: Arc<DashMap<String, Arc<dyn Tool>>>,
+    servers: Arc<DashMap<String, McpServerStatus>>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -45,6 +47,17 @@ impl ToolRegistry {
         let mut v: Vec<String> = self.tools.iter().map(|e| e.key().clone()).collect();
         v.sort();
         v
+    }
+
+    /// Each configured MCP server as it was found at kernel start, sorted by name.
+    pub fn mcp_servers(&self) -> Vec<McpServerStatus> {
+        let mut v: Vec<McpServerStatus> = self.servers.iter().map(|e| e.value().clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    pub(crate) fn set_mcp_server(&self, status: McpServerStatus) {
+        self.servers.insert(status.name.clone(), status);
     }
 
     /// A tool as a model sees it.

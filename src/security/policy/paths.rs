@@ -46,23 +46,90 @@ pub(crate) fn canonical(path: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// The canonical form of a workspace, remembered: workspaces are the kernel's own directories
-/// and do not move, so each path check pays for the requested path's resolution only.
-fn canonical_home(workspace: &Path) -> Result<PathBuf, String> {
-    static HOMES: std::sync::OnceLock<dashmap::DashMap<PathBuf, PathBuf>> =
+/// The canonical form of a directory the kernel owns or a policy names (a workspace, an
+/// allowed or blocked root), remembered once it exists: such directories do not move, so each
+/// path check pays for the requested path's resolution only.
+fn canonical_root(dir: &Path) -> Result<PathBuf, String> {
+    static ROOTS: std::sync::OnceLock<dashmap::DashMap<PathBuf, PathBuf>> =
         std::sync::OnceLock::new();
-    let homes = HOMES.get_or_init(dashmap::DashMap::new);
-    if let Some(home) = homes.get(workspace) {
-        return Ok(home.clone());
+    let roots = ROOTS.get_or_init(dashmap::DashMap::new);
+    if let Some(root) = roots.get(dir) {
+        return Ok(root.clone());
     }
-    let home = canonical(workspace)?;
-    if workspace.exists() {
-        if homes.len() >= 100_000 {
-            homes.clear();
+    let root = canonical(dir)?;
+    if dir.exists() {
+        if roots.len() >= 100_000 {
+            roots.clear();
         }
-        homes.insert(workspace.to_path_buf(), home.clone());
+        roots.insert(dir.to_path_buf(), root.clone());
     }
-    Ok(home)
+    Ok(root)
+}
+
+/// Symlinks followed in one resolution before it is refused (Linux's own limit).
+const MAX_LINKS: u32 = 40;
+
+/// Resolves `parts` from the canonical directory `base` the way the kernel would: component by
+/// component, each symlink replaced by its target (an absolute one restarts from `/`), `..`
+/// going up the real path. Once a component does not exist the rest is lexical, and `..`
+/// there is refused: a path that does not exist yet cannot be resolved safely.
+fn walk(base: &Path, parts: &Path) -> Result<PathBuf, String> {
+    let mut out = base.to_path_buf();
+    let mut pending: std::collections::VecDeque<std::ffi::OsString> = parts
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_owned()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let (mut links, mut missing) = (0_u32, false);
+    while let Some(part) = pending.pop_front() {
+        if part == ".." {
+            if missing {
+                return Err(format!(
+                    "`{}` goes up with `..` through a path that does not exist",
+                    parts.display()
+                ));
+            }
+            out.pop();
+            continue;
+        }
+        out.push(&part);
+        if missing {
+            continue;
+        }
+        match std::fs::symlink_metadata(&out) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(format!("`{}`: too many symlinks", parts.display()));
+                }
+                let target = std::fs::read_link(&out)
+                    .map_err(|e| format!("`{}`: {e}", out.display()))?;
+                out.pop();
+                if target.is_absolute() {
+                    out = PathBuf::from("/");
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(name) => pending.push_front(name.to_owned()),
+                        Component::ParentDir => pending.push_front("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.kind() == std::io::ErrorKind::NotADirectory =>
+            {
+                missing = true;
+            }
+            Err(e) => return Err(format!("`{}`: {e}", out.display())),
+        }
+    }
+    Ok(out)
 }
 
 /// Resolves `requested` (relative to `workspace`, or absolute) and checks it against the
@@ -76,23 +143,19 @@ pub(crate) fn resolve(
     if requested.contains('\0') {
         return Err("the path contains a NUL byte".into());
     }
-    let joined = if Path::new(requested).is_absolute() {
-        PathBuf::from(requested)
-    } else {
-        workspace.join(requested)
+    let home = canonical_root(workspace)?;
+    let path = Path::new(requested);
+    // The workspace's canonical form holds no symlink, so a path inside it (lexically, with no
+    // `..`) needs only its remaining components resolved.
+    let real = match path.strip_prefix(&home) {
+        Ok(rest) if path.is_absolute() && !rest.components().any(|c| c == Component::ParentDir) => {
+            walk(&home, rest)?
+        }
+        _ if path.is_absolute() => walk(Path::new("/"), path)?,
+        _ => walk(&home, path)?,
     };
-    // `..` in a part that does not exist yet cannot be resolved by the file system; refuse it
-    // rather than resolve it by hand.
-    let has_parent = joined.components().any(|c| c == Component::ParentDir);
-    let real = canonical(&joined)?;
-    if has_parent && !joined.exists() {
-        return Err(format!(
-            "`{requested}` goes up with `..` through a path that does not exist"
-        ));
-    }
-    let home = canonical_home(workspace)?;
     for b in &rules.blocked {
-        let b = canonical(b).unwrap_or_else(|_| b.clone());
+        let b = canonical_root(b).unwrap_or_else(|_| b.clone());
         if real.starts_with(&b) {
             return Err(format!(
                 "`{requested}` resolves to `{}`, inside the blocked `{}`",
@@ -110,7 +173,7 @@ pub(crate) fn resolve(
     let extra = rules
         .allowed
         .iter()
-        .filter_map(|a| canonical(a).ok())
+        .filter_map(|a| canonical_root(a).ok())
         .find(|a| real.starts_with(a));
     match (extra, write) {
         (Some(_), false) => Ok(real),
@@ -196,5 +259,27 @@ mod tests {
                 .contains("read-only")
         );
         assert!(resolve(&ws, "sub/a.txt", false, &ro).is_ok());
+    }
+
+    #[test]
+    fn symlinks_are_followed_wherever_they_point() {
+        let (d, ws) = setup();
+        let rules = PathRules::default();
+        std::os::unix::fs::symlink("sub", ws.join("inner")).unwrap();
+        let p = resolve(&ws, "inner/a.txt", false, &rules).unwrap();
+        assert_eq!(p, std::fs::canonicalize(ws.join("sub/a.txt")).unwrap());
+        // The same file named absolutely, through the workspace's canonical form.
+        let abs = std::fs::canonicalize(&ws).unwrap().join("inner/a.txt");
+        assert_eq!(resolve(&ws, abs.to_str().unwrap(), false, &rules).unwrap(), p);
+        // A link that climbs out by `..` is caught like any escape.
+        std::os::unix::fs::symlink("../..", ws.join("up")).unwrap();
+        assert!(resolve(&ws, "up/etc/passwd", false, &rules).is_err());
+        std::os::unix::fs::symlink(d.path(), ws.join("tmpdir")).unwrap();
+        assert!(resolve(&ws, "tmpdir/ws/sub/a.txt", false, &rules).is_ok());
+        // A loop is refused, not followed forever.
+        std::os::unix::fs::symlink("loop-b", ws.join("loop-a")).unwrap();
+        std::os::unix::fs::symlink("loop-a", ws.join("loop-b")).unwrap();
+        let err = resolve(&ws, "loop-a/x", false, &rules).unwrap_err();
+        assert!(err.contains("too many symlinks"), "{err}");
     }
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::tools::mcp::handler::ElicitationMode;
+
 /// One MCP server: a child process speaking MCP over stdio (`command`), or a server reached
 /// over streamable HTTP (`url`). Exactly one of the two.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,10 @@ pub struct McpServerConfig {
     /// the server is reconnected (or started again) and the call tried once more.
     #[serde(default)]
     pub timeout_ms: u64,
+    /// What to answer when the server asks for input (`decline`, the default, or
+    /// `accept_defaults`: accept a form whose required fields all have defaults, with them).
+    #[serde(default)]
+    pub elicitation: ElicitationMode,
 }
 
 /// `[mcp]`.

@@ -14,9 +14,10 @@ use tokio::sync::Mutex;
 
 use crate::security::policy::PermissionLevel;
 use crate::tools::mcp::config::McpServerConfig;
+use crate::tools::mcp::handler::KernelClient;
 use crate::tools::tool::{Tool, ToolContext, ToolError};
 
-type Client = RunningService<RoleClient, ()>;
+type Client = RunningService<RoleClient, KernelClient>;
 
 /// A running (or restartable) MCP server.
 pub(crate) struct McpServer {
@@ -43,9 +44,12 @@ impl McpServer {
     }
 
     async fn connect(&self) -> Result<Client, String> {
+        let handler = KernelClient {
+            elicitation: self.config.elicitation,
+        };
         if let Some(url) = &self.config.url {
             let transport = StreamableHttpClientTransport::from_uri(url.as_str());
-            return ().serve(transport).await.map_err(|e| {
+            return handler.serve(transport).await.map_err(|e| {
                 format!(
                     "MCP server `{}` at {url} did not initialise: {e}",
                     self.name
@@ -62,7 +66,8 @@ impl McpServer {
         cmd.args(&self.config.args).envs(&self.config.env);
         let transport = TokioChildProcess::new(cmd)
             .map_err(|e| format!("MCP server `{}` could not start: {e}", self.name))?;
-        ().serve(transport)
+        handler
+            .serve(transport)
             .await
             .map_err(|e| format!("MCP server `{}` did not initialise: {e}", self.name))
     }
