@@ -55,6 +55,7 @@ pub mod scheduler;
 pub mod security;
 pub mod storage;
 pub mod supervisor;
+pub mod telemetry;
 pub mod tools;
 
 pub use agent::{

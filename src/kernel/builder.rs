@@ -263,6 +263,7 @@ impl KernelBuilder {
             None => Pager::new(cfg.clone(), kernel.inner.storage.clone(), embedder),
         };
         crate::tools::mcp::register(&kernel.inner.config.mcp, &kernel.inner.tools).await;
+        crate::telemetry::global();
         super::paging::wire(&pager, &kernel.inner);
         let _ = kernel.inner.pager.set(pager);
         if kernel.inner.config.durability.resume_on_start {

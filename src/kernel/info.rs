@@ -102,4 +102,12 @@ impl Kernel {
     pub fn policy_of(&self, pid: Pid) -> Result<crate::security::policy::SecurityPolicy, IpcError> {
         Ok((*self.inner.registry.entry(pid)?.policy).clone())
     }
+
+    /// The kernel's metrics in the Prometheus text format (what the HTTP API serves at
+    /// `/metrics`): agents by state, mailbox depths, scheduler grants, waits and preemptions,
+    /// each backend's counters, breaker state, latency, 429s, tokens and cost, page faults,
+    /// audit counters. The names are in [`crate::telemetry`].
+    pub async fn metrics_text(&self) -> String {
+        crate::telemetry::render(self).await
+    }
 }

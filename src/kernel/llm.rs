@@ -71,6 +71,7 @@ impl AgentContext {
 
     /// [`AgentContext::llm`] with streamed deltas sent to `sink` as they arrive (a `Reset`
     /// delta means the attempt is being retried and the text so far is void).
+    #[tracing::instrument(name = "syscall.llm", skip_all, fields(pid = %self.pid(), model = %request.model))]
     pub async fn llm_streaming(
         &self,
         request: ChatRequest,

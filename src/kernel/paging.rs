@@ -58,6 +58,7 @@ pub(crate) fn summarizer(kernel: Weak<KernelInner>) -> crate::pager::Summarize {
 
 impl AgentContext {
     /// Allocates content as pages of this agent (see [`Pager::allocate`]).
+    #[tracing::instrument(name = "syscall.allocate", skip_all, fields(pid = %self.pid()))]
     pub async fn allocate(&self, page: NewPage) -> Result<Vec<PageId>, PagerError> {
         self.kernel().pager().allocate(self.pid(), page).await
     }
@@ -69,11 +70,13 @@ impl AgentContext {
 
     /// The messages for this agent's next LLM call, faulting in what is similar to `query`
     /// (see [`Pager::context`]).
+    #[tracing::instrument(name = "syscall.context", skip_all, fields(pid = %self.pid()))]
     pub async fn context(&self, query: Option<&str>) -> Result<Context, PagerError> {
         self.kernel().pager().context(self.pid(), query).await
     }
 
     /// Stores a long-term memory of this agent (see [`Pager::remember`]).
+    #[tracing::instrument(name = "syscall.remember", skip_all, fields(pid = %self.pid()))]
     pub async fn remember(&self, text: &str, importance: f32) -> Result<String, PagerError> {
         self.kernel()
             .pager()
@@ -83,16 +86,19 @@ impl AgentContext {
 
     /// The `k` entries of this agent most similar to `query`, swapped ones faulted back in as
     /// far as they fit (see [`Pager::recall`]).
+    #[tracing::instrument(name = "syscall.recall", skip_all, fields(pid = %self.pid()))]
     pub async fn recall(&self, query: &str, k: usize) -> Result<Vec<Recalled>, PagerError> {
         self.kernel().pager().recall(self.pid(), query, k).await
     }
 
     /// Reads a page: this agent's own, or one shared with it.
+    #[tracing::instrument(name = "syscall.read_page", skip_all, fields(pid = %self.pid()))]
     pub async fn read_page(&self, page: PageId) -> Result<Page, PagerError> {
         self.kernel().pager().read(self.pid(), page).await
     }
 
     /// Shares one of this agent's pages read-only with another agent.
+    #[tracing::instrument(name = "syscall.share_page", skip_all, fields(pid = %self.pid()))]
     pub async fn share_page(&self, page: PageId, with: crate::Pid) -> Result<(), PagerError> {
         let kernel = self.kernel();
         let target = kernel
@@ -116,6 +122,7 @@ impl AgentContext {
     }
 
     /// Frees one of this agent's pages.
+    #[tracing::instrument(name = "syscall.free_page", skip_all, fields(pid = %self.pid()))]
     pub async fn free_page(&self, page: PageId) -> Result<(), PagerError> {
         self.kernel().pager().free(self.pid(), page).await
     }

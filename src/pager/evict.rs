@@ -115,6 +115,7 @@ pub(crate) async fn swap_out(
         .filter_map(|s| table.swap_out(*s).map(|c| (*s, c)))
         .collect();
     table.counters.evictions += out.len() as u64;
+    metrics::counter!(crate::telemetry::PAGE_EVICTIONS).increment(out.len() as u64);
     table.counters.eviction_batches += 1;
     Ok(out)
 }
@@ -175,5 +176,6 @@ pub(crate) async fn fault_in(
         }
     }
     table.counters.faults += wanted.len() as u64;
+    metrics::counter!(crate::telemetry::PAGE_FAULTS).increment(wanted.len() as u64);
     Ok(out)
 }

@@ -118,7 +118,15 @@ impl Lane {
                 }
             };
             // 3. One attempt.
+            let started = std::time::Instant::now();
             let outcome = attempt(&*self.backend, job, &slice).await;
+            let outcome_label = if outcome.is_ok() { "ok" } else { "error" };
+            metrics::histogram!(
+                crate::telemetry::PROVIDER_LATENCY,
+                "backend" => self.name.to_string(),
+                "outcome" => outcome_label
+            )
+            .record(started.elapsed().as_secs_f64());
             // 4. Accounting: the slice goes back, the ledger and the gate learn the outcome.
             let failed = match outcome {
                 Ok((mut done, rate)) => {

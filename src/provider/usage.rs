@@ -26,7 +26,7 @@ pub struct UsageTotals {
 
 impl UsageTotals {
     /// Adds `o` (saturating: server-reported usage can be anything up to `u64::MAX`).
-    fn add(&mut self, o: &UsageTotals) {
+    pub(crate) fn add(&mut self, o: &UsageTotals) {
         self.calls = self.calls.saturating_add(o.calls);
         self.prompt_tokens = self.prompt_tokens.saturating_add(o.prompt_tokens);
         self.completion_tokens = self.completion_tokens.saturating_add(o.completion_tokens);

@@ -24,6 +24,7 @@ impl AgentContext {
     /// the tool's schema, then the call — journaled for a durable agent (a replayed step gets
     /// the same result without running it again) and audited (`tool.call`, digests of the
     /// arguments and the result). A failure is a [`ToolError`] the agent can act on.
+    #[tracing::instrument(name = "syscall.tool", skip_all, fields(pid = %self.pid(), tool = name))]
     pub async fn tool(&self, name: &str, args: Value) -> Result<Value, ToolError> {
         let kernel = self.kernel();
         let pid = self.pid();

@@ -106,7 +106,11 @@ async fn probe_with(kernel: &Kernel, call_all: bool) -> ExitCode {
         .filter(|n| n.starts_with(&prefix))
         .filter_map(|n| kernel.tools().get(&n))
         .collect();
-    let status = kernel.tools().mcp_servers().into_iter().find(|s| s.name == SERVER);
+    let status = kernel
+        .tools()
+        .mcp_servers()
+        .into_iter()
+        .find(|s| s.name == SERVER);
     if let Some(error) = status.and_then(|s| s.error) {
         eprintln!("error: {error}");
         return ExitCode::from(2);
@@ -118,7 +122,10 @@ async fn probe_with(kernel: &Kernel, call_all: bool) -> ExitCode {
     if !call_all {
         return ExitCode::SUCCESS;
     }
-    let prober = match kernel.spawn(|| Prober, SpawnOptions::new("mcp-probe")).await {
+    let prober = match kernel
+        .spawn(|| Prober, SpawnOptions::new("mcp-probe"))
+        .await
+    {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -159,7 +166,11 @@ fn example_of(schema: &Value) -> Value {
     if let Some(default) = schema.get("default") {
         return default.clone();
     }
-    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
         return first.clone();
     }
     let kind = match schema.get("type") {
@@ -209,6 +220,9 @@ mod tests {
             },
             "required": ["a", "mode"]
         });
-        assert_eq!(example_of(&schema), json!({ "a": 0, "b": 7, "mode": "fast" }));
+        assert_eq!(
+            example_of(&schema),
+            json!({ "a": 0, "b": 7, "mode": "fast" })
+        );
     }
 }

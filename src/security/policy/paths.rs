@@ -105,8 +105,8 @@ fn walk(base: &Path, parts: &Path) -> Result<PathBuf, String> {
                 if links > MAX_LINKS {
                     return Err(format!("`{}`: too many symlinks", parts.display()));
                 }
-                let target = std::fs::read_link(&out)
-                    .map_err(|e| format!("`{}`: {e}", out.display()))?;
+                let target =
+                    std::fs::read_link(&out).map_err(|e| format!("`{}`: {e}", out.display()))?;
                 out.pop();
                 if target.is_absolute() {
                     out = PathBuf::from("/");
@@ -270,7 +270,10 @@ mod tests {
         assert_eq!(p, std::fs::canonicalize(ws.join("sub/a.txt")).unwrap());
         // The same file named absolutely, through the workspace's canonical form.
         let abs = std::fs::canonicalize(&ws).unwrap().join("inner/a.txt");
-        assert_eq!(resolve(&ws, abs.to_str().unwrap(), false, &rules).unwrap(), p);
+        assert_eq!(
+            resolve(&ws, abs.to_str().unwrap(), false, &rules).unwrap(),
+            p
+        );
         // A link that climbs out by `..` is caught like any escape.
         std::os::unix::fs::symlink("../..", ws.join("up")).unwrap();
         assert!(resolve(&ws, "up/etc/passwd", false, &rules).is_err());

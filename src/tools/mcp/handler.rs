@@ -34,8 +34,7 @@ impl ClientHandler for KernelClient {
         let capabilities = match self.elicitation {
             ElicitationMode::Decline => ClientCapabilities::default(),
             ElicitationMode::AcceptDefaults => {
-                serde_json::from_value(json!({ "elicitation": { "form": {} } }))
-                    .unwrap_or_default()
+                serde_json::from_value(json!({ "elicitation": { "form": {} } })).unwrap_or_default()
             }
         };
         let mut info = ClientConfig::new(
