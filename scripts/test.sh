@@ -41,6 +41,9 @@ bash scripts/setup-bubblewrap.sh
 banner "MCP servers from npm: scripts/setup-mcp.sh (idempotent)"
 bash scripts/setup-mcp.sh
 
+banner "schemathesis for the API's property run: scripts/setup-schemathesis.sh (idempotent)"
+bash scripts/setup-schemathesis.sh
+
 banner "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
