@@ -1,62 +1,24 @@
-//! `agent-os`: the kernel's command line.
+//! `agent-os`: the kernel's command line. Each command lives in its own module under
+//! `src/bin/agent_os/`; this file only parses and dispatches.
 
-use std::path::PathBuf;
+mod agent_os;
+
 use std::process::ExitCode;
 
-use agent_os_kernel::KernelConfig;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-#[derive(Parser)]
-#[command(name = "agent-os", version, about = "agent-os-kernel command line")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Configuration tools.
-    Config {
-        #[command(subcommand)]
-        action: ConfigAction,
-    },
-}
-
-#[derive(Subcommand)]
-enum ConfigAction {
-    /// Loads FILE on top of the defaults and the AOK__* environment, then prints the
-    /// effective configuration (TOML) or every error, each naming the key and its source.
-    Check {
-        /// A TOML or YAML file.
-        file: Option<PathBuf>,
-    },
-    /// Prints the built-in defaults (config/default.toml, with comments).
-    Defaults,
-}
+use agent_os::{Cli, Command, ConfigAction};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Config {
             action: ConfigAction::Defaults,
-        } => {
-            print!("{}", agent_os_kernel::config::DEFAULT_CONFIG_TOML);
-            ExitCode::SUCCESS
-        }
+        } => agent_os::config_cmd::defaults(),
         Command::Config {
             action: ConfigAction::Check { file },
-        } => match KernelConfig::load(file.as_deref()) {
-            Ok(cfg) => {
-                for w in cfg.providers.capacity_warnings(&cfg.scheduler) {
-                    eprintln!("warning: {w}");
-                }
-                print!("{}", cfg.to_toml());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("configuration is invalid:\n{e}");
-                ExitCode::from(2)
-            }
-        },
+        } => agent_os::config_cmd::check(file.as_deref()),
+        Command::Serve(args) => agent_os::serve::run(args),
+        Command::Migrate { config } => agent_os::migrate::run(config.as_deref()),
     }
 }
