@@ -23,6 +23,8 @@ pub(crate) type Numbered = (u64, Arc<str>, Arc<str>);
 pub(crate) struct EventRing {
     recent: Mutex<Recent>,
     live: broadcast::Sender<Numbered>,
+    /// Set to `true` to end every open stream (server shutdown).
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug)]
@@ -52,6 +54,7 @@ impl EventRing {
                 capacity,
             }),
             live,
+            closing: tokio::sync::watch::Sender::new(false),
         });
         tokio::spawn(pump(Arc::downgrade(&ring), stream));
         ring
@@ -82,6 +85,12 @@ impl EventRing {
             None => VecDeque::new(),
         };
         (rx, backlog)
+    }
+
+    /// Ends every open stream, now and from now on (before a server stops gracefully: SSE
+    /// responses never end on their own).
+    pub(crate) fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The kept events after `last` (after falling behind the live feed).
@@ -130,6 +139,7 @@ struct Client {
     backlog: VecDeque<Numbered>,
     last: u64,
     keepalive: tokio::time::Interval,
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The SSE body for a client that saw everything up to `after`.
@@ -139,6 +149,7 @@ pub(crate) fn stream(
     keepalive: Duration,
 ) -> impl futures::Stream<Item = Result<Bytes, actix_web::Error>> {
     let (rx, backlog) = ring.subscribe(after);
+    let closing = ring.closing.subscribe();
     let period = keepalive.max(Duration::from_millis(10));
     let client = Client {
         ring,
@@ -146,6 +157,7 @@ pub(crate) fn stream(
         backlog,
         last: after.unwrap_or(0),
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
+        closing,
     };
     // An opening comment, so the client sees the stream is up before the first event.
     let hello = futures::stream::once(async { Ok(Bytes::from_static(b": connected\n\n")) });
@@ -156,6 +168,9 @@ use futures::StreamExt as _;
 
 async fn next(mut c: Client) -> Option<(Result<Bytes, actix_web::Error>, Client)> {
     loop {
+        if *c.closing.borrow() {
+            return None;
+        }
         if let Some(event) = c.backlog.pop_front() {
             if event.0 > c.last {
                 c.last = event.0;
@@ -164,6 +179,7 @@ async fn next(mut c: Client) -> Option<(Result<Bytes, actix_web::Error>, Client)
             continue;
         }
         tokio::select! {
+            _ = c.closing.changed() => return None,
             _ = c.keepalive.tick() => {
                 return Some((Ok(Bytes::from_static(b": keepalive\n\n")), c));
             }

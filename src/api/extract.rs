@@ -43,7 +43,9 @@ fn decode_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = e.path().to_string();
     let inner = e.into_inner();
     let msg = inner.to_string();
-    let named = if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+    // serde_path_to_error's path ends at the unknown key already, but at the parent of a
+    // missing one.
+    let named = if msg.starts_with("missing field") {
         backticked(&msg).map(|f| {
             if path == "." {
                 f
@@ -51,6 +53,8 @@ fn decode_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
                 format!("{path}.{f}")
             }
         })
+    } else if msg.starts_with("unknown field") && path == "." {
+        backticked(&msg)
     } else {
         None
     };

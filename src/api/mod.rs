@@ -117,6 +117,13 @@ impl Api {
         }
     }
 
+    /// Ends every open `/v1/events` stream, now and later: call it before stopping the
+    /// server gracefully (an SSE response never ends on its own, so a graceful stop would
+    /// wait for its shutdown timeout).
+    pub fn close_streams(&self) {
+        self.state.events.close();
+    }
+
     /// The OpenAPI 3 document of the API (what `/v1/openapi.json` serves).
     pub fn openapi() -> utoipa::openapi::OpenApi {
         openapi::document()

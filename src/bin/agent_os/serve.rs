@@ -82,6 +82,7 @@ async fn serve(
     let api_config = cfg.api.clone();
     let kernel = Kernel::builder().config(cfg).build().await?;
     let api = Api::new(kernel.clone(), api_config);
+    let streams = api.clone();
     let server = HttpServer::new(move || App::new().configure(api.routes()))
         .disable_signals()
         .workers(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
@@ -103,6 +104,7 @@ async fn serve(
     actix_web::rt::spawn(async move {
         terminated().await;
         tracing::info!("signal received: stopping the server, then the kernel");
+        streams.close_streams();
         handle.stop(true).await;
     });
     let served = server.await;
