@@ -117,6 +117,12 @@ async fn spawn_validation_names_the_field() {
     spawn(json!({ "type": "tally", "name": "x", "stop_timeout_ms": 0 }))
         .await
         .problem(400, Some("stop_timeout_ms"));
+    spawn(json!({ "type": "tally", "name": "x", "stop_timeout_ms": u64::MAX }))
+        .await
+        .problem(400, Some("stop_timeout_ms"));
+    spawn(json!({ "type": "tally", "name": "x", "context_budget": 0 }))
+        .await
+        .problem(400, Some("context_budget"));
     spawn(json!([1, 2])).await.problem(400, None);
     assert!(api.kernel.list().is_empty(), "nothing was spawned");
     api.stop().await;

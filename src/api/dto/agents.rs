@@ -19,7 +19,7 @@ pub struct SpawnRequest {
     /// Priority, 0 (most urgent) to 100; default 50.
     #[serde(default)]
     pub priority: Option<u8>,
-    /// Mailbox capacity (default `kernel.mailbox_capacity`).
+    /// Mailbox capacity (default `kernel.mailbox_capacity`), 1 to 1 000 000.
     #[serde(default)]
     pub mailbox: Option<usize>,
     /// `permanent`, `transient` (default) or `temporary`.
@@ -29,10 +29,11 @@ pub struct SpawnRequest {
     /// A durable mailbox, a checkpoint every step, resumed after a crash of the kernel.
     #[serde(default)]
     pub durable: bool,
-    /// Resident context budget in tokens (default from `[pager]`).
+    /// Resident context budget in tokens (default from `[pager]`), 1 to 100 000 000.
     #[serde(default)]
     pub context_budget: Option<u64>,
-    /// Graceful-stop deadline in milliseconds (default `kernel.stop_timeout_ms`).
+    /// Graceful-stop deadline in milliseconds (default `kernel.stop_timeout_ms`), at most one
+    /// hour.
     #[serde(default)]
     pub stop_timeout_ms: Option<u64>,
 }
@@ -95,7 +96,7 @@ impl From<AgentInfo> for AgentView {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopRequest {
-    /// Deadline in milliseconds (default: the agent's stop deadline).
+    /// Deadline in milliseconds (default: the agent's stop deadline), at most one hour.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }

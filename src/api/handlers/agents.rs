@@ -12,6 +12,11 @@ use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::state::ApiState;
 use crate::pid::Pid;
 
+/// The longest stop deadline a request may set (one hour), milliseconds.
+const MAX_STOP_MS: u64 = 3_600_000;
+/// The largest context budget a spawn may ask for, tokens.
+const MAX_CONTEXT_BUDGET: u64 = 100_000_000;
+
 /// The agent's status, or 404.
 pub(crate) fn live(state: &ApiState, pid: Pid) -> ApiResult<AgentView> {
     state
@@ -83,14 +88,20 @@ fn options(req: &SpawnRequest) -> ApiResult<SpawnOptions> {
         opts = opts.restart(r);
     }
     if let Some(b) = req.context_budget {
-        if b == 0 {
-            return Err(ApiError::field("context_budget", "must be at least 1"));
+        if !(1..=MAX_CONTEXT_BUDGET).contains(&b) {
+            return Err(ApiError::field(
+                "context_budget",
+                format!("must be 1 to {MAX_CONTEXT_BUDGET} tokens"),
+            ));
         }
         opts = opts.context_budget(b);
     }
     if let Some(ms) = req.stop_timeout_ms {
-        if ms == 0 {
-            return Err(ApiError::field("stop_timeout_ms", "must be at least 1"));
+        if !(1..=MAX_STOP_MS).contains(&ms) {
+            return Err(ApiError::field(
+                "stop_timeout_ms",
+                format!("must be 1 to {MAX_STOP_MS}"),
+            ));
         }
         opts = opts.stop_timeout(Duration::from_millis(ms));
     }
@@ -166,7 +177,12 @@ pub(crate) async fn stop(
     let pid = pid(&path)?;
     let req = body.0.unwrap_or_default();
     let reason = match req.timeout_ms {
-        Some(0) => return Err(ApiError::field("timeout_ms", "must be at least 1")),
+        Some(ms) if !(1..=MAX_STOP_MS).contains(&ms) => {
+            return Err(ApiError::field(
+                "timeout_ms",
+                format!("must be 1 to {MAX_STOP_MS}"),
+            ));
+        }
         Some(ms) => {
             state
                 .kernel
