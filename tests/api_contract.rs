@@ -211,3 +211,78 @@ async fn mounted_under_a_prefix_beside_the_users_routes() {
     assert_eq!(api.get("/v1/agents", VIEWER).await.status, 200);
     api.stop().await;
 }
+
+#[actix_rt::test]
+async fn garbage_on_every_route_is_a_4xx_never_a_5xx() {
+    let api = start().await;
+    let pid = api.spawn_tally("t").await;
+    let ck = api
+        .post(
+            &format!("/v1/agents/{pid}/checkpoints"),
+            OPERATOR,
+            json!({}),
+        )
+        .await;
+    let id = ck.body["id"].as_str().unwrap().to_string();
+    let bodies = [
+        json!(null),
+        json!([]),
+        json!("text"),
+        json!(-1),
+        json!(1.5e300),
+        json!({}),
+        json!({ "message": null }),
+        json!({ "message": { "add": 1e40 } }),
+        json!({ "message": { "add": "-9223372036854775809" } }),
+        json!({ "type": null, "name": [] }),
+        json!({ "type": "tally", "name": "x", "priority": 1e9 }),
+        json!({ "timeout_ms": -1 }),
+        json!({ "name": { "deep": [[[[[[[[[[1]]]]]]]]]] } }),
+        json!({ "delivery_id": "\u{0}", "message": {} }),
+    ];
+    let paths = [
+        "/v1/agents".to_string(),
+        format!("/v1/agents/{pid}/tell"),
+        format!("/v1/agents/{pid}/ask"),
+        format!("/v1/checkpoints/{id}/fork"),
+        format!("/v1/agents/{pid}/stop"),
+        "/v1/agents/%00/ask".to_string(),
+        "/v1/agents/..%2F..%2Fetc/tell".to_string(),
+        "/v1/checkpoints/%FF/restore".to_string(),
+    ];
+    for path in &paths {
+        for body in &bodies {
+            let r = api.post(path, ADMIN, body.clone()).await;
+            assert!(
+                (200..500).contains(&r.status),
+                "POST {path} {body}: {} {}",
+                r.status,
+                r.text
+            );
+            if r.status >= 400 {
+                assert_eq!(
+                    r.content_type(),
+                    "application/problem+json",
+                    "POST {path} {body}"
+                );
+            }
+        }
+    }
+    for query in [
+        "limit=-1",
+        "limit=99999999999999999999999",
+        "pid=%00",
+        "action=",
+        "from=%FF",
+        "a=b=c&&",
+    ] {
+        let r = api.get(&format!("/v1/audit?{query}"), VIEWER).await;
+        assert!(
+            (200..500).contains(&r.status),
+            "audit?{query}: {} {}",
+            r.status,
+            r.text
+        );
+    }
+    api.stop().await;
+}
