@@ -180,3 +180,61 @@ impl<R: MinRole> FromRequest for Authed<R> {
         ready(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        Tokens::new(&[
+            ApiToken {
+                name: "a".into(),
+                role: Role::Admin,
+                sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
+            },
+            ApiToken {
+                name: "v".into(),
+                role: Role::Viewer,
+                // sha256("viewer")
+                sha256: "d35ca5051b82ffc326a3b0b6574a9a3161dee16b9478a199ee39cd803ce5b799".into(),
+            },
+        ])
+    }
+
+    fn who(header: Option<&str>) -> Result<(String, Role), &'static str> {
+        let mut req = actix_web::test::TestRequest::default();
+        if let Some(h) = header {
+            req = req.insert_header((header::AUTHORIZATION, h));
+        }
+        tokens()
+            .authenticate(&req.to_http_request())
+            .map(|c| (c.name.to_string(), c.role))
+    }
+
+    #[test]
+    fn tokens_are_recognised_by_their_digest_only() {
+        assert_eq!(who(Some("Bearer viewer")), Ok(("v".into(), Role::Viewer)));
+        assert_eq!(
+            who(Some("bearer   viewer ")),
+            Ok(("v".into(), Role::Viewer))
+        );
+        assert!(
+            who(Some(
+                "Bearer d35ca5051b82ffc326a3b0b6574a9a3161dee16b9478a199ee39cd803ce5b799"
+            ))
+            .is_err()
+        );
+        assert!(who(Some("Bearer viewer2")).is_err());
+        assert!(who(Some("Basic viewer")).is_err());
+        assert!(who(None).is_err());
+        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+    }
+
+    #[test]
+    fn no_tokens_means_an_anonymous_admin() {
+        let t = Tokens::new(&[]);
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        let c = t.authenticate(&req).unwrap();
+        assert_eq!((&*c.name, c.role), (ANONYMOUS, Role::Admin));
+    }
+}

@@ -215,3 +215,51 @@ pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
             .into()
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u8,
+    }
+
+    fn field_of(json: &str) -> Option<String> {
+        match decode::<Outer>(json.as_bytes()) {
+            Err(ApiError::BadRequest { field, .. }) => field,
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_at_fault() {
+        assert_eq!(field_of(r#"{"name": 1}"#).as_deref(), Some("name"));
+        assert_eq!(field_of(r#"{}"#).as_deref(), Some("name"));
+        assert_eq!(field_of(r#"{"name": "a", "x": 1}"#).as_deref(), Some("x"));
+        assert_eq!(
+            field_of(r#"{"name": "a", "inner": {"n": 300}}"#).as_deref(),
+            Some("inner.n")
+        );
+        assert_eq!(
+            field_of(r#"{"name": "a", "inner": {}}"#).as_deref(),
+            Some("inner.n")
+        );
+        assert_eq!(
+            field_of(r#"{"name": "a", "inner": {"m": 1}}"#).as_deref(),
+            Some("inner.m")
+        );
+        assert_eq!(field_of(r#"{"name": "a"} x"#), None);
+        assert_eq!(field_of("true"), None);
+    }
+}
