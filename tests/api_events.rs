@@ -112,6 +112,31 @@ async fn the_stream_delivers_events_and_resumes_after_last_event_id() {
     let third = events(res, 1, Some("third")).await;
     assert!(second[0].0 < third[0].0);
 
+    // An id from an earlier run (or events no longer kept): told so by a `gap` event.
+    let res = api
+        .http
+        .get(&url)
+        .bearer_auth(VIEWER)
+        .header("last-event-id", "1")
+        .send()
+        .await
+        .unwrap();
+    let mut body = res.bytes_stream();
+    let mut seen = String::new();
+    let gap = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains("event: gap\ndata: {\"event\":\"gap\",\"after\":1,") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(gap, "{seen}");
+    drop(body);
+
     // Bad input and auth.
     let r = api
         .http

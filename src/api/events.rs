@@ -74,17 +74,30 @@ impl EventRing {
 
     /// The live feed and the kept events after `after`, taken at one instant (nothing is
     /// missed or repeated between the two).
+    /// Also the oldest id still kept when events after `after` are no longer all kept (the
+    /// client missed some for good: it was away too long, or its id is from an earlier run).
     pub(crate) fn subscribe(
         &self,
         after: Option<u64>,
-    ) -> (broadcast::Receiver<Numbered>, VecDeque<Numbered>) {
+    ) -> (
+        broadcast::Receiver<Numbered>,
+        VecDeque<Numbered>,
+        Option<u64>,
+    ) {
         let r = self.recent.lock();
         let rx = self.live.subscribe();
-        let backlog = match after {
-            Some(last) => r.events.iter().filter(|e| e.0 > last).cloned().collect(),
-            None => VecDeque::new(),
+        let (backlog, gap) = match after {
+            Some(last) => {
+                let oldest = r.events.front().map_or(r.next_id, |e| e.0);
+                let gap = (oldest > last.saturating_add(1)).then_some(oldest);
+                (
+                    r.events.iter().filter(|e| e.0 > last).cloned().collect(),
+                    gap,
+                )
+            }
+            None => (VecDeque::new(), None),
         };
-        (rx, backlog)
+        (rx, backlog, gap)
     }
 
     /// Ends every open stream, now and from now on (before a server stops gracefully: SSE
@@ -148,7 +161,7 @@ pub(crate) fn stream(
     after: Option<u64>,
     keepalive: Duration,
 ) -> impl futures::Stream<Item = Result<Bytes, actix_web::Error>> {
-    let (rx, backlog) = ring.subscribe(after);
+    let (rx, backlog, gap) = ring.subscribe(after);
     let closing = ring.closing.subscribe();
     let period = keepalive.max(Duration::from_millis(10));
     let client = Client {
@@ -159,8 +172,15 @@ pub(crate) fn stream(
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
         closing,
     };
-    // An opening comment, so the client sees the stream is up before the first event.
-    let hello = futures::stream::once(async { Ok(Bytes::from_static(b": connected\n\n")) });
+    // An opening comment, so the client sees the stream is up before the first event; then,
+    // if events after its Last-Event-ID are gone, a `gap` event (without an id) saying so.
+    let mut opening = String::from(": connected\n\n");
+    if let (Some(after), Some(oldest)) = (after, gap) {
+        opening.push_str(&format!(
+            "event: gap\ndata: {{\"event\":\"gap\",\"after\":{after},\"oldest_kept\":{oldest}}}\n\n"
+        ));
+    }
+    let hello = futures::stream::once(async move { Ok(Bytes::from(opening)) });
     hello.chain(futures::stream::unfold(client, next))
 }
 
