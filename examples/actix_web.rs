@@ -5,6 +5,9 @@
 //! (`POST /counters/{name}/add/{n}`), and a plain actix actor of the app reaches the same agent
 //! through actix's own vocabulary, a `Recipient` (`POST /counters/{name}/bump`).
 //!
+//! The kernel's own HTTP API (`agent_os_kernel::api`, docs/api.md) is mounted beside them under
+//! `/os`: `curl localhost:8080/os/v1/agents` lists the counters as the kernel sees them.
+//!
 //! Run: `cargo run --example actix_web`, then
 //! `curl -X POST localhost:8080/counters/a && curl -X POST localhost:8080/counters/a/add/5`.
 
@@ -121,9 +124,16 @@ async fn main() -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?;
     let data = state(kernel.clone());
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes))
-        .bind(("127.0.0.1", 8080))?
-        .run();
+    // No tokens configured: anonymous admin access, so this example listens on loopback only.
+    let api = agent_os_kernel::api::Api::new(kernel.clone(), Default::default());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(routes)
+            .service(web::scope("/os").configure(api.routes()))
+    })
+    .bind(("127.0.0.1", 8080))?
+    .run();
     println!("listening on http://127.0.0.1:8080");
     server.await?;
     kernel.shutdown().await;

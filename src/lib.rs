@@ -37,9 +37,11 @@
 //! }
 //! ```
 //!
-//! Embedding in an actix-web application: `examples/actix_web.rs`.
+//! Embedding in an actix-web application: `examples/actix_web.rs`; the kernel over HTTP
+//! (REST, OpenAPI, server-sent events, bearer roles) is [`api`], mountable in any `App`.
 
 pub mod agent;
+pub mod api;
 pub mod checkpoint;
 pub mod config;
 mod digest;

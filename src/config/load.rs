@@ -335,6 +335,19 @@ fn validate(c: &KernelConfig, cfg: &Config) -> Vec<ConfigError> {
             reason,
         });
     }
+    for (key, reason) in c.api.problems() {
+        // `api.tokens[N].x` values come from the `api.tokens` array.
+        let at = if key.starts_with("api.tokens[") {
+            "api.tokens"
+        } else {
+            key.as_str()
+        };
+        errors.push(ConfigError::Invalid {
+            origin: origin_of(cfg, at),
+            key,
+            reason,
+        });
+    }
     if let Err(e) = c.pager.embedder.validate() {
         errors.push(ConfigError::Invalid {
             key: "pager.embedder".into(),

@@ -48,6 +48,8 @@ pub struct KernelConfig {
     /// MCP servers whose tools agents can call.
     #[serde(default)]
     pub mcp: crate::tools::mcp::McpConfig,
+    /// The HTTP API (`agent_os_kernel::api`, `agent-os serve`): bind address, limits, tokens.
+    pub api: crate::api::ApiConfig,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

@@ -87,6 +87,17 @@ impl Budget {
             .map_or(Wait::Completion, |(t, _)| Wait::Until(*t))
     }
 
+    /// The configured limits and the tokens a call could still reserve now.
+    pub(super) fn snapshot(&self, now: Instant) -> super::stats::BudgetStats {
+        super::stats::BudgetStats {
+            rpm: self.limits.requests,
+            tpm: self.limits.tokens,
+            window_ms: u64::try_from(self.limits.window.as_millis()).unwrap_or(u64::MAX),
+            max_concurrency: self.limits.max_concurrency,
+            tokens_available: self.token_room(now),
+        }
+    }
+
     /// Tokens a new call could still reserve now: what is left of the TPM window and of the
     /// server's reported remaining tokens, whichever is smaller; `None` when neither limits
     /// tokens. (Window entries that expired but were not yet pruned still count, so this errs

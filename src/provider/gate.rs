@@ -344,6 +344,7 @@ impl Gate {
         out.in_flight = s.budget.in_flight();
         out.breaker = Some(s.breaker.state(now));
         out.paused_until = s.budget.paused_until(now);
+        out.budget = s.budget.snapshot(now);
         out
     }
 }

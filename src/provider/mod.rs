@@ -57,5 +57,5 @@ pub use retry::RetryPolicy;
 pub use router::Router;
 pub use set::Providers;
 pub use slices::SliceSource;
-pub use stats::ProviderStats;
+pub use stats::{BudgetStats, ProviderStats};
 pub use usage::{UsageKey, UsageLedger, UsageTotals};

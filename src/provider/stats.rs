@@ -32,4 +32,22 @@ pub struct ProviderStats {
     pub breaker: Option<BreakerState>,
     /// Dispatch paused until (429 + retry-after).
     pub paused_until: Option<Instant>,
+    /// The rate budget: its limits and what is left of it.
+    pub budget: BudgetStats,
+}
+
+/// A backend's rate budget as configured, and the room left in it now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BudgetStats {
+    /// Requests per window (`None`: unlimited).
+    pub rpm: Option<u64>,
+    /// Tokens per window (`None`: unlimited).
+    pub tpm: Option<u64>,
+    /// The window, milliseconds.
+    pub window_ms: u64,
+    /// Requests in flight at once, at most.
+    pub max_concurrency: usize,
+    /// Tokens a call could still reserve now (`None`: nothing limits tokens).
+    pub tokens_available: Option<u64>,
 }
