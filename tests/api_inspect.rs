@@ -69,7 +69,7 @@ async fn checkpoints_take_list_restore_and_fork() {
     // No body: the default name.
     let r = api
         .send(
-            reqwest::Method::POST,
+            Method::POST,
             &format!("/v1/checkpoints/{id}/fork"),
             Some(ADMIN),
             None,
