@@ -202,6 +202,28 @@ async fn python_runs_in_the_sandbox_in_the_workspace() {
     assert_eq!(out["stdout"], "/workspace\n");
     let ws = h.call(Do::Workspace).await.unwrap();
     assert_eq!(std::fs::read_to_string(ws.join("made.txt")).unwrap(), "ok");
+
+    // What the file tools wrote, in a directory they created, the sandboxed code can change
+    // (a root kernel hands it to the workspace's sandbox uid).
+    call(
+        &h,
+        "fs.write",
+        json!({"path": "notes/todo.txt", "content": "one\n"}),
+    )
+    .await
+    .unwrap();
+    let out = call(
+        &h,
+        "code.python",
+        json!({"code": "open('notes/todo.txt','a').write('two\\n'); open('notes/new.txt','w')"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["exit_code"], 0, "{out}");
+    let read = call(&h, "fs.read", json!({"path": "notes/todo.txt"}))
+        .await
+        .unwrap();
+    assert_eq!(read["content"], "one\ntwo\n", "{read}");
     k.shutdown().await;
 }
 

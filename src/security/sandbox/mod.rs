@@ -13,4 +13,5 @@ mod output;
 mod run;
 
 pub use output::Captured;
+pub(crate) use run::hand_over;
 pub use run::{RunOutput, RunSpec, Sandbox, SandboxError, run_unsandboxed};

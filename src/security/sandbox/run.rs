@@ -24,6 +24,29 @@ fn sandbox_uid(workspace: &Path) -> u32 {
     FIRST_UID + n % UIDS
 }
 
+/// Gives `path` — a file the kernel just wrote for an agent, and the directories it created
+/// on the way, up to the workspace — to the workspace's sandbox uid when the kernel runs as
+/// root, so that the agent's sandboxed code can change what its file tools wrote. Nothing to
+/// do otherwise (the kernel's uid owns both).
+pub(crate) fn hand_over(workspace: &Path, path: &Path) {
+    if !euid_is_root() {
+        return;
+    }
+    let uid = sandbox_uid(workspace);
+    let Ok(home) = std::fs::canonicalize(workspace) else {
+        return;
+    };
+    for step in path.ancestors() {
+        if step == home || !step.starts_with(&home) {
+            break;
+        }
+        if let Err(e) = std::os::unix::fs::lchown(step, Some(uid), Some(uid)) {
+            tracing::warn!(path = %step.display(), error = %e, "could not hand a file to the sandbox uid");
+            break;
+        }
+    }
+}
+
 /// Why a sandboxed run could not happen.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -115,6 +115,7 @@ impl Tool for Write {
                     .await
                     .map_err(|e| failed("fs.write", e))?;
             }
+            crate::security::sandbox::hand_over(&cx.workspace, &path);
             Ok(json!({"bytes": content.len()}))
         }
         .boxed()
