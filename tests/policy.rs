@@ -112,16 +112,18 @@ async fn an_agent_messages_only_the_agents_its_policy_allows() {
     // Outside any agent (user code) there is no sender policy.
     admin.tell("from outside".into()).await.unwrap();
     assert_eq!(k.policy_of(relay.pid()).unwrap(), policy);
-    // The refusal is in the audit log, and the chain verifies.
+    // Both decisions are in the audit log (newest first), and the chain verifies.
     k.audit().flush().await.unwrap();
     let rows = k
         .audit()
         .query(AuditQuery::new().pid(relay.pid()).action("ipc.send"))
         .await
         .unwrap();
-    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(!rows[0].record.allowed);
     assert_eq!(rows[0].record.target.as_deref(), Some("admin"));
+    assert!(rows[1].record.allowed);
+    assert_eq!(rows[1].record.target.as_deref(), Some("worker-1"));
     assert!(k.audit().verify().await.unwrap().is_ok());
     k.shutdown().await;
 }

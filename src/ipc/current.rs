@@ -38,15 +38,29 @@ impl Current {
     }
 
     /// Whether the current agent (if any) may message the agent named `to`; a refusal is
-    /// published as a `PolicyDenied` event.
+    /// published as a `PolicyDenied` event. When the agent's policy limits whom it may message,
+    /// the decision is audited either way (`ipc.send`); an agent free to message anyone pays
+    /// no check and leaves no record per message.
     #[inline]
     pub(crate) fn may_send(to: &str) -> Result<(), crate::security::policy::Denied> {
         CURRENT
             .try_with(|c| match &c.ipc {
                 None => Ok(()),
-                Some((policy, audit)) => policy
-                    .check_message(to)
-                    .inspect_err(|d| crate::security::report_denial(c.pid, d, &c.events, audit)),
+                Some((policy, audit)) => match policy.check_message(to) {
+                    Ok(()) => {
+                        audit.record(
+                            crate::security::audit::AuditRecord::new("ipc.send")
+                                .pid(c.pid)
+                                .target(to)
+                                .allowed(true),
+                        );
+                        Ok(())
+                    }
+                    Err(d) => {
+                        crate::security::report_denial(c.pid, &d, &c.events, audit);
+                        Err(d)
+                    }
+                },
             })
             .unwrap_or(Ok(()))
     }
