@@ -83,7 +83,13 @@ impl AgentContext {
             .allowed(true)
             .args_digest(args_digest);
         record = match &result {
-            Ok(v) => record.result_digest(sha256_hex(v.to_string().as_bytes())),
+            Ok(v) => {
+                let record = record.result_digest(sha256_hex(v.to_string().as_bytes()));
+                match process_outcome(v) {
+                    Some(note) => record.reason(note),
+                    None => record,
+                }
+            }
             Err(ToolError::Denied { reason }) => record.denied(reason.clone()),
             Err(e) => record.reason(e.to_string()),
         };
@@ -119,5 +125,20 @@ impl AgentContext {
             out.push(Message::tool_result(call.id.clone(), content.to_string()));
         }
         out
+    }
+}
+
+/// What a tool that ran a process reports as its end (`exit_code`, `signal`, `timed_out`),
+/// when it did not end well: the audit row says how a sandboxed run was stopped.
+fn process_outcome(result: &Value) -> Option<String> {
+    if result.get("timed_out").and_then(Value::as_bool) == Some(true) {
+        return Some("killed at its wall time".into());
+    }
+    if let Some(signal) = result.get("signal").and_then(Value::as_i64) {
+        return Some(format!("killed by signal {signal}"));
+    }
+    match result.get("exit_code").and_then(Value::as_i64) {
+        Some(0) | None => None,
+        Some(code) => Some(format!("exit code {code}")),
     }
 }
