@@ -5,6 +5,7 @@ pub(crate) mod logging;
 pub(crate) mod mcp;
 pub(crate) mod migrate;
 pub(crate) mod serve;
+pub(crate) mod types;
 
 use std::path::PathBuf;
 
