@@ -40,12 +40,20 @@ fn an_echo_agent_through_its_whole_life() {
 
     // ask → the echo (a string bare, other JSON compact; --json the server's document).
     assert_eq!(
-        s.cli(OPERATOR, &["ask", &pid, r#"{"hi":[1,2]}"#]).ok().trim(),
+        s.cli(OPERATOR, &["ask", &pid, r#"{"hi":[1,2]}"#])
+            .ok()
+            .trim(),
         r#"{"hi":[1,2]}"#
     );
-    assert_eq!(s.cli(OPERATOR, &["ask", &pid, r#""hello""#]).ok().trim(), "hello");
+    assert_eq!(
+        s.cli(OPERATOR, &["ask", &pid, r#""hello""#]).ok().trim(),
+        "hello"
+    );
     let asked = s
-        .cli(OPERATOR, &["ask", &pid, "42", "--timeout-ms", "5000", "--json"])
+        .cli(
+            OPERATOR,
+            &["ask", &pid, "42", "--timeout-ms", "5000", "--json"],
+        )
         .json();
     assert_eq!(asked["pid"], pid.as_str());
     assert_eq!(asked["reply"], 42);
@@ -54,25 +62,30 @@ fn an_echo_agent_through_its_whole_life() {
     assert_eq!(s.cli(OPERATOR, &["tell", &pid, "7"]).ok().trim(), "queued");
     let handled = eventually(Duration::from_secs(10), || {
         let v = s.cli(VIEWER, &["ps", "--json"]).json();
-        let n = v
-            .as_array()?
-            .iter()
-            .find(|a| a["pid"] == pid.as_str())?["handled"]
-            .as_u64()?;
+        let n = v.as_array()?.iter().find(|a| a["pid"] == pid.as_str())?["handled"].as_u64()?;
         (n >= 4).then_some(n)
     });
     assert!(handled.is_some(), "the told message was handled");
 
     // checkpoint → its id; listed (both spellings); restore → the agent's pid.
-    let cp = s.cli(OPERATOR, &["checkpoint", &pid]).ok().trim().to_string();
+    let cp = s
+        .cli(OPERATOR, &["checkpoint", &pid])
+        .ok()
+        .trim()
+        .to_string();
     assert_eq!(cp.len(), 36, "a checkpoint id: {cp}");
     let table = s.cli(VIEWER, &["checkpoints", &pid]).ok().to_string();
     assert!(table.contains(&cp) && table.starts_with("ID "), "{table}");
-    let listed = s.cli(VIEWER, &["checkpoint", "list", &pid, "--json"]).json();
+    let listed = s
+        .cli(VIEWER, &["checkpoint", "list", &pid, "--json"])
+        .json();
     assert_eq!(listed[0]["id"], cp.as_str(), "{listed}");
     let restored = s.cli(ADMIN, &["restore", &cp]);
     assert_eq!(restored.ok().trim(), pid);
-    assert_eq!(s.cli(OPERATOR, &["ask", &pid, r#""again""#]).ok().trim(), "again");
+    assert_eq!(
+        s.cli(OPERATOR, &["ask", &pid, r#""again""#]).ok().trim(),
+        "again"
+    );
 
     // events: the history, as JSON lines, ends by itself; --limit bounds it.
     let events = s.cli(VIEWER, &["events", "--json"]);
@@ -87,7 +100,10 @@ fn an_echo_agent_through_its_whole_life() {
             .any(|e| e["event"] == "spawned" && e["data"]["pid"] == pid.as_str()),
         "{lines:?}"
     );
-    assert!(lines.iter().any(|e| e["event"] == "checkpointed"), "{lines:?}");
+    assert!(
+        lines.iter().any(|e| e["event"] == "checkpointed"),
+        "{lines:?}"
+    );
     assert!(lines.iter().all(|e| e["id"].is_u64()), "{lines:?}");
     let first = s.cli(VIEWER, &["events", "--follow", "--limit", "1", "--json"]);
     assert_eq!(first.ok().lines().count(), 1, "{first:?}");
@@ -112,7 +128,9 @@ fn an_echo_agent_through_its_whole_life() {
         top.ok().contains("scheduler:") && top.stdout.contains(&pid),
         "{top:?}"
     );
-    let frame = s.cli(VIEWER, &["top", "--iterations", "1", "--json"]).json();
+    let frame = s
+        .cli(VIEWER, &["top", "--iterations", "1", "--json"])
+        .json();
     assert!(frame["agents"].is_array() && frame["scheduler"]["running"].is_u64());
 
     // stop → gone (404 afterwards); a second agent is killed.
@@ -120,7 +138,10 @@ fn an_echo_agent_through_its_whole_life() {
     assert_eq!(stopped["pid"], pid.as_str());
     s.cli(OPERATOR, &["ask", &pid, "1"]).exits(4);
     let other = s
-        .cli(OPERATOR, &["spawn", "echo", "--options", r#"{"priority":10}"#])
+        .cli(
+            OPERATOR,
+            &["spawn", "echo", "--options", r#"{"priority":10}"#],
+        )
         .ok()
         .trim()
         .to_string();
@@ -147,7 +168,10 @@ fn chat_answers_through_the_offline_backend() {
     let answer = s.cli(OPERATOR, &["ask", &pid, r#"{"text":"second turn"}"#]);
     assert!(answer.ok().contains("second turn"), "{answer:?}");
     let pages = raw_http::pages(&s.url, &pid);
-    assert!(pages >= 4, "system, two turns and two answers in its pages: {pages}");
+    assert!(
+        pages >= 4,
+        "system, two turns and two answers in its pages: {pages}"
+    );
     // A message of the wrong shape is the server's 400 naming `message`: exit 1.
     let bad = s.cli(OPERATOR, &["ask", &pid, r#"{"txt":1}"#]);
     bad.exits(1);
@@ -196,7 +220,10 @@ fn exit_codes_scripts_can_trust() {
     s.cli("", &["ps"]).exits(5);
     let r = s.cli(VIEWER, &["spawn", "echo"]);
     r.exits(5);
-    assert!(r.stderr.contains("operator"), "names the role needed: {r:?}");
+    assert!(
+        r.stderr.contains("operator"),
+        "names the role needed: {r:?}"
+    );
     s.cli(OPERATOR, &["audit", "verify"]).exits(5);
     // 1: the server refused the request; its problem is on stderr, naming the field.
     let r = s.cli(OPERATOR, &["spawn", "no-such-type"]);
@@ -205,7 +232,8 @@ fn exit_codes_scripts_can_trust() {
     // 2: bad usage: unknown command, bad JSON, a malformed pid, a bad URL.
     s.cli(VIEWER, &["frobnicate"]).exits(2);
     s.cli(OPERATOR, &["tell", unknown, "{not json"]).exits(2);
-    s.cli(OPERATOR, &["spawn", "echo", "--options", "[1]"]).exits(2);
+    s.cli(OPERATOR, &["spawn", "echo", "--options", "[1]"])
+        .exits(2);
     s.cli(OPERATOR, &["tell", "not-a-pid", "1"]).exits(2);
     s.cli(VIEWER, &["ps", "--url", "ftp://example.invalid"])
         .exits(2);
@@ -223,7 +251,11 @@ fn exit_codes_scripts_can_trust() {
     // The codes are in --help.
     let help = agent_os().arg("--help").output().expect("runs");
     let help = String::from_utf8_lossy(&help.stdout);
-    for code in ["0  success", "3  the server could not be reached", "5  unauthorized"] {
+    for code in [
+        "0  success",
+        "3  the server could not be reached",
+        "5  unauthorized",
+    ] {
         assert!(help.contains(code), "{help}");
     }
 }
@@ -262,7 +294,11 @@ fn events_follow_reconnects_with_last_event_id() {
         // Second: the client resumes after 11.
         let (mut c, _) = listener.accept().expect("second connection");
         let second = request_head(&mut c);
-        write!(c, "{SSE_HEAD}id: 12\nevent: crashed\ndata: {{\"n\":12}}\n\n").expect("write");
+        write!(
+            c,
+            "{SSE_HEAD}id: 12\nevent: crashed\ndata: {{\"n\":12}}\n\n"
+        )
+        .expect("write");
         let _ = c.flush();
         // Held open until the client has what it wants and leaves.
         let mut rest = Vec::new();
@@ -270,7 +306,9 @@ fn events_follow_reconnects_with_last_event_id() {
         (first, second)
     });
     let out = agent_os()
-        .args(["events", "--follow", "--limit", "3", "--json", "--url", &url])
+        .args([
+            "events", "--follow", "--limit", "3", "--json", "--url", &url,
+        ])
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(0), "{out:?}");

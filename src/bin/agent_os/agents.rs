@@ -155,7 +155,11 @@ pub(crate) fn spawn(args: SpawnArgs) -> ExitCode {
         };
         let name = args
             .name
-            .or_else(|| body.get("name").and_then(|n| n.as_str()).map(str::to_string))
+            .or_else(|| {
+                body.get("name")
+                    .and_then(|n| n.as_str())
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| args.agent_type.clone());
         body.insert("type".into(), args.agent_type.into());
         body.insert("name".into(), name.into());
@@ -230,9 +234,17 @@ struct Exit {
     reason: String,
 }
 
-async fn end(conn: &Conn, path: String, body: Option<serde_json::Value>) -> Result<(), ClientError> {
+async fn end(
+    conn: &Conn,
+    path: String,
+    body: Option<serde_json::Value>,
+) -> Result<(), ClientError> {
     let c = Client::new(conn)?;
-    let answer = progress("waiting for the agent to exit", c.post(&path, body.as_ref())).await?;
+    let answer = progress(
+        "waiting for the agent to exit",
+        c.post(&path, body.as_ref()),
+    )
+    .await?;
     if conn.json {
         answer.print_json();
     } else {
@@ -254,7 +266,5 @@ pub(crate) fn stop(args: StopArgs) -> ExitCode {
 
 /// `agent-os kill`: aborts the agent at once.
 pub(crate) fn kill(args: KillArgs) -> ExitCode {
-    client::run(async move {
-        end(&args.conn, format!("/v1/agents/{}/kill", args.pid), None).await
-    })
+    client::run(async move { end(&args.conn, format!("/v1/agents/{}/kill", args.pid), None).await })
 }

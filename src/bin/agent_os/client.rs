@@ -87,10 +87,7 @@ pub(crate) enum ClientError {
 fn describe(status: u16, problem: &Option<Problem>, body: &str) -> String {
     match problem {
         Some(p) => {
-            let mut s = format!(
-                "{} (HTTP {status})",
-                p.title.as_deref().unwrap_or("error")
-            );
+            let mut s = format!("{} (HTTP {status})", p.title.as_deref().unwrap_or("error"));
             if let Some(d) = &p.detail {
                 s.push_str(": ");
                 s.push_str(d);
@@ -160,7 +157,11 @@ impl Client {
         let raw = conn
             .url
             .clone()
-            .or_else(|| std::env::var("AOK_URL").ok().filter(|u| !u.trim().is_empty()))
+            .or_else(|| {
+                std::env::var("AOK_URL")
+                    .ok()
+                    .filter(|u| !u.trim().is_empty())
+            })
             .unwrap_or_else(|| DEFAULT_URL.to_string());
         let parsed = reqwest::Url::parse(raw.trim()).map_err(|e| {
             ClientError::Usage(format!(
@@ -250,8 +251,11 @@ impl Client {
 
     /// `GET path` (under the base URL).
     pub(crate) async fn get(&self, path: &str) -> Result<Answer, ClientError> {
-        self.answer(self.request(reqwest::Method::GET, path).timeout(Duration::from_secs(60)))
-            .await
+        self.answer(
+            self.request(reqwest::Method::GET, path)
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
     }
 
     /// `POST path` with a JSON body (or none).

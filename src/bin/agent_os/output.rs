@@ -52,10 +52,7 @@ impl Table {
         };
         line(&mut self.headers.iter().copied());
         for row in &self.rows {
-            let mut cells = row
-                .iter()
-                .map(String::as_str)
-                .chain(std::iter::repeat(""));
+            let mut cells = row.iter().map(String::as_str).chain(std::iter::repeat(""));
             line(&mut cells);
         }
         out

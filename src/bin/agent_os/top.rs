@@ -72,24 +72,28 @@ pub(crate) fn top(args: TopArgs) -> ExitCode {
         let c = Client::new(&args.conn)?;
         let clear = !args.conn.json && std::io::stdout().is_terminal();
         let every = Duration::from_secs_f64(args.interval);
-        let mut done = 0u64;
-        loop {
-            let text = frame(&c, args.conn.json).await?;
-            let mut out = std::io::stdout().lock();
-            if clear {
-                let _ = write!(out, "\x1b[2J\x1b[H");
+        let refresh = async {
+            let mut done = 0u64;
+            loop {
+                let text = frame(&c, args.conn.json).await?;
+                let mut out = std::io::stdout().lock();
+                if clear {
+                    let _ = write!(out, "\x1b[2J\x1b[H");
+                }
+                let _ = write!(out, "{text}");
+                let _ = out.flush();
+                drop(out);
+                done += 1;
+                if args.iterations.is_some_and(|n| done >= n) {
+                    return Ok(());
+                }
+                tokio::time::sleep(every).await;
             }
-            let _ = write!(out, "{text}");
-            let _ = out.flush();
-            drop(out);
-            done += 1;
-            if args.iterations.is_some_and(|n| done >= n) {
-                return Ok(());
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = tokio::signal::ctrl_c() => return Ok(()),
-            }
+        };
+        // Ctrl-C ends it at any point, also during a request.
+        tokio::select! {
+            r = refresh => r,
+            _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })
 }

@@ -119,7 +119,10 @@ impl ChatModel {
 
     /// The model now (`scripted` until settled).
     pub(crate) fn get(&self) -> Arc<str> {
-        self.0.get().cloned().unwrap_or_else(|| Arc::from("scripted"))
+        self.0
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Arc::from("scripted"))
     }
 }
 
