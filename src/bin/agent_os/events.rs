@@ -12,6 +12,8 @@ use super::client::{self, Client, ClientError, Conn};
 /// Without `--follow`, the command ends once no event arrived for this long (the kept events
 /// are sent at once when the stream opens).
 const QUIET: Duration = Duration::from_millis(500);
+/// Without `--follow`, how long the first bytes may take (a loaded server or machine).
+const FIRST_QUIET: Duration = Duration::from_secs(3);
 /// The longest pause between two reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -137,6 +139,7 @@ impl Follow {
     async fn read(&mut self, res: reqwest::Response, first: bool) -> Result<Ended, ClientError> {
         let mut parser = SseParser::default();
         let mut body = res.bytes_stream();
+        let mut quiet = FIRST_QUIET;
         loop {
             if self.limit_reached() {
                 return Ok(Ended::Done);
@@ -144,11 +147,12 @@ impl Follow {
             let next = if self.args.follow {
                 body.next().await
             } else {
-                match tokio::time::timeout(QUIET, body.next()).await {
+                match tokio::time::timeout(quiet, body.next()).await {
                     Ok(n) => n,
                     Err(_) => return Ok(Ended::Done),
                 }
             };
+            quiet = QUIET;
             let chunk = match next {
                 None => return Ok(Ended::Dropped("the server closed the stream".into())),
                 Some(Err(e)) => return Ok(Ended::Dropped(self.client.lost(&e).to_string())),

@@ -62,7 +62,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-    /// Runs the kernel with its HTTP API (docs/api.md) until SIGINT or SIGTERM.
+    /// Runs the kernel with its HTTP API (docs/api.md) and the agent types `echo` and `chat`
+    /// until SIGINT or SIGTERM.
     Serve(serve::ServeArgs),
     /// Brings the configured storage's schema up to date, then exits.
     Migrate {
