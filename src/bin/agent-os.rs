@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use agent_os::{Cli, Command, ConfigAction, McpAction};
+use agent_os::{AuditAction, Cli, Command, ConfigAction, McpAction};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,5 +23,19 @@ fn main() -> ExitCode {
         Command::Mcp {
             action: McpAction::Probe(args),
         } => agent_os::mcp::probe(args),
+        Command::Ps(args) => agent_os::agents::ps(args),
+        Command::Spawn(args) => agent_os::agents::spawn(args),
+        Command::Tell(args) => agent_os::agents::tell(args),
+        Command::Ask(args) => agent_os::agents::ask(args),
+        Command::Stop(args) => agent_os::agents::stop(args),
+        Command::Kill(args) => agent_os::agents::kill(args),
+        Command::Checkpoint(args) => agent_os::checkpoints::checkpoint(args),
+        Command::Checkpoints(args) => agent_os::checkpoints::list(args),
+        Command::Restore(args) => agent_os::checkpoints::restore(args),
+        Command::Events(args) => agent_os::events::events(args),
+        Command::Audit {
+            action: AuditAction::Verify(args),
+        } => agent_os::audit::verify(args),
+        Command::Top(args) => agent_os::top::top(args),
     }
 }

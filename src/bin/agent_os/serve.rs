@@ -1,6 +1,8 @@
 //! `agent-os serve`: the kernel from the configuration (SQLite by default), its HTTP API at
 //! `/` on `api.bind` (or `--bind`), until SIGINT or SIGTERM; then the server stops accepting,
-//! finishes its requests, and the kernel shuts down cleanly.
+//! finishes its requests, and the kernel shuts down cleanly. It registers the agent types
+//! `echo` and `chat` (`types.rs`) and starts the offline `scripted` backend when no LLM backend
+//! is configured or detected.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +12,7 @@ use actix_web::{App, HttpServer};
 use agent_os_kernel::Kernel;
 use agent_os_kernel::api::Api;
 
-use super::{EXIT_CONFIG, EXIT_RUNTIME, config_cmd, logging};
+use super::{EXIT_CONFIG, EXIT_RUNTIME, config_cmd, logging, types};
 
 /// `agent-os serve` arguments.
 #[derive(clap::Args)]
@@ -21,6 +23,11 @@ pub(crate) struct ServeArgs {
     /// The address to listen on (default `api.bind`, 127.0.0.1:7878); port 0 picks one.
     #[arg(long)]
     bind: Option<String>,
+    /// The model of the built-in `chat` agent type (default `AOK_CHAT_MODEL`, else the first
+    /// model a configured backend lists, else a small model of the detected provider, else
+    /// `scripted`, the offline backend).
+    #[arg(long)]
+    chat_model: Option<String>,
 }
 
 /// Runs the server.
@@ -42,8 +49,12 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
         eprintln!("{problem}");
         return ExitCode::from(EXIT_CONFIG);
     }
+    let explicit = args
+        .chat_model
+        .or_else(|| std::env::var("AOK_CHAT_MODEL").ok());
+    let model = types::ChatModel::configured(explicit, &cfg);
     let system = actix_web::rt::System::new();
-    match system.block_on(serve(cfg, addr)) {
+    match system.block_on(serve(cfg, addr, model)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("agent-os serve: {e}");
@@ -78,9 +89,14 @@ async fn terminated() {
 async fn serve(
     cfg: agent_os_kernel::KernelConfig,
     addr: SocketAddr,
+    model: types::ChatModel,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let api_config = cfg.api.clone();
-    let kernel = Kernel::builder().config(cfg).build().await?;
+    // With no backend configured or detected, the offline `scripted` backend answers `chat`.
+    let builder = Kernel::builder().config(cfg).offline_fallback(true);
+    let kernel = types::register(builder, &model).build().await?;
+    model.settle(&kernel);
+    tracing::info!(model = %model.get(), "agent types echo and chat registered");
     let api = Api::new(kernel.clone(), api_config);
     let streams = api.clone();
     let server = HttpServer::new(move || App::new().configure(api.routes()))
