@@ -48,6 +48,12 @@ fn main() {
     time("model", N, || {
         policy.check_model(black_box("small-model")).is_ok()
     });
+    let file = ws.join("src/deep/er/main.rs");
+    time(
+        "baseline: one lstat of that file (the syscall floor)",
+        N / 10,
+        || std::fs::symlink_metadata(black_box(&file)).is_ok(),
+    );
     time(
         "path, existing file, 4 levels deep (canonicalised)",
         N / 10,
