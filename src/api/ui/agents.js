@@ -34,6 +34,7 @@ export function createAgents(table, countEl, onSelect, onError) {
   let selected = null;
   let timer = null;
   const tbody = table.querySelector("tbody");
+  const trs = new Map(); // pid → its <tr>
 
   tbody.addEventListener("click", (e) => {
     const tr = e.target.closest("tr[data-pid]");
@@ -126,21 +127,42 @@ export function createAgents(table, countEl, onSelect, onError) {
     scheduleRefresh();
   }
 
+  /** Draws the rows, reusing each agent's `<tr>` (no flicker, clicks land on live nodes). */
   function render() {
-    const trs = [];
+    const seen = new Set();
     for (const r of rows.values()) {
-      const cls = [r.exited ? "exited" : "", r.pid === selected ? "selected" : ""].join(" ").trim();
-      const state = r.exited ? "terminated (" + r.exited + ")" : r.state;
-      trs.push(
-        el("tr", { "data-pid": r.pid, class: cls || undefined, title: r.pid },
+      seen.add(r.pid);
+      let tr = trs.get(r.pid);
+      if (!tr) {
+        tr = el("tr", { "data-pid": r.pid, title: r.pid },
           el("td", { class: "mono" }, shortPid(r.pid)),
-          el("td", {}, r.name),
-          el("td", { class: "state" }, state),
-          el("td", { class: "num" }, num(r.mailbox_len) + " / " + num(r.mailbox_capacity)),
-          el("td", { class: "num" }, num(r.handled)),
-          el("td", { class: "num" }, num(r.restarts))));
+          el("td", {}), el("td", { class: "state" }),
+          el("td", { class: "num" }), el("td", { class: "num" }), el("td", { class: "num" }));
+        trs.set(r.pid, tr);
+      }
+      tr.classList.toggle("exited", !!r.exited);
+      tr.classList.toggle("selected", r.pid === selected);
+      const cells = tr.children;
+      const texts = [
+        r.name,
+        r.exited ? "terminated (" + r.exited + ")" : r.state,
+        num(r.mailbox_len) + " / " + num(r.mailbox_capacity),
+        num(r.handled),
+        num(r.restarts),
+      ];
+      texts.forEach((t, i) => {
+        if (cells[i + 1].textContent !== t) {
+          cells[i + 1].textContent = t;
+        }
+      });
+      tbody.append(tr); // moves it into order
     }
-    tbody.replaceChildren(...trs);
+    for (const [pid, tr] of trs) {
+      if (!seen.has(pid)) {
+        tr.remove();
+        trs.delete(pid);
+      }
+    }
     const live = [...rows.values()].filter((r) => !r.exited).length;
     countEl.textContent = live + " live";
   }

@@ -16,6 +16,7 @@ export function createDetail(agents) {
   const buttons = ["btn-stop", "btn-kill", "btn-checkpoint"].map((id) => document.getElementById(id));
   let current = null;
   let timer = null;
+  let lastView = null; // the last status fetched of the open agent (kept once it is gone)
 
   function say(text, kind) {
     result.textContent = text;
@@ -48,8 +49,14 @@ export function createDetail(agents) {
       return; // another agent was opened meanwhile
     }
     const view = a.status === "fulfilled" ? a.value : null;
+    if (view) {
+      lastView = view;
+    } else if (lastView && lastView.pid !== pid) {
+      lastView = null;
+    }
     const row = agents.row(pid);
-    const base = view || row || {};
+    const gone = !!(row && row.exited) || (a.status === "rejected" && a.reason.status === 404);
+    const base = view || lastView || row || {};
     const state = el("dd", { id: "detail-state" }, stateOf(pid, view));
     info.replaceChildren(
       el("dt", {}, "name"), el("dd", {}, base.name || "—"),
@@ -71,7 +78,7 @@ export function createDetail(agents) {
         ["evictions", num(x.evictions)],
       ]);
     } else {
-      fillPairs(context, [["—", c.reason.message]]);
+      fillPairs(context, [["—", gone ? "not live" : c.reason.message]]);
     }
     if (u.status === "fulfilled") {
       const x = u.value;
@@ -81,7 +88,7 @@ export function createDetail(agents) {
         ["cost", "$" + num(x.cost_usd, 4)],
       ]);
     } else {
-      fillPairs(usage, [["—", u.reason.message]]);
+      fillPairs(usage, [["—", gone ? "not live" : u.reason.message]]);
     }
     if (k.status === "fulfilled") {
       checkpoints.replaceChildren(...k.value.map((cp) =>
@@ -95,9 +102,9 @@ export function createDetail(agents) {
         checkpoints.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "hint" }, "none")));
       }
     } else {
-      checkpoints.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "hint" }, k.reason.message)));
+      const none = k.reason.status === 404 ? "none" : k.reason.message;
+      checkpoints.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "hint" }, none)));
     }
-    const gone = !!(row && row.exited) || (a.status === "rejected" && a.reason.status === 404);
     buttons.forEach((b) => { b.disabled = gone; });
   }
 

@@ -73,7 +73,11 @@ function connect() {
     showBanner("Enter a bearer token (admin, operator or viewer) to see the kernel.", true);
     return;
   }
-  stream = follow((name, data) => {
+  stream = follow((name, data, id) => {
+    if (id !== null) {
+      conn.dataset.lastEvent = id;
+      conn.title = "live event stream; last event id " + id + " (" + name + ")";
+    }
     agents.onEvent(name, data);
     detail.onEvent(name, data);
   }, setStatus);
