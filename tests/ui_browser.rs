@@ -85,6 +85,10 @@ async fn scenario(api: &TestApi, s: &Session) -> Result<(), String> {
     if state.contains("terminated") {
         return Err(format!("a fresh agent shown as {state}"));
     }
+    let after = last_event().await?;
+    if after.is_null() || after == before {
+        return Err(format!("no event reached the page (last event id {after})"));
+    }
 
     // Its detail, then Kill with the confirmation accepted.
     s.click(&row).await?;

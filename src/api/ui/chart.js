@@ -36,7 +36,17 @@ export function createUsageChart(chartEl, nowEl, periodMs, onError) {
         " completion tokens, " + num(u.total.calls) + " calls, $" + num(u.total.cost_usd, 4);
       draw();
     } catch (e) {
+      if (e.status === 401 || e.status === 403) {
+        stop(); // a new token starts sampling again
+      }
       onError(e);
+    }
+  }
+
+  function stop() {
+    if (timer !== null) {
+      clearInterval(timer);
+      timer = null;
     }
   }
 
@@ -84,12 +94,7 @@ export function createUsageChart(chartEl, nowEl, periodMs, onError) {
         timer = setInterval(sample, periodMs);
       }
     },
-    stop() {
-      if (timer !== null) {
-        clearInterval(timer);
-        timer = null;
-      }
-    },
+    stop,
     draw,
   };
 }

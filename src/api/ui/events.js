@@ -102,7 +102,7 @@ export function follow(onEvent, onStatus) {
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 10000);
     }
-    onStatus("off", "");
+    // Stopped: say nothing (a stream started after this one owns the status now).
   }
 
   loop();
