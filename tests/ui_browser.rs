@@ -2,7 +2,8 @@
 //! installed by scripts/setup-chromium.sh), driven over the W3C WebDriver protocol: open
 //! `/os/ui`, enter the admin token, see an agent spawned through the API appear live, open
 //! it, kill it with the button (accepting the confirmation), see it marked terminated, verify
-//! the audit chain from the audit view, and save screenshots to `target/ui-artifacts/`.
+//! the audit chain from the audit view, and save screenshots to `target/ui-artifacts/`. Also:
+//! a viewer's Kill refused plainly, and the stream resumed with `Last-Event-ID` after a drop.
 
 mod api_support;
 mod common;
@@ -247,6 +248,89 @@ async fn viewer_scenario(api: &TestApi, s: &Session) -> Result<(), String> {
     Ok(())
 }
 
+/// The connection is cut (a proxy between browser and server goes down) and an agent is
+/// spawned meanwhile; when the proxy is back, the page reconnects with `Last-Event-ID` and the
+/// server replays the missed events.
+async fn resume_scenario(api: &TestApi, s: &Session) -> Result<(), String> {
+    let upstream = api
+        .root
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|e| format!("{}: {e}", api.root))?;
+    let proxy = ui_support::Proxy::start(upstream).await;
+    s.goto(&format!("http://{}/os/ui/", proxy.addr)).await?;
+    use_token(s, VIEWER).await?;
+    // An event first, so the page has a last event id to resume from.
+    let first = api.spawn_tally("ui-before").await.to_string();
+    let row = format!("#agents tr[data-pid=\"{first}\"] td:nth-child(2)");
+    s.wait_for("the first agent's row", WAIT, async |s| {
+        Ok(s.text(&row).await?.filter(|t| t == "ui-before"))
+    })
+    .await?;
+    // Learn the id of the `spawned` event from a stream of our own (not through the proxy).
+    let mut events = api
+        .http
+        .get(format!("{}/v1/events", api.base))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    proxy.set_down(true);
+    s.wait_for("the page to see the stream drop", WAIT, async |s| {
+        Ok(s.text("#conn").await?.filter(|t| t != "live"))
+    })
+    .await?;
+    let last_event = async || {
+        s.exec(
+            "return document.getElementById('conn').dataset.lastEvent || null;",
+            json!([]),
+        )
+        .await
+        .map(|v| v.as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
+    };
+    let before = last_event().await?;
+    let pid = api.spawn_tally("ui-missed").await.to_string();
+    let mut buf = String::new();
+    let spawned_id: u64 = loop {
+        let chunk = tokio::time::timeout(WAIT, events.chunk())
+            .await
+            .map_err(|_| "no spawned event on the test's own stream".to_string())?
+            .map_err(|e| e.to_string())?
+            .ok_or("the test's stream ended")?;
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        let found = buf.split("\n\n").find_map(|frame| {
+            let id = frame.lines().find_map(|l| l.strip_prefix("id: "))?;
+            let wanted = frame.contains("event: spawned") && frame.contains(&pid);
+            if wanted { id.parse().ok() } else { None }
+        });
+        if let Some(id) = found {
+            break id;
+        }
+    };
+    drop(events);
+    if before >= spawned_id {
+        return Err(format!("the page saw event {before} while cut off"));
+    }
+    proxy.set_down(false);
+    s.wait_for(
+        "the page to be live again",
+        Duration::from_secs(30),
+        async |s| Ok(s.text("#conn").await?.filter(|t| t == "live")),
+    )
+    .await?;
+    // The replayed `spawned` event (and any later) advanced the page's last event id.
+    s.wait_for("the missed events replayed", WAIT, async |_| {
+        Ok((last_event().await? >= spawned_id).then_some(()))
+    })
+    .await?;
+    let row = format!("#agents tr[data-pid=\"{pid}\"] td:nth-child(2)");
+    s.wait_for("the missed agent's row", WAIT, async |s| {
+        Ok(s.text(&row).await?.filter(|t| t == "ui-missed"))
+    })
+    .await?;
+    Ok(())
+}
+
 /// Runs `scenario` in a fresh browser against a fresh API; on failure, saves
 /// `{name}_failure.png` and panics with the step and the page's text.
 async fn run<F>(name: &str, scenario: F)
@@ -279,6 +363,11 @@ where
 #[actix_rt::test]
 async fn the_admin_page_shows_a_spawned_agent_live_and_kills_it_with_the_button() {
     run("ui_browser_kill", scenario).await;
+}
+
+#[actix_rt::test]
+async fn after_a_drop_the_page_resumes_the_stream_with_last_event_id() {
+    run("ui_browser_resume", resume_scenario).await;
 }
 
 #[actix_rt::test]

@@ -287,6 +287,59 @@ impl Session {
     }
 }
 
+/// A TCP proxy in front of the server that the test can take down: while down, open
+/// connections are cut and new ones closed at once (what a network drop looks like to the
+/// page, without stopping the server).
+pub(crate) struct Proxy {
+    /// Where the browser connects.
+    pub(crate) addr: std::net::SocketAddr,
+    down: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// A proxy on a free port forwarding to `upstream`.
+    pub(crate) async fn start(upstream: std::net::SocketAddr) -> Proxy {
+        use actix_rt::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let down = std::sync::Arc::new(tokio::sync::watch::Sender::new(false));
+        let state = down.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *state.borrow() {
+                    continue; // dropped: closed at once
+                }
+                let mut cut = state.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, down, task }
+    }
+
+    /// Takes the proxy down (`true`: cut every connection, refuse new ones) or up again.
+    pub(crate) fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.set_down(true);
+        self.task.abort();
+    }
+}
+
 /// `target/ui-artifacts/` (under `CARGO_TARGET_DIR` when it is set).
 pub(crate) fn artifacts_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
