@@ -99,6 +99,20 @@ async fn scenario(api: &TestApi, s: &Session) -> Result<(), String> {
         Ok(state.filter(|_| shown))
     })
     .await?;
+    // A checkpoint first: it appears in the detail's list.
+    s.click("#btn-checkpoint").await?;
+    s.wait_for("the checkpoint taken", WAIT, async |s| {
+        Ok(s.text("#detail-result")
+            .await?
+            .filter(|t| t.contains("checkpoint 1 taken")))
+    })
+    .await?;
+    s.wait_for("the checkpoint listed", WAIT, async |s| {
+        Ok(s.text("#detail-checkpoints tbody tr td:nth-child(3)")
+            .await?
+            .filter(|t| t == "full"))
+    })
+    .await?;
     s.click("#btn-kill").await?;
     let question = s
         .wait_for("the kill confirmation", WAIT, async |s| {
@@ -179,6 +193,22 @@ async fn scenario(api: &TestApi, s: &Session) -> Result<(), String> {
     })
     .await?;
 
+    // The providers (the test's scripted backend, breaker closed) and the scheduler.
+    s.click("#tabs button[data-view=\"providers\"]").await?;
+    s.wait_for("the providers table", WAIT, async |s| {
+        Ok(s.text("#providers tbody tr")
+            .await?
+            .filter(|t| t.contains("script") && t.contains("closed")))
+    })
+    .await?;
+    s.click("#tabs button[data-view=\"scheduler\"]").await?;
+    s.wait_for("the scheduler summary", WAIT, async |s| {
+        Ok(s.text("#sched-summary")
+            .await?
+            .filter(|t| t.contains("policy") && t.contains("running of")))
+    })
+    .await?;
+
     // No script error and no CSP violation in the console.
     match s.console().await {
         Ok(entries) => {
@@ -192,6 +222,10 @@ async fn scenario(api: &TestApi, s: &Session) -> Result<(), String> {
             if !bad.is_empty() {
                 return Err(format!("console errors: {bad:?}"));
             }
+            println!(
+                "console: {} entries, no script error or CSP violation",
+                entries.len()
+            );
         }
         Err(e) => println!("(the console log could not be read: {e})"),
     }
