@@ -44,6 +44,9 @@ bash scripts/setup-mcp.sh
 banner "schemathesis for the API's property run: scripts/setup-schemathesis.sh (idempotent)"
 bash scripts/setup-schemathesis.sh
 
+banner "headless Chromium for the admin page's browser test: scripts/setup-chromium.sh (idempotent)"
+bash scripts/setup-chromium.sh
+
 banner "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

@@ -6,7 +6,8 @@
 //! usage, the scheduler, the providers, the usage ledger, the tools, the audit log, live
 //! events (`/v1/events`, server-sent events with `Last-Event-ID` resume), `/v1/health`,
 //! `/v1/ready` and the OpenAPI 3 document `/v1/openapi.json` generated from this code.
-//! Beside it, `/metrics` serves [`crate::Kernel::metrics_text`] (Prometheus, viewer role).
+//! Beside it, `/metrics` serves [`crate::Kernel::metrics_text`] (Prometheus, viewer role)
+//! and `/ui` the admin page (compiled in; it asks for a token and calls `../v1/…`).
 //! Every error is an RFC 9457 `application/problem+json` document; bad input is a 4xx naming
 //! the field, unknown agents and checkpoints are 404. Bearer tokens from `[[api.tokens]]`
 //! (stored as SHA-256 digests) carry a [`Role`]; every authenticated request is audited.
@@ -45,6 +46,7 @@ mod kernel_errors;
 mod openapi;
 mod problem;
 mod state;
+mod ui;
 
 use std::sync::Arc;
 
@@ -91,7 +93,8 @@ impl Api {
     }
 
     /// The service configuration to mount: `App::new().configure(api.routes())` serves
-    /// `/v1/…`; inside `web::scope("/os")` it serves `/os/v1/…`. Its extractor settings
+    /// `/v1/…`, `/metrics` and the admin page `/ui`; inside `web::scope("/os")` it serves
+    /// `/os/v1/…`, `/os/metrics` and `/os/ui`. Its extractor settings
     /// (body limit, error handlers) apply to its own routes only.
     pub fn routes(&self) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
         let state = self.state.clone();
@@ -103,6 +106,7 @@ impl Api {
                     .route(web::get().to(handlers::meta::metrics))
                     .default_service(web::to(handlers::meta::method_not_allowed)),
             );
+            ui::routes(cfg);
             let scope = web::scope("/v1")
                 .app_data(state)
                 .app_data(extract::path_config())
