@@ -17,7 +17,6 @@ use super::openai::OpenAiCompatible;
 use super::presets::Preset;
 use super::router::Router;
 use super::scripted::Scripted;
-use super::tokens;
 use super::usage::UsageLedger;
 
 /// The running provider layer: one provider actor per backend, the router, the usage ledger.
@@ -113,9 +112,6 @@ impl Providers {
                     "backend `{name}`: rpm and tpm must be at least 1 (omit them for no limit)"
                 )));
             }
-        }
-        if !cfg.backends.is_empty() {
-            tokens::warm_up_in_background();
         }
         let ledger = UsageLedger::new(cfg.prices.clone());
         let mut lanes = BTreeMap::new();

@@ -1,8 +1,8 @@
 //! Exact `cl100k_base` token counts (tiktoken-rs), for the few places that need them: a call
-//! near its backend's TPM limit, and slice requests under a token quota. The tables are built
-//! once, on a thread of their own when the provider layer starts, so that no caller — and no
-//! arbiter — ever waits for them: until they are ready, [`try_count`] answers `None` and the
-//! caller keeps its byte bound.
+//! near its backend's TPM limit, and slice requests under a token quota. The tables (≈ 10 MB)
+//! are built once, on a thread of their own, when the first count is asked for — an idle kernel
+//! never holds them — so that no caller, and no arbiter, ever waits for them: until they are
+//! ready, [`try_count`] answers `None` and the caller keeps its byte bound.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -32,9 +32,14 @@ pub(crate) fn ready() -> bool {
     READY.load(Ordering::Acquire)
 }
 
-/// [`count`] once the tables are built; `None` before.
+/// [`count`] once the tables are built; `None` before (and the first such call starts
+/// building them in the background).
 pub(crate) fn try_count(text: &str) -> Option<u64> {
-    ready().then(|| count(text))
+    if !ready() {
+        warm_up_in_background();
+        return None;
+    }
+    Some(count(text))
 }
 
 /// Tokens of `text` in `cl100k_base` (`encode_ordinary`). Builds the tables on first use (use
