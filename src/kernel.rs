@@ -83,6 +83,8 @@ impl std::fmt::Debug for Kernel {
 
 pub(crate) struct KernelInner {
     config: KernelConfig,
+    /// `config.security`, shared by every agent spawned without a policy of its own.
+    default_policy: Arc<crate::security::policy::SecurityPolicy>,
     registry: registry::Registry,
     topics: Topics,
     arbiters: Vec<Arbiter>,

@@ -59,7 +59,7 @@ pub(crate) struct DurableState {
     pub(crate) steps_since: u32,
     pub(crate) last_at: Instant,
     /// Set by a restart, a resume or an in-place restore; taken when the loop starts.
-    pub(crate) restart: Option<Restart>,
+    pub(crate) restart: Option<Box<Restart>>,
     /// The last checkpoint could not be written: the next one is full.
     pub(crate) force_full: bool,
 }
@@ -87,7 +87,7 @@ impl Durability {
                 unacked: Vec::new(),
                 steps_since: 0,
                 last_at: Instant::now(),
-                restart,
+                restart: restart.map(Box::new),
                 force_full: false,
             }),
         }
@@ -164,7 +164,7 @@ impl Durability {
         }
         st.lineage = lineage;
         st.steps_since = 0;
-        st.restart = Some(plan);
+        st.restart = Some(Box::new(plan));
     }
 
     /// Prepares the next incarnation after a crash (or a group restart): restore the last
@@ -184,12 +184,12 @@ impl Durability {
             st.task = TaskState::default();
         }
         st.steps_since = 0;
-        st.restart = Some(Restart {
-            image,
+        st.restart = Some(Box::new(Restart {
+            image: image.map(|i| *i),
             reset_pages: checkpointed || self.automatic(),
             checkpoint,
             redeliver: Vec::new(),
             redeliver_ids,
-        });
+        }));
     }
 }

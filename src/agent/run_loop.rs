@@ -73,7 +73,7 @@ pub(crate) async fn run_loop<A: Agent>(
     actx.set_state(AgentState::Ready);
     let dur = actx.durability().clone();
     // A restart, a resume or a restore starts from a checkpoint, before the hooks run.
-    let mut pending = match start_from(&mut agent, &actx, &dur, me.get().map(|m| &**m)).await {
+    let mut pending = match Box::pin(start_from(&mut agent, &actx, &dur, me.get().map(|m| &**m))).await {
         Ok(p) => p,
         Err(reason) => return LoopExit::StartFailed(reason),
     };
@@ -117,7 +117,7 @@ pub(crate) async fn run_loop<A: Agent>(
                         }
                     }
                     LoopRequest::Checkpoint(tx) => {
-                        match checkpoint(&agent, &actx, &dur, true).await {
+                        match Box::pin(checkpoint(&agent, &actx, &dur, true)).await {
                             Ok(r) => {
                                 let _ = tx.send(r);
                             }
@@ -144,7 +144,7 @@ pub(crate) async fn run_loop<A: Agent>(
                         };
                         dur.install(*plan, *lineage);
                         let mut fresh = fresh;
-                        match start_from(&mut fresh, &actx, &dur, me.get().map(|m| &**m)).await {
+                        match Box::pin(start_from(&mut fresh, &actx, &dur, me.get().map(|m| &**m))).await {
                             Ok(more) => {
                                 agent = fresh;
                                 pending.extend(more);
@@ -174,8 +174,8 @@ pub(crate) async fn run_loop<A: Agent>(
                 }
             }
             if stop {
-                final_checkpoint(&agent, &actx, &dur).await;
-                return finish(agent, actx, LoopExit::Stopped).await;
+                Box::pin(final_checkpoint(&agent, &actx, &dur)).await;
+                return Box::pin(finish(agent, actx, LoopExit::Stopped)).await;
             }
         }
         let next = match pending.pop_front() {
@@ -229,7 +229,7 @@ pub(crate) async fn run_loop<A: Agent>(
                 }
                 if dur.due()
                     && let Err(SnapshotPanicked(reason)) =
-                        checkpoint(&agent, &actx, &dur, false).await
+                        Box::pin(checkpoint(&agent, &actx, &dur, false)).await
                 {
                     return LoopExit::Crashed(reason);
                 }
@@ -241,7 +241,15 @@ pub(crate) async fn run_loop<A: Agent>(
             // the step crashes before one.
             dur.handled(tag.row);
         }
-        actx.begin_step(step_ctx(&actx, &dur, step, delivery.as_deref(), nonce).await);
+        let replay = match delivery.as_deref() {
+            // A redelivered step of a journaled agent replays its completed calls (rare:
+            // boxed, so the idle loop stays small).
+            Some(tag) if tag.redelivered && dur.spec.mailbox => {
+                Box::pin(load_replay(actx.kernel().storage(), pid, step, &tag.id)).await
+            }
+            _ => Default::default(),
+        };
+        actx.begin_step(step_ctx(&dur, step, delivery.as_deref(), nonce, replay));
         actx.begin(from, topic);
         let asked = reply.is_some();
         if asked {
@@ -256,7 +264,7 @@ pub(crate) async fn run_loop<A: Agent>(
                 actx.shared().add_handled();
                 if dur.due()
                     && let Err(SnapshotPanicked(reason)) =
-                        checkpoint(&agent, &actx, &dur, false).await
+                        Box::pin(checkpoint(&agent, &actx, &dur, false)).await
                 {
                     if let Some(tx) = reply {
                         let _ = tx.send(Err(IpcError::Crashed {
@@ -285,33 +293,26 @@ pub(crate) async fn run_loop<A: Agent>(
             }
         }
         if actx.take_stop() {
-            final_checkpoint(&agent, &actx, &dur).await;
-            return finish(agent, actx, LoopExit::SelfStopped).await;
+            Box::pin(final_checkpoint(&agent, &actx, &dur)).await;
+            return Box::pin(finish(agent, actx, LoopExit::SelfStopped)).await;
         }
     }
 }
 
 /// The step's view for its syscalls: its number, its delivery, and — for a redelivered
 /// durable message — the journal of the earlier run of this step.
-async fn step_ctx(
-    actx: &AgentContext,
+fn step_ctx(
     dur: &Durability,
     step: u64,
     delivery: Option<&DeliveryTag>,
     nonce: u64,
+    replay: std::collections::HashMap<u32, crate::storage::durable::journal::JournalEntry>,
 ) -> StepCtx {
-    let journaled = dur.spec.mailbox;
-    let replay = match delivery {
-        Some(tag) if tag.redelivered && journaled => {
-            load_replay(actx.kernel().storage(), actx.pid(), step, &tag.id).await
-        }
-        _ => Default::default(),
-    };
     StepCtx {
         step,
         delivery: delivery.map(|t| t.id.clone()),
         nonce,
-        journaled,
+        journaled: dur.spec.mailbox,
         replay,
         next_call: Default::default(),
     }

@@ -62,7 +62,7 @@ impl CheckpointInfo {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Lineage {
     /// The last checkpoint written or restored, materialised.
-    pub(crate) last: Option<Image>,
+    pub(crate) last: Option<Box<Image>>,
     pub(crate) last_id: Option<String>,
     pub(crate) base_sequence: u64,
     /// Deltas written since the last full checkpoint.
@@ -95,7 +95,7 @@ pub(crate) fn prepare(
     // the last one (bounds the chain a restore reads), or as soon as the deltas since the last
     // one weigh as much as it: what the chain costs never exceeds one base, so the bytes
     // written per step stay flat however large the state and the page table grow.
-    let mut body = image.encode(lineage.last.as_ref());
+    let mut body = image.encode(lineage.last.as_deref());
     let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
     let delta_len = bytes.len() as u64;
     let full = lineage.last.is_none()
@@ -136,7 +136,7 @@ pub(crate) fn prepare(
         summary: serde_json::json!({ "kind": kind, "step": image.step }),
         created_at: Utc::now(),
     };
-    lineage.last = Some(image);
+    lineage.last = Some(Box::new(image));
     lineage.last_id = Some(id);
     lineage.next_sequence = sequence.saturating_add(1);
     Prepared { row, acks }
@@ -240,7 +240,7 @@ pub(crate) async fn load(
     let image = image.ok_or_else(|| CheckpointError::NotFound(meta.id.clone()))?;
     let sizes: Vec<u64> = chain.iter().map(|r| r.meta.bytes).collect();
     let lineage = Lineage {
-        last: Some(image.clone()),
+        last: Some(Box::new(image.clone())),
         last_id: Some(meta.id.clone()),
         base_sequence: meta.base_sequence,
         since_full: u32::try_from(since_full).unwrap_or(u32::MAX),

@@ -184,6 +184,16 @@ impl KernelBuilder {
         for w in config.providers.capacity_warnings(&config.scheduler) {
             tracing::warn!("{w}");
         }
+        // A configuration built in code skips `KernelConfig::load`'s checks: the default policy
+        // every agent shares is checked here once.
+        if let Some((key, reason)) = config.security.problems().into_iter().next() {
+            return Err(ConfigError::Invalid {
+                key,
+                origin: "the kernel configuration".into(),
+                reason,
+            }
+            .into());
+        }
         // Agent states follow their slice requests through each request's observer (under
         // the scheduler's lock, in order), so the kernel needs no event follower.
         let scheduler =
@@ -212,6 +222,7 @@ impl KernelBuilder {
         );
         let kernel = Kernel {
             inner: Arc::new(KernelInner {
+                default_policy: Arc::new(config.security.clone()),
                 config,
                 registry: Registry::default(),
                 topics: Topics::default(),

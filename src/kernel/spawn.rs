@@ -242,14 +242,15 @@ impl Kernel {
             .ok_or(SpawnError::NoSuchSupervisor(supervisor_id))?;
 
         let spec = self.durable_spec(&opts, durable.is_some(), type_name.clone())?;
-        let policy = Arc::new(
-            opts.policy
-                .clone()
-                .unwrap_or_else(|| inner.config.security.clone()),
-        );
-        if let Some((key, reason)) = policy.problems().into_iter().next() {
-            return Err(SpawnError::Durability(format!("policy: {key} {reason}")));
-        }
+        let policy = match &opts.policy {
+            Some(own) => {
+                if let Some((key, reason)) = own.problems().into_iter().next() {
+                    return Err(SpawnError::Durability(format!("policy: {key} {reason}")));
+                }
+                Arc::new(own.clone())
+            }
+            None => Arc::clone(&inner.default_policy),
+        };
         let agent = std::panic::catch_unwind(AssertUnwindSafe(|| factory()))
             .map_err(|p| SpawnError::FactoryPanicked(panic_message(&*p)))?;
 
