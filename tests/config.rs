@@ -106,3 +106,30 @@ fn a_syntax_error_names_the_file() {
         "{e}"
     );
 }
+
+#[test]
+fn list_valued_keys_come_from_the_environment_as_json_arrays() {
+    let c = KernelConfig::from_sources(
+        None,
+        [
+            ("AOK__PROVIDERS__BACKENDS__LOCAL__KIND", "openai_compatible"),
+            (
+                "AOK__PROVIDERS__BACKENDS__LOCAL__BASE_URL",
+                "http://127.0.0.1:8080/v1",
+            ),
+            (
+                "AOK__PROVIDERS__BACKENDS__LOCAL__MODELS",
+                r#"["smollm2", "tiny"]"#,
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.providers.backends["local"].models, ["smollm2", "tiny"]);
+    let e = KernelConfig::from_sources(
+        None,
+        [("AOK__PROVIDERS__BACKENDS__LOCAL__MODELS", "[smollm2")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("AOK__PROVIDERS__BACKENDS__LOCAL__MODELS"), "{e}");
+}

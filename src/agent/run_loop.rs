@@ -73,10 +73,11 @@ pub(crate) async fn run_loop<A: Agent>(
     actx.set_state(AgentState::Ready);
     let dur = actx.durability().clone();
     // A restart, a resume or a restore starts from a checkpoint, before the hooks run.
-    let mut pending = match Box::pin(start_from(&mut agent, &actx, &dur, me.get().map(|m| &**m))).await {
-        Ok(p) => p,
-        Err(reason) => return LoopExit::StartFailed(reason),
-    };
+    let mut pending =
+        match Box::pin(start_from(&mut agent, &actx, &dur, me.get().map(|m| &**m))).await {
+            Ok(p) => p,
+            Err(reason) => return LoopExit::StartFailed(reason),
+        };
     let nonce: u64 = rand::random();
     if let Some(previous) = restarted_after {
         let hook = AssertUnwindSafe(agent.on_restart(&previous, &mut actx))
@@ -144,7 +145,9 @@ pub(crate) async fn run_loop<A: Agent>(
                         };
                         dur.install(*plan, *lineage);
                         let mut fresh = fresh;
-                        match Box::pin(start_from(&mut fresh, &actx, &dur, me.get().map(|m| &**m))).await {
+                        match Box::pin(start_from(&mut fresh, &actx, &dur, me.get().map(|m| &**m)))
+                            .await
+                        {
                             Ok(more) => {
                                 agent = fresh;
                                 pending.extend(more);

@@ -40,7 +40,7 @@ impl KernelConfig {
         K: Into<String>,
         V: Into<String>,
     {
-        let env: Map<String, String> = env
+        let mut env: Map<String, String> = env
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .filter(|(k, _)| k.starts_with("AOK__"))
@@ -50,6 +50,7 @@ impl KernelConfig {
         if let Some(path) = file {
             builder = builder.add_source(user_file(path)?);
         }
+        let lists = super::env_lists::take_lists(&mut env)?;
         builder = builder.add_source(
             Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator("__")
@@ -57,6 +58,14 @@ impl KernelConfig {
                 .try_parsing(true)
                 .source(Some(env)),
         );
+        for (key, value) in lists {
+            builder = builder
+                .set_override(key, value)
+                .map_err(|e| ConfigError::File {
+                    path: String::new(),
+                    reason: e.to_string(),
+                })?;
+        }
         let cfg = builder.build().map_err(|e| ConfigError::File {
             path: file.map(|p| p.display().to_string()).unwrap_or_default(),
             reason: e.to_string(),

@@ -8,6 +8,7 @@
 //! assert_eq!(cfg.kernel.mailbox_capacity, 64);
 //! ```
 
+mod env_lists;
 mod error;
 mod load;
 

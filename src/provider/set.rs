@@ -129,26 +129,44 @@ impl Providers {
 
 impl ProvidersConfig {
     /// The backends the kernel starts with: `backends` when any are listed; otherwise, with
-    /// `detect`, those found from `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `DEEPSEEK_API_KEY`,
+    /// `detect`, those found from `OPENAI_API_KEY` (or `OPENAI_BASE_URL`: the `openai` backend
+    /// at that URL, key optional), `ANTHROPIC_API_KEY`, `DEEPSEEK_API_KEY`,
     /// `MOONSHOT_API_KEY`, `DASHSCOPE_API_KEY`, `MINIMAX_API_KEY` (and an Ollama when
     /// `ollama_up`, which the caller probes only under `probe_ollama`); with none found and
     /// `offline_fallback`, a single `scripted` backend, announced plainly in the log. With none
     /// found and no fallback the result has no backend. Routes, prices and limits are kept.
     pub fn resolved(&self, ollama_up: bool) -> ProvidersConfig {
+        self.resolved_with(ollama_up, |var| std::env::var(var).ok())
+    }
+
+    /// [`ProvidersConfig::resolved`] reading variables through `env`.
+    pub(crate) fn resolved_with(
+        &self,
+        ollama_up: bool,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> ProvidersConfig {
         let mut cfg = self.clone();
         if !cfg.backends.is_empty() {
             return cfg;
         }
-        let set = |v: &str| std::env::var(v).is_ok_and(|k| !k.is_empty());
+        let set = |v: &str| env(v).is_some_and(|k| !k.is_empty());
         if self.detect {
+            // The OpenAI SDKs' convention: `OPENAI_BASE_URL` points the `openai` backend at
+            // any OpenAI-compatible server (llama.cpp, vLLM, LM Studio); no key is needed then.
+            let openai_base = env("OPENAI_BASE_URL").filter(|u| !u.trim().is_empty());
             for p in Preset::ALL {
-                let found = match p.info().api_key_env {
-                    Some(var) => set(var),
-                    None => p == Preset::Ollama && ollama_up,
-                };
+                let redirected = p == Preset::Openai && openai_base.is_some();
+                let found = redirected
+                    || match p.info().api_key_env {
+                        Some(var) => set(var),
+                        None => p == Preset::Ollama && ollama_up,
+                    };
                 if found {
                     let mut b = BackendConfig::new(BackendKind::OpenaiCompatible);
                     b.preset = Some(p);
+                    if redirected {
+                        b.base_url.clone_from(&openai_base);
+                    }
                     cfg.backends.insert(format!("{p:?}").to_lowercase(), b);
                 }
             }
@@ -171,5 +189,48 @@ impl ProvidersConfig {
             );
         }
         cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_string())
+        }
+    }
+
+    #[test]
+    fn openai_base_url_points_the_openai_backend_at_a_local_server_without_a_key() {
+        let cfg = ProvidersConfig::default();
+        let found = cfg.resolved_with(
+            false,
+            env_of(&[("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1")]),
+        );
+        let openai = &found.backends["openai"];
+        assert_eq!(
+            openai.effective_base_url().as_deref(),
+            Some("http://127.0.0.1:8080/v1")
+        );
+        assert_eq!(found.backends.len(), 1, "{:?}", found.backends.keys());
+    }
+
+    #[test]
+    fn without_it_the_key_alone_keeps_the_public_endpoint() {
+        let cfg = ProvidersConfig::default();
+        let found = cfg.resolved_with(false, env_of(&[("OPENAI_API_KEY", "sk-test")]));
+        let openai = &found.backends["openai"];
+        assert!(
+            openai
+                .effective_base_url()
+                .unwrap()
+                .contains("api.openai.com")
+        );
+        let none = cfg.resolved_with(false, env_of(&[]));
+        assert!(!none.backends.contains_key("openai"));
     }
 }
