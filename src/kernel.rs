@@ -104,6 +104,7 @@ pub(crate) struct KernelInner {
     checkpoint_writer: crate::checkpoint::writer::CheckpointWriter,
     tools: crate::tools::ToolRegistry,
     audit: crate::security::audit::AuditLog,
+    trajectories: crate::trajectory::Trajectories,
     types: types::AgentTypes,
 }
 
@@ -132,6 +133,11 @@ impl Kernel {
     /// The audit log: record what agents and callers do, verify the chain, query it.
     pub fn audit(&self) -> &crate::security::audit::AuditLog {
         &self.inner.audit
+    }
+
+    /// The agents' recorded steps (`[trajectories]`): query them by agent type, task or pid.
+    pub fn trajectories(&self) -> &crate::trajectory::Trajectories {
+        &self.inner.trajectories
     }
 
     /// Waits until every registry row written so far (spawns and exits are written behind,
@@ -260,6 +266,7 @@ impl Kernel {
         if let Some(pager) = self.inner.pager.get() {
             pager.flush().await;
         }
+        let _ = tokio::time::timeout(AUDIT_FLUSH_DEADLINE, self.inner.trajectories.flush()).await;
         match tokio::time::timeout(AUDIT_FLUSH_DEADLINE, self.inner.audit.flush()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {

@@ -59,6 +59,7 @@ pub mod storage;
 pub mod supervisor;
 pub mod telemetry;
 pub mod tools;
+pub mod trajectory;
 
 pub use agent::{
     Agent, AgentContext, AgentState, Deliver, OverflowPolicy, SpawnOptions, WaitReason,

@@ -9,7 +9,7 @@ use chrono::Utc;
 use common::test_storage;
 use sea_orm::{ActiveValue, ConnectionTrait, DbBackend, EntityTrait, Statement};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "agents",
     "mailbox_messages",
     "checkpoints",
@@ -22,6 +22,7 @@ const TABLES: [&str; 13] = [
     "audit_log",
     "journal",
     "durable_agents",
+    "trajectories",
     "seaql_migrations",
 ];
 
@@ -72,7 +73,7 @@ async fn migrations_create_every_table_and_are_idempotent(backend: Backend) {
     }
     assert_eq!(
         count(&storage, "SELECT COUNT(*) AS n FROM seaql_migrations").await,
-        8
+        9
     );
 
     // Second run on the same handle, then a fresh connection: no error, nothing re-applied.
@@ -85,7 +86,7 @@ async fn migrations_create_every_table_and_are_idempotent(backend: Backend) {
         .unwrap_or_else(|e| panic!("reconnect: {e}"));
     assert_eq!(
         count(&again, "SELECT COUNT(*) AS n FROM seaql_migrations").await,
-        8
+        9
     );
     assert_eq!(table_names(&again).await.len(), tables.len());
 }

@@ -12,6 +12,7 @@
 //! | `m20261124_000006_audit` | `audit_log` | append-only hash-chained audit log |
 //! | `m20261130_000007_pager` | `pages` (+`content_hash`, `seq`, `resident`) | the pager's swap: content-addressed page bodies, conversation order, residency; 384-dim HNSW |
 //! | `m20261130_000008_durability` | `checkpoints` (+`kind`, `step`, `base_sequence`, `checksum`, `body`, `bytes`, `agent_type`), `journal`, `durable_agents` | durability: checkpoint bodies and delta chains, the journal of completed calls, durable agents to resume; `idx_pages_content_hash` for the blob collector |
+//! | `m20261130_000009_trajectories` | `trajectories` | one row per recorded agent step: message, LLM and tool calls, preemptions, faults, outcome |
 //!
 //! On PostgreSQL the memory migration needs the pgvector extension (`vector`); it is created
 //! with `CREATE EXTENSION IF NOT EXISTS vector SCHEMA public`. If the server has no pgvector,
@@ -36,6 +37,7 @@ mod m20261124_000005_coordination;
 mod m20261124_000006_audit;
 mod m20261130_000007_pager;
 mod m20261130_000008_durability;
+mod m20261130_000009_trajectories;
 
 pub use m20261124_000004_memory::{PGVECTOR_MISSING, PGVECTOR_NOT_CREATED};
 
@@ -58,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_audit::Migration),
             Box::new(m20261130_000007_pager::Migration),
             Box::new(m20261130_000008_durability::Migration),
+            Box::new(m20261130_000009_trajectories::Migration),
         ]
     }
 }

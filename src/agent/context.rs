@@ -41,6 +41,8 @@ pub struct AgentContext {
     policy: Arc<crate::security::policy::SecurityPolicy>,
     /// When this incarnation's recent tool calls started (the policy's tool-rate window).
     tool_calls: parking_lot::Mutex<std::collections::VecDeque<std::time::Instant>>,
+    /// The step being recorded as a trajectory (none when recording is off).
+    trace: parking_lot::Mutex<Option<crate::trajectory::StepTrace>>,
 }
 
 impl AgentContext {
@@ -70,6 +72,24 @@ impl AgentContext {
             step: StepCtx::default(),
             policy: Arc::default(),
             tool_calls: parking_lot::Mutex::default(),
+            trace: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// Starts recording a step.
+    pub(crate) fn begin_trace(&self, trace: crate::trajectory::StepTrace) {
+        *self.trace.lock() = Some(trace);
+    }
+
+    /// The step recorded so far (and stops recording it).
+    pub(crate) fn take_trace(&self) -> Option<crate::trajectory::StepTrace> {
+        self.trace.lock().take()
+    }
+
+    /// Adds to the step being recorded, if one is.
+    pub(crate) fn trace_with(&self, f: impl FnOnce(&mut crate::trajectory::TrajectoryStep)) {
+        if let Some(t) = self.trace.lock().as_mut() {
+            f(&mut t.step);
         }
     }
 

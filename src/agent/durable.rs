@@ -104,6 +104,7 @@ impl Durability {
         let mut st = self.state.lock();
         if !continues_task {
             st.task.begin();
+            st.task.first_step = st.step.saturating_add(1);
         }
         let refused = st.task.step(&self.spec.limits);
         st.step = st.step.saturating_add(1);
@@ -112,6 +113,16 @@ impl Durability {
             Some(limit) => Err(limit),
             None => Ok(st.step),
         }
+    }
+
+    /// The current task's name in trajectories: `<pid>/<the step that began it>`.
+    pub(crate) fn task_id(&self, pid: crate::Pid) -> String {
+        format!("{pid}/{}", self.state.lock().task.first_step)
+    }
+
+    /// Steps handled so far (the one in progress included).
+    pub(crate) fn steps(&self) -> u64 {
+        self.state.lock().step
     }
 
     /// Whether an LLM call may start (the task's limits).

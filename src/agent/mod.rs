@@ -12,6 +12,7 @@ pub(crate) mod process;
 pub(crate) mod run_loop;
 pub(crate) mod state;
 pub(crate) mod step;
+mod trace;
 mod traits;
 
 pub use crate::pid::{ParsePidError, Pid};

@@ -20,6 +20,7 @@ use crate::ipc::envelope::DeliveryTag;
 use crate::ipc::envelope::Envelope;
 use crate::ipc::queue::QueueRx;
 use crate::supervisor::ExitReason;
+use crate::trajectory::StepOutcome;
 
 /// Why a run loop ended.
 pub(crate) enum LoopExit {
@@ -221,6 +222,7 @@ pub(crate) async fn run_loop<A: Agent>(
                 // The task is over: this continuation is refused, not handled (and, if
                 // durable, acknowledged with the checkpoint that records the end).
                 tracing::warn!(%pid, %limit, "runaway limit: message refused");
+                super::trace::refused::<A>(&actx, &dur, from, topic.as_deref(), limit.to_string());
                 actx.kernel()
                     .events_bus()
                     .emit_with(|| crate::KernelEvent::RunawayStopped { pid, limit });
@@ -253,6 +255,7 @@ pub(crate) async fn run_loop<A: Agent>(
             _ => Default::default(),
         };
         actx.begin_step(step_ctx(&dur, step, delivery.as_deref(), nonce, replay));
+        super::trace::begin(&actx, step, from, topic.as_deref());
         actx.begin(from, topic);
         let asked = reply.is_some();
         if asked {
@@ -264,6 +267,12 @@ pub(crate) async fn run_loop<A: Agent>(
         let reply = if asked { ctl.take_in_flight() } else { None };
         match result {
             Ok(r) => {
+                match &r {
+                    Ok(_) => super::trace::end::<A>(&actx, &dur, StepOutcome::Ok, None),
+                    Err(e) => {
+                        super::trace::end::<A>(&actx, &dur, StepOutcome::Error, Some(e.to_string()))
+                    }
+                }
                 actx.shared().add_handled();
                 if dur.due()
                     && let Err(SnapshotPanicked(reason)) =
@@ -286,6 +295,7 @@ pub(crate) async fn run_loop<A: Agent>(
             }
             Err(p) => {
                 let reason = panic_message(&*p);
+                super::trace::end::<A>(&actx, &dur, StepOutcome::Crashed, Some(reason.clone()));
                 if let Some(tx) = reply {
                     let _ = tx.send(Err(IpcError::Crashed {
                         pid,

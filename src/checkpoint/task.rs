@@ -44,6 +44,9 @@ pub(crate) struct TaskState {
     pub(crate) started_ms: u64,
     /// The limit that ended it, if one did: its remaining steps are refused.
     pub(crate) ended: Option<RunawayLimit>,
+    /// The agent's step that began it (names the task in trajectories).
+    #[serde(default)]
+    pub(crate) first_step: u64,
 }
 
 /// Now, in Unix milliseconds.
@@ -60,6 +63,7 @@ impl TaskState {
             llm_failures: 0,
             started_ms: now_ms(),
             ended: None,
+            first_step: 0,
         };
     }
 

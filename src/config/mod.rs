@@ -51,6 +51,9 @@ pub struct KernelConfig {
     pub mcp: crate::tools::mcp::McpConfig,
     /// The HTTP API (`agent_os_kernel::api`, `agent-os serve`): bind address, limits, tokens.
     pub api: crate::api::ApiConfig,
+    /// Which agent steps the kernel records as trajectories.
+    #[serde(default)]
+    pub trajectories: crate::trajectory::TrajectoryConfig,
     /// Storage backend.
     pub storage: StorageSection,
     /// Logging.

@@ -220,6 +220,8 @@ impl KernelBuilder {
             backends = ?providers.router.backends(),
             "kernel started"
         );
+        let trajectories =
+            crate::trajectory::Trajectories::start(storage.clone(), &config.trajectories);
         let kernel = Kernel {
             inner: Arc::new(KernelInner {
                 default_policy: Arc::new(config.security.clone()),
@@ -247,6 +249,7 @@ impl KernelBuilder {
                     r
                 },
                 audit,
+                trajectories,
                 types: self.types.into_iter().collect(),
             }),
         };

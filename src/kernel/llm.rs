@@ -121,8 +121,32 @@ impl AgentContext {
             resume: false,
             exact: caps_tokens(&kernel.config().scheduler),
         };
+        let started = std::time::Instant::now();
         let result = run(slices, request, sink).await;
         let used = result.as_ref().ok().map(|r| usage_of(kernel, r));
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.trace_with(|t| {
+            t.llm_calls.push(match &result {
+                Ok(r) => crate::trajectory::LlmCallTrace {
+                    backend: r.backend.clone(),
+                    model: model.clone(),
+                    prompt_tokens: r.usage.prompt_tokens,
+                    completion_tokens: r.usage.completion_tokens,
+                    latency_ms,
+                    cost_usd: used.map_or(0.0, |u| u.2),
+                    error: None,
+                },
+                Err(e) => crate::trajectory::LlmCallTrace {
+                    backend: String::new(),
+                    model: model.clone(),
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    latency_ms,
+                    cost_usd: 0.0,
+                    error: Some(e.to_string()),
+                },
+            });
+        });
         self.durability().llm_outcome(used);
         let mut record = crate::security::audit::AuditRecord::new("llm.call")
             .pid(pid)
@@ -201,6 +225,9 @@ async fn run(
         };
         if !whole.is_preempted() {
             return Ok(whole);
+        }
+        if let Some(ctx) = slices.ctx {
+            ctx.trace_with(|t| t.preemptions = t.preemptions.saturating_add(1));
         }
         let mut next = (*original).clone();
         next.continuation = Some(whole.content.clone());

@@ -72,7 +72,12 @@ impl AgentContext {
     /// (see [`Pager::context`]).
     #[tracing::instrument(name = "syscall.context", skip_all, fields(pid = %self.pid()))]
     pub async fn context(&self, query: Option<&str>) -> Result<Context, PagerError> {
-        self.kernel().pager().context(self.pid(), query).await
+        let context = self.kernel().pager().context(self.pid(), query).await?;
+        let faulted = context.faulted.len() as u64;
+        if faulted > 0 {
+            self.trace_with(|t| t.faults = t.faults.saturating_add(faulted));
+        }
+        Ok(context)
     }
 
     /// Stores a long-term memory of this agent (see [`Pager::remember`]).

@@ -26,10 +26,32 @@ impl AgentContext {
     /// arguments and the result). A failure is a [`ToolError`] the agent can act on.
     #[tracing::instrument(name = "syscall.tool", skip_all, fields(pid = %self.pid(), tool = name))]
     pub async fn tool(&self, name: &str, args: Value) -> Result<Value, ToolError> {
+        let started = std::time::Instant::now();
+        let args_digest = sha256_hex(args.to_string().as_bytes());
+        let result = self.tool_call(name, args, args_digest.clone()).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.trace_with(|t| {
+            t.tool_calls.push(crate::trajectory::ToolCallTrace {
+                tool: name.to_string(),
+                args_digest,
+                ok: result.is_ok(),
+                error: result.as_ref().err().map(ToString::to_string),
+                latency_ms,
+            });
+        });
+        result
+    }
+
+    /// [`AgentContext::tool`] without its trajectory entry.
+    async fn tool_call(
+        &self,
+        name: &str,
+        args: Value,
+        args_digest: String,
+    ) -> Result<Value, ToolError> {
         let kernel = self.kernel();
         let pid = self.pid();
         let audit = kernel.audit();
-        let args_digest = sha256_hex(args.to_string().as_bytes());
         let Some(tool) = kernel.tools().get(name) else {
             return Err(ToolError::NoSuchTool {
                 name: name.to_string(),

@@ -1,0 +1,147 @@
+//! What one agent step did: the message that started it, its LLM and tool calls, preemptions,
+//! page faults, and how it ended.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::pid::Pid;
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// The handler returned `Ok`.
+    Ok,
+    /// The handler returned an error.
+    Error,
+    /// The handler panicked (the agent was restarted).
+    Crashed,
+    /// The step was refused before the handler ran (a runaway limit).
+    Refused,
+}
+
+impl StepOutcome {
+    /// Its name as stored (`ok`, `error`, `crashed`, `refused`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Ok => "ok",
+            StepOutcome::Error => "error",
+            StepOutcome::Crashed => "crashed",
+            StepOutcome::Refused => "refused",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ok" => StepOutcome::Ok,
+            "error" => StepOutcome::Error,
+            "crashed" => StepOutcome::Crashed,
+            "refused" => StepOutcome::Refused,
+            _ => return None,
+        })
+    }
+}
+
+/// One LLM call of a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCallTrace {
+    /// The backend that answered (empty when the call failed before one did).
+    pub backend: String,
+    /// The model asked for.
+    pub model: String,
+    /// Prompt tokens used.
+    pub prompt_tokens: u64,
+    /// Completion tokens used.
+    pub completion_tokens: u64,
+    /// Wall time of the call, slice waits and retries included (ms).
+    pub latency_ms: u64,
+    /// Cost from the price table (USD).
+    pub cost_usd: f64,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// One tool call of a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallTrace {
+    /// The tool.
+    pub tool: String,
+    /// SHA-256 of its arguments (hex).
+    pub args_digest: String,
+    /// Whether it returned a value.
+    pub ok: bool,
+    /// Its error, when it failed or was refused.
+    pub error: Option<String>,
+    /// Wall time of the call (ms).
+    pub latency_ms: u64,
+}
+
+/// One recorded step of an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryStep {
+    /// The agent.
+    pub pid: Pid,
+    /// Its name.
+    pub agent_name: String,
+    /// Its type: the registered type name when it has one, else its Rust type.
+    pub agent_type: String,
+    /// The task the step belongs to: a message from outside starts one, the agent's messages
+    /// to itself continue it (`<pid>/<first step>`).
+    pub task: String,
+    /// The step number (per agent, counting from 1).
+    pub step: u64,
+    /// When the step started.
+    pub started_at: DateTime<Utc>,
+    /// How long it took (ms).
+    pub duration_ms: u64,
+    /// The sender of the message (none: from outside any agent).
+    pub sender: Option<Pid>,
+    /// The topic it was published on, if any.
+    pub topic: Option<String>,
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// The error or panic message, when it did not end well.
+    pub error: Option<String>,
+    /// Its LLM calls, in order.
+    pub llm_calls: Vec<LlmCallTrace>,
+    /// Its tool calls, in order.
+    pub tool_calls: Vec<ToolCallTrace>,
+    /// Times a running generation was preempted and resumed.
+    pub preemptions: u64,
+    /// Pages faulted back in for its context.
+    pub faults: u64,
+}
+
+impl TrajectoryStep {
+    /// Tokens of all its LLM calls (prompt, completion).
+    pub fn tokens(&self) -> (u64, u64) {
+        self.llm_calls.iter().fold((0, 0), |(p, c), call| {
+            (
+                p.saturating_add(call.prompt_tokens),
+                c.saturating_add(call.completion_tokens),
+            )
+        })
+    }
+
+    /// Cost of all its LLM calls (USD).
+    pub fn cost_usd(&self) -> f64 {
+        self.llm_calls.iter().map(|c| c.cost_usd).sum()
+    }
+}
+
+/// A step being recorded (kept in the agent's context while it runs).
+#[derive(Debug)]
+pub(crate) struct StepTrace {
+    pub(crate) step: TrajectoryStep,
+    pub(crate) started: std::time::Instant,
+}
+
+impl StepTrace {
+    pub(crate) fn finish(mut self, outcome: StepOutcome, error: Option<String>) -> TrajectoryStep {
+        self.step.outcome = outcome;
+        self.step.error = error;
+        self.step.duration_ms =
+            u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.step
+    }
+}
