@@ -10,9 +10,11 @@
 //! coordinator holds its workers and its reducer as typed handles ([`agent_os_kernel::AgentRef`]).
 
 mod coordinator;
+mod react;
 mod reducer;
 mod worker;
 
 pub use coordinator::{Coordinator, FanOut, FanOutReport};
+pub use react::{REACT_SYSTEM_PROMPT, ReactAgent, ReactMsg, ReactOutcome, Stopped, ToolUse};
 pub use reducer::{Reducer, ReducerMsg};
 pub use worker::FnWorker;
