@@ -12,9 +12,11 @@
 mod coordinator;
 mod react;
 mod reducer;
+mod router;
 mod worker;
 
 pub use coordinator::{Coordinator, FanOut, FanOutReport};
 pub use react::{REACT_SYSTEM_PROMPT, ReactAgent, ReactMsg, ReactOutcome, Stopped, ToolUse};
 pub use reducer::{Reducer, ReducerMsg};
+pub use router::{Routed, Router};
 pub use worker::FnWorker;
