@@ -13,10 +13,12 @@ mod coordinator;
 mod react;
 mod reducer;
 mod router;
+mod summarizer;
 mod worker;
 
 pub use coordinator::{Coordinator, FanOut, FanOutReport};
 pub use react::{REACT_SYSTEM_PROMPT, ReactAgent, ReactMsg, ReactOutcome, Stopped, ToolUse};
 pub use reducer::{Reducer, ReducerMsg};
 pub use router::{Routed, Router};
+pub use summarizer::{SUMMARY_INSTRUCTION, Summarizer, SummarizerMsg, summarize_evicted};
 pub use worker::FnWorker;

@@ -2,7 +2,9 @@
 
 use agent_os_kernel::pager::{NewPage, PageKind};
 use agent_os_kernel::provider::{ChatRequest, Message};
-use agent_os_kernel::{Agent, AgentContext, AgentError, AgentRef, Kernel, SpawnError, SpawnOptions};
+use agent_os_kernel::{
+    Agent, AgentContext, AgentError, AgentRef, Kernel, SpawnError, SpawnOptions,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -153,7 +155,10 @@ impl ReactAgent {
     async fn run(&self, task: &str, ctx: &AgentContext) -> Result<ReactOutcome, AgentError> {
         ctx.kernel()
             .pager()
-            .allocate_once(ctx.pid(), NewPage::new(PageKind::System, self.system.clone()))
+            .allocate_once(
+                ctx.pid(),
+                NewPage::new(PageKind::System, self.system.clone()),
+            )
             .await?;
         ctx.add_message(&Message::user(task)).await?;
         let tools = ctx.tool_specs();

@@ -90,7 +90,10 @@ impl Router {
     ) -> Result<Routed, AgentError> {
         let mut request = ChatRequest::new(
             model,
-            vec![Message::system(self.prompt()), Message::user(msg.to_string())],
+            vec![
+                Message::system(self.prompt()),
+                Message::user(msg.to_string()),
+            ],
         );
         request.max_tokens = 16;
         let answer = ctx.llm(request).await?;
@@ -99,16 +102,18 @@ impl Router {
             .trim()
             .trim_matches(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
             .to_lowercase();
-        Ok(match self.table.iter().find(|(k, _)| k.to_lowercase() == name) {
-            Some((route, pid)) => Routed {
-                route: route.clone(),
-                to: *pid,
+        Ok(
+            match self.table.iter().find(|(k, _)| k.to_lowercase() == name) {
+                Some((route, pid)) => Routed {
+                    route: route.clone(),
+                    to: *pid,
+                },
+                None => Routed {
+                    route: "fallback".into(),
+                    to: fallback,
+                },
             },
-            None => Routed {
-                route: "fallback".into(),
-                to: fallback,
-            },
-        })
+        )
     }
 }
 
@@ -141,9 +146,7 @@ impl Agent for Router {
                     .ok_or_else(|| AgentError::invalid(format!("no route for topic `{topic}`")))?;
                 Routed { route: topic, to }
             }
-            Mode::Llm { model, fallback } => {
-                self.classify(model, *fallback, &msg, ctx).await?
-            }
+            Mode::Llm { model, fallback } => self.classify(model, *fallback, &msg, ctx).await?,
         };
         ctx.kernel().send_json(routed.to, msg).await?;
         Ok(routed)

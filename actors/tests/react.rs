@@ -21,7 +21,11 @@ async fn a_tool_call_then_an_answer_writes_the_file_and_finishes() {
         if has_tool_result(body) {
             text("wrote hello to notes.txt")
         } else {
-            tool_call("call_1", "fs__write", json!({"path": "notes.txt", "content": "hello"}))
+            tool_call(
+                "call_1",
+                "fs__write",
+                json!({"path": "notes.txt", "content": "hello"}),
+            )
         }
     })
     .await;
@@ -57,11 +61,18 @@ async fn a_tool_call_then_an_answer_writes_the_file_and_finishes() {
     // The conversation comes from the pager: system prompt, task, the call and its result.
     let second = seen[1]["messages"].as_array().unwrap();
     assert_eq!(second[0]["role"], "system");
-    assert!(second.iter().any(|m| m["content"] == "write hello to notes.txt"));
+    assert!(
+        second
+            .iter()
+            .any(|m| m["content"] == "write hello to notes.txt")
+    );
     let result = second.iter().find(|m| m["role"] == "tool").unwrap();
     assert_eq!(result["tool_call_id"], "call_1");
     let pages = k.pager().pages(agent.pid()).await.unwrap();
-    assert!(pages.len() >= 4, "system, task, call, result, answer: {pages:?}");
+    assert!(
+        pages.len() >= 4,
+        "system, task, call, result, answer: {pages:?}"
+    );
     k.shutdown().await;
 }
 
@@ -101,7 +112,10 @@ async fn a_failing_tool_is_reported_to_the_model_and_in_the_outcome() {
     .await;
     let root = tempfile::tempdir().unwrap();
     let (k, _db) = kernel_with(config(&url, root.path())).await;
-    let agent = ReactAgent::new("reader", "read missing.txt").spawn(&k).await.unwrap();
+    let agent = ReactAgent::new("reader", "read missing.txt")
+        .spawn(&k)
+        .await
+        .unwrap();
     let outcome = agent.ask(ReactMsg::Run).await.unwrap();
     assert_eq!(outcome.stopped, Stopped::Finished);
     assert!(outcome.tool_calls[0].error.is_some(), "{outcome:?}");
@@ -116,10 +130,17 @@ async fn the_quick_start_fits_in_ten_lines() {
     let root = tempfile::tempdir().unwrap();
     let (kernel, _db) = kernel_with(config(&url, root.path())).await;
     // -- user code --
-    let agent = ReactAgent::new("researcher", "say hello").priority(10).spawn(&kernel).await.unwrap();
+    let agent = ReactAgent::new("researcher", "say hello")
+        .priority(10)
+        .spawn(&kernel)
+        .await
+        .unwrap();
     let outcome = agent.ask(ReactMsg::Run).await.unwrap();
     let status = kernel.status(agent.pid()).unwrap();
-    println!("{} {:?} after {} steps: {}", status.name, status.state, outcome.steps, outcome.answer);
+    println!(
+        "{} {:?} after {} steps: {}",
+        status.name, status.state, outcome.steps, outcome.answer
+    );
     // -- end --
     assert_eq!(status.name, "researcher");
     assert_eq!(status.priority, 10);

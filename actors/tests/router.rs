@@ -41,7 +41,10 @@ async fn routes_by_topic_published_or_named_in_the_message() {
         .await
         .unwrap();
 
-    let routed = r.ask(json!({"topic": "support", "text": "help"})).await.unwrap();
+    let routed = r
+        .ask(json!({"topic": "support", "text": "help"}))
+        .await
+        .unwrap();
     assert_eq!(
         routed,
         Routed {
@@ -56,7 +59,10 @@ async fn routes_by_topic_published_or_named_in_the_message() {
     assert_eq!(support_in.lock().unwrap()[0]["text"], "help");
 
     let err = r.ask(json!({"topic": "sales"})).await.unwrap_err();
-    assert!(err.to_string().contains("no route for topic `sales`"), "{err}");
+    assert!(
+        err.to_string().contains("no route for topic `sales`"),
+        "{err}"
+    );
     let err = r.ask(json!({"text": "no topic"})).await.unwrap_err();
     assert!(err.to_string().contains("no topic"), "{err}");
     k.shutdown().await;
@@ -101,7 +107,10 @@ async fn routes_by_llm_classification_and_unknown_names_go_to_the_fallback() {
     assert_eq!(other_in.lock().unwrap()[0]["text"], "write me a sonnet");
     // The model was told the route names.
     let first = seen.lock().unwrap()[0].clone();
-    let system = first["messages"][0]["content"].as_str().unwrap().to_string();
+    let system = first["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(system.contains("billing, support"), "{system}");
     k.shutdown().await;
 }
