@@ -10,6 +10,7 @@
 //! coordinator holds its workers and its reducer as typed handles ([`agent_os_kernel::AgentRef`]).
 
 mod coordinator;
+mod planner;
 mod react;
 mod reducer;
 mod router;
@@ -17,6 +18,7 @@ mod summarizer;
 mod worker;
 
 pub use coordinator::{Coordinator, FanOut, FanOutReport};
+pub use planner::{PLAN_INSTRUCTION, PlanMsg, PlanReport, Planner, TaskOutcome, WorkerPool};
 pub use react::{REACT_SYSTEM_PROMPT, ReactAgent, ReactMsg, ReactOutcome, Stopped, ToolUse};
 pub use reducer::{Reducer, ReducerMsg};
 pub use router::{Routed, Router};
