@@ -9,6 +9,7 @@
 //! Together they make a map/reduce pipeline; see `examples/quickstart.rs` in the kernel. The
 //! coordinator holds its workers and its reducer as typed handles ([`agent_os_kernel::AgentRef`]).
 
+mod approval;
 mod coordinator;
 mod planner;
 mod react;
@@ -17,6 +18,7 @@ mod router;
 mod summarizer;
 mod worker;
 
+pub use approval::{APPROVAL_TOPIC, ApprovalGate, GateMsg, GateResult};
 pub use coordinator::{Coordinator, FanOut, FanOutReport};
 pub use planner::{PLAN_INSTRUCTION, PlanMsg, PlanReport, Planner, TaskOutcome, WorkerPool};
 pub use react::{REACT_SYSTEM_PROMPT, ReactAgent, ReactMsg, ReactOutcome, Stopped, ToolUse};
