@@ -98,3 +98,67 @@ async fn a_sensitive_call_waits_for_the_operator() {
     assert!(err.to_string().contains("no held call 9"), "{err}");
     k.shutdown().await;
 }
+
+/// The operator's side over the kernel's HTTP API (`POST /v1/agents/{pid}/ask`).
+#[actix_rt::test]
+async fn an_operator_approves_through_the_http_api() {
+    use actix_web::{App, HttpServer};
+    use agent_os_kernel::api::{Api, ApiConfig};
+
+    let (url, _seen) = openai_server(|_| text("unused")).await;
+    let root = tempfile::tempdir().unwrap();
+    let (k, _db) = kernel_with(config(&url, root.path())).await;
+    let gate = k
+        .spawn(
+            ApprovalGate::new(["fs.write"]).factory(),
+            SpawnOptions::new("gate"),
+        )
+        .json()
+        .await
+        .unwrap();
+    let api = Api::new(k.clone(), ApiConfig::default());
+    let server = HttpServer::new(move || App::new().configure(api.routes()))
+        .workers(1)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+
+    let g = gate.clone();
+    let held = tokio::spawn(async move {
+        g.call(|reply| GateMsg::Call {
+            tool: "fs.write".into(),
+            args: json!({"path": "via-api.txt", "content": "ok"}),
+            reply,
+        })
+        .timeout(Duration::from_secs(10))
+        .await
+    });
+    let http = reqwest::Client::new();
+    let ask = |message: Value| {
+        http.post(format!("http://{addr}/v1/agents/{}/ask", gate.pid()))
+            .json(&json!({ "message": message }))
+            .send()
+    };
+    let mut pending = Value::Null;
+    for _ in 0..100 {
+        pending = ask(json!("Pending")).await.unwrap().json().await.unwrap();
+        if pending.to_string().contains("via-api.txt") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(pending.to_string().contains("via-api.txt"), "{pending}");
+    let res = ask(json!({"Approve": {"id": 1}})).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert!(body.to_string().contains("\"bytes\":2"), "{body}");
+    assert_eq!(held.await.unwrap().unwrap().unwrap()["bytes"], 2);
+    let file = root.path().join(gate.pid().to_string()).join("via-api.txt");
+    assert_eq!(std::fs::read_to_string(file).unwrap(), "ok");
+    handle.stop(true).await;
+    k.shutdown().await;
+}
