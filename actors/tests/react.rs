@@ -148,3 +148,37 @@ async fn the_quick_start_fits_in_ten_lines() {
     assert_eq!(outcome.answer, "nothing to do");
     kernel.shutdown().await;
 }
+
+/// The tools offered are the registry's as the agent's policy allows them.
+#[actix_rt::test]
+async fn the_tools_offered_follow_the_policy() {
+    use agent_os_kernel::SecurityPolicy;
+    use agent_os_kernel::security::policy::AllowBlock;
+
+    let (url, seen) = openai_server(|_| text("done")).await;
+    let root = tempfile::tempdir().unwrap();
+    let (k, _db) = kernel_with(config(&url, root.path())).await;
+    let react = ReactAgent::new("careful", "read only").max_steps(2);
+    let policy = SecurityPolicy {
+        tools: AllowBlock::all().blocking(["fs.write"]),
+        ..SecurityPolicy::default()
+    };
+    let agent = k
+        .spawn(react.factory(), react.options().policy(policy))
+        .await
+        .unwrap();
+    assert_eq!(
+        agent.ask(ReactMsg::Run).await.unwrap().stopped,
+        Stopped::Finished
+    );
+    let body = seen.lock().unwrap()[0].clone();
+    let names: Vec<&str> = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(names.contains(&"fs__read"), "{names:?}");
+    assert!(!names.contains(&"fs__write"), "{names:?}");
+    k.shutdown().await;
+}
