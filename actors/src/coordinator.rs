@@ -44,7 +44,7 @@ pub struct FanOutReport {
 #[derive(Debug, Default)]
 pub struct Coordinator;
 
-async fn run_job(
+pub(crate) async fn run_job(
     index: usize,
     job: &Value,
     worker: &AgentRef<FnWorker>,
