@@ -41,8 +41,10 @@ pub struct AgentContext {
     policy: Arc<crate::security::policy::SecurityPolicy>,
     /// When this incarnation's recent tool calls started (the policy's tool-rate window).
     tool_calls: parking_lot::Mutex<std::collections::VecDeque<std::time::Instant>>,
-    /// The step being recorded as a trajectory (none when recording is off).
-    trace: parking_lot::Mutex<Option<crate::trajectory::StepTrace>>,
+    /// The step being recorded as a trajectory (none when recording is off), and what its
+    /// syscalls added.
+    step_open: Option<crate::trajectory::StepOpen>,
+    step_calls: parking_lot::Mutex<crate::trajectory::StepCalls>,
 }
 
 impl AgentContext {
@@ -72,24 +74,28 @@ impl AgentContext {
             step: StepCtx::default(),
             policy: Arc::default(),
             tool_calls: parking_lot::Mutex::default(),
-            trace: parking_lot::Mutex::new(None),
+            step_open: None,
+            step_calls: parking_lot::Mutex::default(),
         }
     }
 
     /// Starts recording a step.
-    pub(crate) fn begin_trace(&self, trace: crate::trajectory::StepTrace) {
-        *self.trace.lock() = Some(trace);
+    pub(crate) fn open_step(&mut self, open: crate::trajectory::StepOpen) {
+        self.step_open = Some(open);
     }
 
-    /// The step recorded so far (and stops recording it).
-    pub(crate) fn take_trace(&self) -> Option<crate::trajectory::StepTrace> {
-        self.trace.lock().take()
+    /// The step being recorded and what its syscalls added (and stops recording it).
+    pub(crate) fn close_step(
+        &mut self,
+    ) -> Option<(crate::trajectory::StepOpen, crate::trajectory::StepCalls)> {
+        let open = self.step_open.take()?;
+        Some((open, std::mem::take(&mut *self.step_calls.lock())))
     }
 
     /// Adds to the step being recorded, if one is.
-    pub(crate) fn trace_with(&self, f: impl FnOnce(&mut crate::trajectory::TrajectoryStep)) {
-        if let Some(t) = self.trace.lock().as_mut() {
-            f(&mut t.step);
+    pub(crate) fn trace_with(&self, f: impl FnOnce(&mut crate::trajectory::StepCalls)) {
+        if self.step_open.is_some() {
+            f(&mut self.step_calls.lock());
         }
     }
 

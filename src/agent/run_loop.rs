@@ -222,7 +222,7 @@ pub(crate) async fn run_loop<A: Agent>(
                 // The task is over: this continuation is refused, not handled (and, if
                 // durable, acknowledged with the checkpoint that records the end).
                 tracing::warn!(%pid, %limit, "runaway limit: message refused");
-                super::trace::refused::<A>(&actx, &dur, from, topic.as_deref(), limit.to_string());
+                super::trace::refused::<A>(&actx, &dur, from, topic.as_ref(), limit.to_string());
                 actx.kernel()
                     .events_bus()
                     .emit_with(|| crate::KernelEvent::RunawayStopped { pid, limit });
@@ -255,7 +255,7 @@ pub(crate) async fn run_loop<A: Agent>(
             _ => Default::default(),
         };
         actx.begin_step(step_ctx(&dur, step, delivery.as_deref(), nonce, replay));
-        super::trace::begin(&actx, step, from, topic.as_deref());
+        super::trace::begin(&mut actx, step, from, topic.as_ref());
         actx.begin(from, topic);
         let asked = reply.is_some();
         if asked {
@@ -268,10 +268,13 @@ pub(crate) async fn run_loop<A: Agent>(
         match result {
             Ok(r) => {
                 match &r {
-                    Ok(_) => super::trace::end::<A>(&actx, &dur, StepOutcome::Ok, None),
-                    Err(e) => {
-                        super::trace::end::<A>(&actx, &dur, StepOutcome::Error, Some(e.to_string()))
-                    }
+                    Ok(_) => super::trace::end::<A>(&mut actx, &dur, StepOutcome::Ok, None),
+                    Err(e) => super::trace::end::<A>(
+                        &mut actx,
+                        &dur,
+                        StepOutcome::Error,
+                        Some(e.to_string()),
+                    ),
                 }
                 actx.shared().add_handled();
                 if dur.due()
@@ -295,7 +298,7 @@ pub(crate) async fn run_loop<A: Agent>(
             }
             Err(p) => {
                 let reason = panic_message(&*p);
-                super::trace::end::<A>(&actx, &dur, StepOutcome::Crashed, Some(reason.clone()));
+                super::trace::end::<A>(&mut actx, &dur, StepOutcome::Crashed, Some(reason.clone()));
                 if let Some(tx) = reply {
                     let _ = tx.send(Err(IpcError::Crashed {
                         pid,

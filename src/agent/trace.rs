@@ -1,13 +1,14 @@
 //! Recording an agent's steps as trajectories (`crate::trajectory`): the run loop opens a
-//! trace before the handler runs and closes it with the outcome; the syscalls add their calls
-//! to it through the context.
+//! step before the handler runs and closes it with the outcome; the syscalls add their calls
+//! through the context. Names, task and timestamps are only built for the steps the recorder
+//! keeps.
 
 use chrono::Utc;
 
 use crate::agent::durable::Durability;
 use crate::agent::{Agent, AgentContext};
 use crate::pid::Pid;
-use crate::trajectory::{RecordMode, StepOutcome, StepTrace, TrajectoryStep};
+use crate::trajectory::{RecordMode, StepCalls, StepOpen, StepOutcome, TrajectoryStep};
 
 /// The type a trajectory names: the registered type when the agent has one, else its Rust type.
 fn type_of<A: Agent>(dur: &Durability) -> String {
@@ -21,64 +22,38 @@ fn open(
     actx: &AgentContext,
     step: u64,
     from: Option<Pid>,
-    topic: Option<&str>,
-) -> Option<StepTrace> {
-    if actx.kernel().trajectories().mode() == RecordMode::Off {
-        return None;
-    }
-    // Names are filled in by `end`, only for the steps the recorder keeps: a plain message on
-    // the IPC fast path allocates nothing here.
-    Some(StepTrace {
-        step: TrajectoryStep {
-            pid: actx.pid(),
-            agent_name: String::new(),
-            agent_type: String::new(),
-            task: String::new(),
-            step,
-            started_at: Utc::now(),
-            duration_ms: 0,
-            sender: from,
-            topic: topic.map(str::to_string),
-            outcome: StepOutcome::Ok,
-            error: None,
-            llm_calls: Vec::new(),
-            tool_calls: Vec::new(),
-            preemptions: 0,
-            faults: 0,
-        },
+    topic: Option<&std::sync::Arc<str>>,
+) -> Option<StepOpen> {
+    (actx.kernel().trajectories().mode() != RecordMode::Off).then(|| StepOpen {
+        step,
+        from,
+        topic: topic.cloned(),
         started: std::time::Instant::now(),
     })
 }
 
-/// Opens the trace of the step about to run.
-pub(crate) fn begin(actx: &AgentContext, step: u64, from: Option<Pid>, topic: Option<&str>) {
-    if let Some(trace) = open(actx, step, from, topic) {
-        actx.begin_trace(trace);
+/// Opens the record of the step about to run.
+pub(crate) fn begin(
+    actx: &mut AgentContext,
+    step: u64,
+    from: Option<Pid>,
+    topic: Option<&std::sync::Arc<str>>,
+) {
+    if let Some(o) = open(actx, step, from, topic) {
+        actx.open_step(o);
     }
 }
 
-/// Closes the running step's trace with its outcome and hands it to the recorder.
+/// Closes the running step with its outcome and hands it to the recorder if kept.
 pub(crate) fn end<A: Agent>(
-    actx: &AgentContext,
+    actx: &mut AgentContext,
     dur: &Durability,
     outcome: StepOutcome,
     error: Option<String>,
 ) {
-    if let Some(trace) = actx.take_trace() {
-        keep::<A>(actx, dur, trace.finish(outcome, error));
+    if let Some((o, calls)) = actx.close_step() {
+        keep::<A>(actx, dur, o, calls, outcome, error);
     }
-}
-
-/// Names the step and records it, if the recorder keeps steps like it.
-fn keep<A: Agent>(actx: &AgentContext, dur: &Durability, mut step: TrajectoryStep) {
-    let recorder = actx.kernel().trajectories();
-    if !recorder.keeps(&step) {
-        return;
-    }
-    step.agent_name = actx.name().to_string();
-    step.agent_type = type_of::<A>(dur);
-    step.task = dur.task_id(step.pid);
-    recorder.record(step);
 }
 
 /// Records a step refused before its handler ran.
@@ -86,10 +61,50 @@ pub(crate) fn refused<A: Agent>(
     actx: &AgentContext,
     dur: &Durability,
     from: Option<Pid>,
-    topic: Option<&str>,
+    topic: Option<&std::sync::Arc<str>>,
     why: String,
 ) {
-    if let Some(trace) = open(actx, dur.steps(), from, topic) {
-        keep::<A>(actx, dur, trace.finish(StepOutcome::Refused, Some(why)));
+    if let Some(o) = open(actx, dur.steps(), from, topic) {
+        keep::<A>(
+            actx,
+            dur,
+            o,
+            StepCalls::default(),
+            StepOutcome::Refused,
+            Some(why),
+        );
     }
+}
+
+fn keep<A: Agent>(
+    actx: &AgentContext,
+    dur: &Durability,
+    o: StepOpen,
+    calls: StepCalls,
+    outcome: StepOutcome,
+    error: Option<String>,
+) {
+    let recorder = actx.kernel().trajectories();
+    if !recorder.keeps(&calls, outcome) {
+        return;
+    }
+    let elapsed = o.started.elapsed();
+    let pid = actx.pid();
+    recorder.record(TrajectoryStep {
+        pid,
+        agent_name: actx.name().to_string(),
+        agent_type: type_of::<A>(dur),
+        task: dur.task_id(pid),
+        step: o.step,
+        started_at: Utc::now() - chrono::Duration::from_std(elapsed).unwrap_or_default(),
+        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        sender: o.from,
+        topic: o.topic.map(|t| t.to_string()),
+        outcome,
+        error,
+        llm_calls: calls.llm_calls,
+        tool_calls: calls.tool_calls,
+        preemptions: calls.preemptions,
+        faults: calls.faults,
+    });
 }

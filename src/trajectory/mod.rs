@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use config::{RecordMode, TrajectoryConfig};
 pub use query::TrajectoryQuery;
-pub(crate) use trace::StepTrace;
 pub use trace::{LlmCallTrace, StepOutcome, ToolCallTrace, TrajectoryStep};
+pub(crate) use trace::{StepCalls, StepOpen};
 
 use crate::storage::{Storage, StorageError};
 use writer::{Counters, Job};
@@ -63,16 +63,12 @@ impl Trajectories {
         self.mode
     }
 
-    /// Whether the mode keeps a step like this one.
-    pub(crate) fn keeps(&self, step: &TrajectoryStep) -> bool {
+    /// Whether the mode keeps a step with these calls and this outcome.
+    pub(crate) fn keeps(&self, calls: &StepCalls, outcome: StepOutcome) -> bool {
         match self.mode {
             RecordMode::Off => false,
             RecordMode::All => true,
-            RecordMode::Calls => {
-                !step.llm_calls.is_empty()
-                    || !step.tool_calls.is_empty()
-                    || step.outcome != StepOutcome::Ok
-            }
+            RecordMode::Calls => calls.any() || outcome != StepOutcome::Ok,
         }
     }
 

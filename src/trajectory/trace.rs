@@ -129,19 +129,28 @@ impl TrajectoryStep {
     }
 }
 
-/// A step being recorded (kept in the agent's context while it runs).
+/// The cheap part of a step being recorded, set before its handler runs: no allocation, so a
+/// plain message on the IPC fast path pays a clock read and nothing more.
 #[derive(Debug)]
-pub(crate) struct StepTrace {
-    pub(crate) step: TrajectoryStep,
+pub(crate) struct StepOpen {
+    pub(crate) step: u64,
+    pub(crate) from: Option<Pid>,
+    pub(crate) topic: Option<std::sync::Arc<str>>,
     pub(crate) started: std::time::Instant,
 }
 
-impl StepTrace {
-    pub(crate) fn finish(mut self, outcome: StepOutcome, error: Option<String>) -> TrajectoryStep {
-        self.step.outcome = outcome;
-        self.step.error = error;
-        self.step.duration_ms =
-            u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.step
+/// What a step's syscalls added to its record.
+#[derive(Debug, Default)]
+pub(crate) struct StepCalls {
+    pub(crate) llm_calls: Vec<LlmCallTrace>,
+    pub(crate) tool_calls: Vec<ToolCallTrace>,
+    pub(crate) preemptions: u64,
+    pub(crate) faults: u64,
+}
+
+impl StepCalls {
+    /// Whether the step called an LLM or a tool.
+    pub(crate) fn any(&self) -> bool {
+        !self.llm_calls.is_empty() || !self.tool_calls.is_empty()
     }
 }
