@@ -46,6 +46,7 @@ async fn the_openapi_document_lists_every_route_and_its_problems() {
         ("/v1/audit/verify", "post"),
         ("/v1/events", "get"),
         ("/metrics", "get"),
+        ("/v1/trajectories", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -54,7 +55,7 @@ async fn the_openapi_document_lists_every_route_and_its_problems() {
     }
     assert_eq!(
         paths.len(),
-        25,
+        26,
         "no undocumented extras: {:?}",
         paths.keys()
     );

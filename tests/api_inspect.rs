@@ -227,3 +227,51 @@ async fn prometheus_metrics_beside_v1_for_viewers() {
     api.kernel.kill(pid).await.unwrap();
     api.stop().await;
 }
+
+#[actix_rt::test]
+async fn trajectories_by_agent_type_with_named_parameter_errors() {
+    let api = start().await;
+    let pid = api.spawn_tally("traced").await;
+    let failed = api
+        .post(
+            &format!("/v1/agents/{pid}/ask"),
+            OPERATOR,
+            json!({ "message": "fail" }),
+        )
+        .await;
+    assert_eq!(failed.status, 422, "{}", failed.text);
+    let r = api.get("/v1/trajectories?agent_type=tally", VIEWER).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let steps = r.body.as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{}", r.text);
+    assert_eq!(steps[0]["pid"], pid.to_string());
+    assert_eq!(steps[0]["outcome"], "error");
+    assert!(
+        steps[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("asked to fail")
+    );
+    let task = steps[0]["task"].as_str().unwrap();
+    let by_task = api
+        .get(&format!("/v1/trajectories?task={task}&limit=5"), VIEWER)
+        .await;
+    assert_eq!(
+        by_task.body.as_array().unwrap().len(),
+        1,
+        "{}",
+        by_task.text
+    );
+    api.get("/v1/trajectories?limit=0", VIEWER)
+        .await
+        .problem(400, Some("limit"));
+    api.get("/v1/trajectories?colour=red", VIEWER)
+        .await
+        .problem(400, Some("colour"));
+    api.get("/v1/trajectories?pid=nope", VIEWER)
+        .await
+        .problem(400, Some("pid"));
+    let anonymous = api.send(Method::GET, "/v1/trajectories", None, None).await;
+    assert_eq!(anonymous.status, 401);
+    api.stop().await;
+}

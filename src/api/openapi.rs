@@ -5,7 +5,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::config::Role;
-use super::handlers::{agents, audit, checkpoints, inspect, messages, meta, stream};
+use super::handlers::{agents, audit, checkpoints, inspect, messages, meta, stream, trajectories};
 use super::problem::Problem;
 
 /// Declares the `bearer` security scheme the protected operations name.
@@ -35,6 +35,7 @@ impl Modify for BearerScheme {
         inspect::context, inspect::pages, inspect::policy, inspect::agent_usage,
         inspect::scheduler, inspect::providers, inspect::usage, inspect::tools,
         audit::query, audit::verify,
+        trajectories::query,
         stream::events,
     ),
     components(schemas(Problem, Role)),

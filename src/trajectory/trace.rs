@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::pid::Pid;
 
 /// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepOutcome {
     /// The handler returned `Ok`.
@@ -43,7 +43,7 @@ impl StepOutcome {
 }
 
 /// One LLM call of a step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LlmCallTrace {
     /// The backend that answered (empty when the call failed before one did).
     pub backend: String,
@@ -62,7 +62,7 @@ pub struct LlmCallTrace {
 }
 
 /// One tool call of a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolCallTrace {
     /// The tool.
     pub tool: String,
@@ -77,9 +77,10 @@ pub struct ToolCallTrace {
 }
 
 /// One recorded step of an agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrajectoryStep {
     /// The agent.
+    #[schema(value_type = String)]
     pub pid: Pid,
     /// Its name.
     pub agent_name: String,
@@ -91,10 +92,12 @@ pub struct TrajectoryStep {
     /// The step number (per agent, counting from 1).
     pub step: u64,
     /// When the step started.
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: DateTime<Utc>,
     /// How long it took (ms).
     pub duration_ms: u64,
     /// The sender of the message (none: from outside any agent).
+    #[schema(value_type = Option<String>)]
     pub sender: Option<Pid>,
     /// The topic it was published on, if any.
     pub topic: Option<String>,

@@ -7,6 +7,7 @@ pub(crate) mod inspect;
 pub(crate) mod messages;
 pub(crate) mod meta;
 pub(crate) mod stream;
+pub(crate) mod trajectories;
 
 use actix_web::{Resource, web};
 
@@ -49,6 +50,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(at("/usage").route(get().to(inspect::usage)))
         .service(at("/tools").route(get().to(inspect::tools)))
         .service(at("/audit").route(get().to(audit::query)))
+        .service(at("/trajectories").route(get().to(trajectories::query)))
         .service(at("/audit/verify").route(post().to(audit::verify)))
         .service(at("/events").route(get().to(stream::events)));
 }
