@@ -97,7 +97,7 @@ async fn sqlite_in_memory_is_migrated_on_its_single_connection() {
         .and_then(|r| r.try_get::<i64>("", "n").ok());
     assert_eq!(
         n,
-        Some(8),
+        Some(9),
         "every query sees the migrated in-memory database"
     );
 }
