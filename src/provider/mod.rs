@@ -17,6 +17,7 @@ mod breaker;
 mod budget;
 mod call;
 mod config;
+mod echo;
 mod error;
 mod estimate;
 mod gate;
