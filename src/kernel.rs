@@ -105,6 +105,7 @@ pub(crate) struct KernelInner {
     tools: crate::tools::ToolRegistry,
     audit: crate::security::audit::AuditLog,
     trajectories: crate::trajectory::Trajectories,
+    tuning: crate::tuning::Tuning,
     types: types::AgentTypes,
 }
 
@@ -138,6 +139,12 @@ impl Kernel {
     /// The agents' recorded steps (`[trajectories]`): query them by agent type, task or pid.
     pub fn trajectories(&self) -> &crate::trajectory::Trajectories {
         &self.inner.trajectories
+    }
+
+    /// Per-agent-type settings changed at run time (step limit, priority): what the
+    /// optimizer's applied suggestions change ([`crate::tuning`]).
+    pub fn tuning(&self) -> &crate::tuning::Tuning {
+        &self.inner.tuning
     }
 
     /// Waits until every registry row written so far (spawns and exits are written behind,

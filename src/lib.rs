@@ -50,6 +50,7 @@ pub mod error;
 pub mod events;
 pub mod ipc;
 mod kernel;
+pub mod optimizer;
 pub mod pager;
 mod pid;
 pub mod provider;
@@ -60,6 +61,7 @@ pub mod supervisor;
 pub mod telemetry;
 pub mod tools;
 pub mod trajectory;
+pub mod tuning;
 
 pub use agent::{
     Agent, AgentContext, AgentState, Deliver, OverflowPolicy, SpawnOptions, WaitReason,

@@ -47,6 +47,9 @@ async fn the_openapi_document_lists_every_route_and_its_problems() {
         ("/v1/events", "get"),
         ("/metrics", "get"),
         ("/v1/trajectories", "get"),
+        ("/v1/optimizer", "get"),
+        ("/v1/optimizer/apply", "post"),
+        ("/v1/tuning", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -55,7 +58,7 @@ async fn the_openapi_document_lists_every_route_and_its_problems() {
     }
     assert_eq!(
         paths.len(),
-        26,
+        29,
         "no undocumented extras: {:?}",
         paths.keys()
     );

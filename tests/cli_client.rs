@@ -178,6 +178,32 @@ fn chat_answers_through_the_offline_backend() {
     assert!(bad.stderr.contains("message"), "{bad:?}");
 }
 
+#[test]
+fn optimize_reports_what_the_agents_did() {
+    let s = Server::start();
+    let pid = s.cli(OPERATOR, &["spawn", "chat"]).ok().trim().to_string();
+    for turn in ["one", "two", "three"] {
+        s.cli(OPERATOR, &["ask", &pid, &format!("{turn:?}")]).ok();
+    }
+    let report = s.cli(VIEWER, &["optimize"]);
+    let text = report.ok();
+    assert!(text.contains("steps read"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("chat "))
+        .unwrap_or_else(|| panic!("a row for the chat type: {text}"));
+    assert!(row.split_whitespace().nth(1) == Some("3"), "3 tasks: {row}");
+    assert!(text.contains("scripted"), "the backend's row: {text}");
+    let json = s
+        .cli(VIEWER, &["optimize", "--agent-type", "chat", "--json"])
+        .json();
+    assert_eq!(json["types"][0]["agent_type"], "chat", "{json}");
+    assert_eq!(json["types"][0]["llm_calls"], 3, "{json}");
+    let bad = s.cli(VIEWER, &["optimize", "--min-samples", "0"]);
+    bad.exits(1);
+    assert!(bad.stderr.contains("min_samples"), "{bad:?}");
+}
+
 /// `GET /v1/agents/{pid}/pages` with a plain HTTP/1.1 request (no async runtime needed).
 mod raw_http {
     use std::io::{Read, Write};

@@ -61,7 +61,10 @@ pub enum ReactMsg {
 /// `ctx.context`) and the tools its policy allows (`ctx.tool_specs`) to the model, runs the
 /// tool calls of the answer through `ctx.call_tools` (policy, schema check, audit), appends
 /// the results to its pages and asks again — until the model answers without a tool call or
-/// `max_steps` LLM calls were made.
+/// `max_steps` LLM calls were made. A step limit set for its agent type at run time
+/// (`Kernel::tuning`, e.g. an applied optimizer suggestion) replaces `max_steps`; a run that
+/// stops at the limit is recorded in its trajectory as cut off
+/// (`AgentContext::reached_step_limit`), which is what the optimizer reads.
 ///
 /// The quick start (a name, a task and a priority; run; status):
 ///
@@ -168,7 +171,12 @@ impl ReactAgent {
             tool_calls: Vec::new(),
             stopped: Stopped::StepLimit,
         };
-        while outcome.steps < self.max_steps {
+        // A step limit set for this agent type at run time (an applied optimizer suggestion)
+        // takes the place of the one it was built with.
+        let max_steps = ctx
+            .step_limit()
+            .map_or(self.max_steps, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        while outcome.steps < max_steps {
             let context = ctx.context(Some(task)).await?;
             let mut request = ChatRequest::new(self.model.clone(), context.messages);
             request.tools.clone_from(&tools);
@@ -196,6 +204,7 @@ impl ReactAgent {
                 });
             }
         }
+        ctx.reached_step_limit(u64::from(max_steps));
         Ok(outcome)
     }
 }

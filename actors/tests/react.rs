@@ -100,6 +100,74 @@ async fn the_step_limit_stops_a_model_that_keeps_calling_tools() {
     k.shutdown().await;
 }
 
+/// Tool results after the last user message (this run's observations so far).
+fn tool_results_this_run(body: &Value) -> usize {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let start = messages
+        .iter()
+        .rposition(|m| m["role"] == "user")
+        .map_or(0, |i| i + 1);
+    messages[start..]
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .count()
+}
+
+#[actix_rt::test]
+async fn the_optimizer_raises_a_step_limit_that_cut_off_succeeding_runs() {
+    use agent_os_kernel::optimizer::{AnalysisQuery, Change};
+    // Each run needs 4 tool calls (that succeed), then the model answers: 5 LLM calls.
+    let (url, _seen) = openai_server(|body| {
+        if tool_results_this_run(body) < 4 {
+            tool_call(
+                "note",
+                "fs__write",
+                json!({"path": "notes.txt", "content": "seen"}),
+            )
+        } else {
+            text("all looked at")
+        }
+    })
+    .await;
+    let root = tempfile::tempdir().unwrap();
+    let (k, _db) = kernel_with(config(&url, root.path())).await;
+    let agent = ReactAgent::new("explorer", "look around")
+        .max_steps(3)
+        .spawn(&k)
+        .await
+        .unwrap();
+    for task in ["look around", "look again"] {
+        let cut = agent.ask(ReactMsg::Task(task.into())).await.unwrap();
+        assert_eq!((cut.stopped, cut.steps), (Stopped::StepLimit, 3));
+    }
+    let analysis = k.optimizer().analyze(AnalysisQuery::new()).await.unwrap();
+    let agent_type = std::any::type_name::<ReactAgent>();
+    let change = analysis
+        .suggestions
+        .iter()
+        .find_map(|s| {
+            s.change
+                .clone()
+                .filter(|c| matches!(c, Change::StepLimit { .. }))
+        })
+        .unwrap_or_else(|| panic!("a step-limit suggestion: {analysis:#?}"));
+    assert_eq!(
+        change,
+        Change::StepLimit {
+            agent_type: agent_type.into(),
+            max_steps: 6
+        }
+    );
+    k.optimizer().apply(&change, "test").unwrap();
+    let done = agent
+        .ask(ReactMsg::Task("look once more".into()))
+        .await
+        .unwrap();
+    assert_eq!((done.stopped, done.steps), (Stopped::Finished, 5));
+    assert_eq!(done.answer, "all looked at");
+    k.shutdown().await;
+}
+
 #[actix_rt::test]
 async fn a_failing_tool_is_reported_to_the_model_and_in_the_outcome() {
     let (url, _seen) = openai_server(|body| {

@@ -28,6 +28,8 @@ use crate::scheduler::{
 pub struct AgentContext {
     pid: Pid,
     name: Arc<str>,
+    /// Its type as trajectories and [`crate::tuning`] name it.
+    agent_type: Arc<str>,
     priority: u8,
     control: Recipient<SlicePreempted>,
     kernel: Kernel,
@@ -62,6 +64,7 @@ impl AgentContext {
         AgentContext {
             pid,
             name,
+            agent_type: Arc::from(""),
             priority,
             control,
             kernel,
@@ -123,6 +126,11 @@ impl AgentContext {
         }
         recent.push_back(now);
         Ok(())
+    }
+
+    pub(crate) fn with_agent_type(mut self, agent_type: Arc<str>) -> Self {
+        self.agent_type = agent_type;
+        self
     }
 
     pub(crate) fn with_policy(
@@ -219,9 +227,35 @@ impl AgentContext {
         Spawn::new(&self.kernel, factory, opts, Some(self.pid))
     }
 
-    /// This agent's priority (0 most urgent … 100).
+    /// This agent's priority (0 most urgent … 100): the one it was spawned with, unless its
+    /// type's priority was changed at run time ([`crate::Kernel::tuning`]).
     pub fn priority(&self) -> u8 {
-        self.priority
+        self.kernel
+            .tuning()
+            .get(&self.agent_type)
+            .priority
+            .unwrap_or(self.priority)
+    }
+
+    /// This agent's type as trajectories and the optimizer name it: the registered type name
+    /// when it was spawned by type, else its Rust type.
+    pub fn agent_type(&self) -> &str {
+        &self.agent_type
+    }
+
+    /// The step limit of this agent's type when one was set at run time
+    /// ([`crate::Kernel::tuning`], e.g. by an applied optimizer suggestion). The kernel
+    /// enforces it on the task's steps; an agent that loops inside one step (reason → act)
+    /// should use it in place of its own limit.
+    pub fn step_limit(&self) -> Option<u64> {
+        self.kernel.tuning().get(&self.agent_type).max_steps
+    }
+
+    /// Tells the kernel this step stopped at a step limit (`limit`) while still working: it
+    /// is recorded as [`StepOutcome::CutOff`](crate::trajectory::StepOutcome::CutOff), which
+    /// the optimizer reads to suggest a higher limit for the type.
+    pub fn reached_step_limit(&self, limit: u64) {
+        self.trace_with(|t| t.cut_off = Some(limit));
     }
 
     /// A slice request for this agent: its pid and priority, its control lane as the
@@ -229,18 +263,32 @@ impl AgentContext {
     /// `Waiting(quota)`, `Running`). Adjust it (estimated tokens, provider, `resume`) and pass
     /// it to [`AgentContext::acquire_slice`].
     pub fn slice_request(&self) -> SliceRequest {
+        self.slice_request_counting(None)
+    }
+
+    /// [`AgentContext::slice_request`], counting in `quota_waits` each time the request
+    /// waits for the agent's quota window (the LLM syscall's trajectory record).
+    pub(crate) fn slice_request_counting(
+        &self,
+        quota_waits: Option<Arc<std::sync::atomic::AtomicU32>>,
+    ) -> SliceRequest {
         let (pid, shared, events) = (
             self.pid,
             self.shared.clone(),
             self.kernel.events_bus().clone(),
         );
         SliceRequest::new(self.pid)
-            .priority(self.priority)
+            .priority(self.priority())
             .notify(self.control.clone())
             .observe(SliceObserver::new(move |progress| {
                 let to = match progress {
                     SliceProgress::Queued => AgentState::Waiting(WaitReason::Slice),
-                    SliceProgress::WaitingQuota => AgentState::Waiting(WaitReason::Quota),
+                    SliceProgress::WaitingQuota => {
+                        if let Some(waits) = &quota_waits {
+                            waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        AgentState::Waiting(WaitReason::Quota)
+                    }
                     SliceProgress::Granted => AgentState::Running,
                 };
                 shared.transition(pid, to, &events);

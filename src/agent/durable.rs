@@ -100,13 +100,25 @@ impl Durability {
 
     /// Begins a step: counts it in the task (a message from someone else starts a new task).
     /// The limit that refuses it, if any.
-    pub(crate) fn begin_step(&self, continues_task: bool) -> Result<u64, RunawayLimit> {
+    /// `max_steps`: the type's step limit set at run time, in place of the configured one.
+    pub(crate) fn begin_step(
+        &self,
+        continues_task: bool,
+        max_steps: Option<u64>,
+    ) -> Result<u64, RunawayLimit> {
+        let limits = match max_steps {
+            Some(n) => RunawayLimits {
+                max_steps_per_task: n,
+                ..self.spec.limits
+            },
+            None => self.spec.limits,
+        };
         let mut st = self.state.lock();
         if !continues_task {
             st.task.begin();
             st.task.first_step = st.step.saturating_add(1);
         }
-        let refused = st.task.step(&self.spec.limits);
+        let refused = st.task.step(&limits);
         st.step = st.step.saturating_add(1);
         st.steps_since = st.steps_since.saturating_add(1);
         match refused {

@@ -131,7 +131,8 @@ impl<A: Agent> AgentProcess<A> {
             me,
             self.durable.clone(),
         )
-        .with_policy(self.policy.clone());
+        .with_policy(self.policy.clone())
+        .with_agent_type(super::trace::type_of::<A>(&self.durable).into());
         let current = Current {
             pid: self.pid,
             shared: self.shared.clone(),

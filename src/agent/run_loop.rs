@@ -216,13 +216,13 @@ pub(crate) async fn run_loop<A: Agent>(
             delivery,
         } = env;
         let pid = actx.pid();
-        let step = match dur.begin_step(from == Some(pid)) {
+        let step = match dur.begin_step(from == Some(pid), actx.step_limit()) {
             Ok(step) => step,
             Err(limit) => {
                 // The task is over: this continuation is refused, not handled (and, if
                 // durable, acknowledged with the checkpoint that records the end).
                 tracing::warn!(%pid, %limit, "runaway limit: message refused");
-                super::trace::refused::<A>(&actx, &dur, from, topic.as_ref(), limit.to_string());
+                super::trace::refused(&actx, &dur, from, topic.as_ref(), limit.to_string());
                 actx.kernel()
                     .events_bus()
                     .emit_with(|| crate::KernelEvent::RunawayStopped { pid, limit });
@@ -268,13 +268,10 @@ pub(crate) async fn run_loop<A: Agent>(
         match result {
             Ok(r) => {
                 match &r {
-                    Ok(_) => super::trace::end::<A>(&mut actx, &dur, StepOutcome::Ok, None),
-                    Err(e) => super::trace::end::<A>(
-                        &mut actx,
-                        &dur,
-                        StepOutcome::Error,
-                        Some(e.to_string()),
-                    ),
+                    Ok(_) => super::trace::end(&mut actx, &dur, StepOutcome::Ok, None),
+                    Err(e) => {
+                        super::trace::end(&mut actx, &dur, StepOutcome::Error, Some(e.to_string()))
+                    }
                 }
                 actx.shared().add_handled();
                 if dur.due()
@@ -298,7 +295,7 @@ pub(crate) async fn run_loop<A: Agent>(
             }
             Err(p) => {
                 let reason = panic_message(&*p);
-                super::trace::end::<A>(&mut actx, &dur, StepOutcome::Crashed, Some(reason.clone()));
+                super::trace::end(&mut actx, &dur, StepOutcome::Crashed, Some(reason.clone()));
                 if let Some(tx) = reply {
                     let _ = tx.send(Err(IpcError::Crashed {
                         pid,

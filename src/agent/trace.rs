@@ -11,7 +11,7 @@ use crate::pid::Pid;
 use crate::trajectory::{RecordMode, StepCalls, StepOpen, StepOutcome, TrajectoryStep};
 
 /// The type a trajectory names: the registered type when the agent has one, else its Rust type.
-fn type_of<A: Agent>(dur: &Durability) -> String {
+pub(crate) fn type_of<A: Agent>(dur: &Durability) -> String {
     dur.spec
         .type_name
         .as_deref()
@@ -45,19 +45,19 @@ pub(crate) fn begin(
 }
 
 /// Closes the running step with its outcome and hands it to the recorder if kept.
-pub(crate) fn end<A: Agent>(
+pub(crate) fn end(
     actx: &mut AgentContext,
     dur: &Durability,
     outcome: StepOutcome,
     error: Option<String>,
 ) {
     if let Some((o, calls)) = actx.close_step() {
-        keep::<A>(actx, dur, o, calls, outcome, error);
+        keep(actx, dur, o, calls, outcome, error);
     }
 }
 
 /// Records a step refused before its handler ran.
-pub(crate) fn refused<A: Agent>(
+pub(crate) fn refused(
     actx: &AgentContext,
     dur: &Durability,
     from: Option<Pid>,
@@ -65,7 +65,7 @@ pub(crate) fn refused<A: Agent>(
     why: String,
 ) {
     if let Some(o) = open(actx, dur.steps(), from, topic) {
-        keep::<A>(
+        keep(
             actx,
             dur,
             o,
@@ -76,7 +76,7 @@ pub(crate) fn refused<A: Agent>(
     }
 }
 
-fn keep<A: Agent>(
+fn keep(
     actx: &AgentContext,
     dur: &Durability,
     o: StepOpen,
@@ -84,6 +84,13 @@ fn keep<A: Agent>(
     outcome: StepOutcome,
     error: Option<String>,
 ) {
+    let (outcome, error) = match (outcome, calls.cut_off) {
+        (StepOutcome::Ok, Some(limit)) => (
+            StepOutcome::CutOff,
+            Some(format!("{}{limit}", crate::trajectory::CUT_OFF_PREFIX)),
+        ),
+        _ => (outcome, error),
+    };
     let recorder = actx.kernel().trajectories();
     if !recorder.keeps(&calls, outcome) {
         return;
@@ -93,7 +100,7 @@ fn keep<A: Agent>(
     recorder.record(TrajectoryStep {
         pid,
         agent_name: actx.name().to_string(),
-        agent_type: type_of::<A>(dur),
+        agent_type: actx.agent_type().to_owned(),
         task: dur.task_id(pid),
         step: o.step,
         started_at: Utc::now() - chrono::Duration::from_std(elapsed).unwrap_or_default(),

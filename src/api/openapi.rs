@@ -5,7 +5,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::config::Role;
-use super::handlers::{agents, audit, checkpoints, inspect, messages, meta, stream, trajectories};
+use super::handlers::{
+    agents, audit, checkpoints, inspect, messages, meta, optimizer, stream, trajectories,
+};
 use super::problem::Problem;
 
 /// Declares the `bearer` security scheme the protected operations name.
@@ -36,6 +38,7 @@ impl Modify for BearerScheme {
         inspect::scheduler, inspect::providers, inspect::usage, inspect::tools,
         audit::query, audit::verify,
         trajectories::query,
+        optimizer::analyze, optimizer::apply, optimizer::tuning,
         stream::events,
     ),
     components(schemas(Problem, Role)),

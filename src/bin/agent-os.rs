@@ -37,5 +37,6 @@ fn main() -> ExitCode {
             action: AuditAction::Verify(args),
         } => agent_os::audit::verify(args),
         Command::Top(args) => agent_os::top::top(args),
+        Command::Optimize(args) => agent_os::optimize::optimize(args),
     }
 }

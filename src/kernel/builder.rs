@@ -250,6 +250,7 @@ impl KernelBuilder {
                 },
                 audit,
                 trajectories,
+                tuning: crate::tuning::Tuning::default(),
                 types: self.types.into_iter().collect(),
             }),
         };

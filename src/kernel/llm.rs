@@ -113,16 +113,20 @@ impl AgentContext {
         if step.journaled && request.idempotency_key.is_none() {
             request.idempotency_key = Some(slot.key.clone());
         }
+        let priority = self.priority();
+        let log = AttemptLog::default();
         let slices = KernelSlices {
             kernel,
             ctx: Some(self),
             pid,
-            priority: self.priority(),
+            priority,
             resume: false,
             exact: caps_tokens(&kernel.config().scheduler),
+            log: &log,
         };
         let started = std::time::Instant::now();
         let result = run(slices, request, sink).await;
+        let (attempts, quota_waits) = log.take();
         let used = result.as_ref().ok().map(|r| usage_of(kernel, r));
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.trace_with(|t| {
@@ -135,6 +139,9 @@ impl AgentContext {
                     latency_ms,
                     cost_usd: used.map_or(0.0, |u| u.2),
                     error: None,
+                    priority,
+                    quota_waits,
+                    attempts,
                 },
                 Err(e) => crate::trajectory::LlmCallTrace {
                     backend: String::new(),
@@ -144,6 +151,9 @@ impl AgentContext {
                     latency_ms,
                     cost_usd: 0.0,
                     error: Some(e.to_string()),
+                    priority,
+                    quota_waits,
+                    attempts,
                 },
             });
         });
@@ -175,6 +185,7 @@ impl crate::Kernel {
         priority: u8,
         request: ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
+        let log = AttemptLog::default();
         let slices = KernelSlices {
             kernel: self,
             ctx: None,
@@ -182,6 +193,7 @@ impl crate::Kernel {
             priority,
             resume: false,
             exact: caps_tokens(&self.config().scheduler),
+            log: &log,
         };
         run(slices, request, None).await
     }
@@ -255,6 +267,41 @@ struct KernelSlices<'a> {
     /// The call continues a preempted generation (it re-queues at the head of its class).
     resume: bool,
     exact: bool,
+    /// The call's attempts, for its trajectory record.
+    log: &'a AttemptLog,
+}
+
+/// What a call's attempts did: each attempt's backend, outcome and time at the backend (from
+/// its slice's grant to its release), and the quota waits of its slice requests.
+#[derive(Default)]
+struct AttemptLog {
+    attempts: parking_lot::Mutex<Vec<crate::trajectory::AttemptTrace>>,
+    granted: parking_lot::Mutex<Option<std::time::Instant>>,
+    quota_waits: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl AttemptLog {
+    fn granted(&self) {
+        *self.granted.lock() = Some(std::time::Instant::now());
+    }
+
+    fn ended(&self, backend: &str, ok: bool) {
+        let latency_ms = self.granted.lock().take().map_or(0, |t| {
+            u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+        });
+        self.attempts.lock().push(crate::trajectory::AttemptTrace {
+            backend: backend.to_owned(),
+            ok,
+            latency_ms,
+        });
+    }
+
+    fn take(&self) -> (Vec<crate::trajectory::AttemptTrace>, u32) {
+        (
+            std::mem::take(&mut *self.attempts.lock()),
+            self.quota_waits.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
 }
 
 impl SliceSource for KernelSlices<'_> {
@@ -270,7 +317,7 @@ impl SliceSource for KernelSlices<'_> {
         let granted = match self.ctx {
             Some(ctx) => {
                 let request = ctx
-                    .slice_request()
+                    .slice_request_counting(Some(Arc::clone(&self.log.quota_waits)))
                     .estimated_tokens(tokens)
                     .provider(backend)
                     .resume(self.resume);
@@ -285,10 +332,15 @@ impl SliceSource for KernelSlices<'_> {
                 self.kernel.scheduler().acquire(request).await
             }
         };
+        if granted.is_ok() {
+            self.log.granted();
+        }
         granted.map_err(ProviderError::Slice)
     }
 
     fn release(&self, slice: SliceToken, used: Option<(&str, &provider::Usage)>) {
+        self.log
+            .ended(slice.provider().unwrap_or_default(), used.is_some());
         let usage = used.map_or_else(Usage::default, |(model, u)| Usage {
             input_tokens: u.prompt_tokens,
             output_tokens: u.completion_tokens,

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use parking_lot::RwLock;
 use tracing::info;
 
 use super::call::Lane;
@@ -22,8 +23,9 @@ use super::stats::ProviderStats;
 #[derive(Clone, Debug)]
 pub struct Router {
     lanes: BTreeMap<String, Lane>,
-    /// Model or group → its chain (every route, every listed model).
-    chains: HashMap<String, Arc<[RouteTarget]>>,
+    /// Model or group → its chain (every route, every listed model); shared by every clone
+    /// and changed at run time by [`Router::set_route`].
+    chains: Arc<RwLock<HashMap<String, Arc<[RouteTarget]>>>>,
     max_attempts: u32,
 }
 
@@ -62,15 +64,49 @@ impl Router {
         }
         Router {
             lanes,
-            chains,
+            chains: Arc::new(RwLock::new(chains)),
             max_attempts,
         }
+    }
+
+    /// Replaces the chain of a model or group (every clone of this router sees it at its next
+    /// call); returns the chain it had. Refused, changing nothing, when the chain is empty or
+    /// names a backend that is not configured.
+    pub fn set_route(
+        &self,
+        model: &str,
+        chain: Vec<RouteTarget>,
+    ) -> Result<Vec<RouteTarget>, ProviderError> {
+        if chain.is_empty() {
+            return Err(ProviderError::Config(format!(
+                "route `{model}`: a chain needs at least one backend"
+            )));
+        }
+        if let Some(t) = chain.iter().find(|t| !self.lanes.contains_key(&t.backend)) {
+            return Err(ProviderError::Config(format!(
+                "route `{model}` names unknown backend `{}`",
+                t.backend
+            )));
+        }
+        let before = self.chain(model, None).to_vec();
+        self.chains.write().insert(model.to_owned(), chain.into());
+        info!(model, "route changed");
+        Ok(before)
+    }
+
+    /// Every model or group with a chain, sorted by name.
+    pub fn routes(&self) -> BTreeMap<String, Vec<RouteTarget>> {
+        self.chains
+            .read()
+            .iter()
+            .map(|(m, c)| (m.clone(), c.to_vec()))
+            .collect()
     }
 
     /// The chain for `model`: its route, else every backend listing it, else the backend
     /// `hint` names, else the first backend by name (none without backends).
     pub fn chain(&self, model: &str, hint: Option<&str>) -> Arc<[RouteTarget]> {
-        if let Some(c) = self.chains.get(model) {
+        if let Some(c) = self.chains.read().get(model) {
             return Arc::clone(c);
         }
         hint.filter(|b| self.lanes.contains_key(*b))

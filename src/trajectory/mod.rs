@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use config::{RecordMode, TrajectoryConfig};
 pub use query::TrajectoryQuery;
-pub use trace::{LlmCallTrace, StepOutcome, ToolCallTrace, TrajectoryStep};
+pub(crate) use trace::CUT_OFF_PREFIX;
+pub use trace::{AttemptTrace, LlmCallTrace, StepOutcome, ToolCallTrace, TrajectoryStep};
 pub(crate) use trace::{StepCalls, StepOpen};
 
 use crate::storage::{Storage, StorageError};

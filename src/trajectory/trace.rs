@@ -18,6 +18,10 @@ pub enum StepOutcome {
     Crashed,
     /// The step was refused before the handler ran (a runaway limit).
     Refused,
+    /// The handler returned `Ok` but stopped at its step limit while still working
+    /// ([`AgentContext::reached_step_limit`](crate::AgentContext::reached_step_limit)); the
+    /// error reads `step limit reached: <limit>`.
+    CutOff,
 }
 
 impl StepOutcome {
@@ -28,6 +32,7 @@ impl StepOutcome {
             StepOutcome::Error => "error",
             StepOutcome::Crashed => "crashed",
             StepOutcome::Refused => "refused",
+            StepOutcome::CutOff => "cut_off",
         }
     }
 
@@ -37,6 +42,7 @@ impl StepOutcome {
             "error" => StepOutcome::Error,
             "crashed" => StepOutcome::Crashed,
             "refused" => StepOutcome::Refused,
+            "cut_off" => StepOutcome::CutOff,
             _ => return None,
         })
     }
@@ -59,6 +65,50 @@ pub struct LlmCallTrace {
     pub cost_usd: f64,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// The priority the call ran at (0 most urgent … 100).
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// Times a slice request of the call waited for the agent's quota window.
+    #[serde(default)]
+    pub quota_waits: u32,
+    /// Each attempt at a backend, in order (retries and fallbacks included).
+    #[serde(default)]
+    pub attempts: Vec<AttemptTrace>,
+}
+
+fn default_priority() -> u8 {
+    50
+}
+
+/// One attempt of an LLM call at one backend: from its slice's grant to its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AttemptTrace {
+    /// The backend tried.
+    pub backend: String,
+    /// Whether it answered.
+    pub ok: bool,
+    /// Time at the backend (ms).
+    pub latency_ms: u64,
+}
+
+/// The prefix of a [`StepOutcome::CutOff`] step's error; the limit follows.
+pub(crate) const CUT_OFF_PREFIX: &str = "step limit reached: ";
+
+impl TrajectoryStep {
+    /// The step limit a [`StepOutcome::CutOff`] step stopped at, or the limit of a step
+    /// refused by `durability.limits.max_steps_per_task` (or its per-type tuning).
+    pub fn step_limit_hit(&self) -> Option<u64> {
+        let error = self.error.as_deref()?;
+        match self.outcome {
+            StepOutcome::CutOff => error.strip_prefix(CUT_OFF_PREFIX)?.trim().parse().ok(),
+            StepOutcome::Refused => {
+                let rest = error.split_once("limit of ")?.1;
+                let (n, tail) = rest.split_once(' ')?;
+                tail.starts_with("steps").then(|| n.parse().ok()).flatten()
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One tool call of a step.
@@ -149,6 +199,8 @@ pub(crate) struct StepCalls {
     pub(crate) tool_calls: Vec<ToolCallTrace>,
     pub(crate) preemptions: u64,
     pub(crate) faults: u64,
+    /// Set by `AgentContext::reached_step_limit`: the limit the agent stopped at.
+    pub(crate) cut_off: Option<u64>,
 }
 
 impl StepCalls {

@@ -6,6 +6,7 @@ pub(crate) mod checkpoints;
 pub(crate) mod inspect;
 pub(crate) mod messages;
 pub(crate) mod meta;
+pub(crate) mod optimizer;
 pub(crate) mod stream;
 pub(crate) mod trajectories;
 
@@ -51,6 +52,9 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(at("/tools").route(get().to(inspect::tools)))
         .service(at("/audit").route(get().to(audit::query)))
         .service(at("/trajectories").route(get().to(trajectories::query)))
+        .service(at("/optimizer").route(get().to(optimizer::analyze)))
+        .service(at("/optimizer/apply").route(post().to(optimizer::apply)))
+        .service(at("/tuning").route(get().to(optimizer::tuning)))
         .service(at("/audit/verify").route(post().to(audit::verify)))
         .service(at("/events").route(get().to(stream::events)));
 }

@@ -12,6 +12,7 @@ pub(crate) mod events;
 pub(crate) mod logging;
 pub(crate) mod mcp;
 pub(crate) mod migrate;
+pub(crate) mod optimize;
 pub(crate) mod output;
 pub(crate) mod serve;
 pub(crate) mod top;
@@ -103,6 +104,9 @@ pub(crate) enum Command {
     },
     /// Agents and scheduler, refreshed every few seconds until Ctrl-C.
     Top(top::TopArgs),
+    /// The optimizer's report and suggestions from recorded trajectories; `--apply` makes the
+    /// suggested changes (operator).
+    Optimize(optimize::OptimizeArgs),
 }
 
 #[derive(Subcommand)]
