@@ -5,7 +5,7 @@
 //!   (supervised [`FnWorker`]s) that read the markdown file and pull out its title and text.
 //!   One reader crashes on its first read; its supervisor restarts it under the same pid and
 //!   the planner retries the task.
-//! - Three analyst agents each ask the LLM for a document's main finding (`ctx.llm`: a slice
+//! - One analyst agent per document asks the LLM for its main finding (`ctx.llm`: a slice
 //!   from the scheduler, then the provider actor).
 //! - The stock [`Summarizer`] keeps the findings as context pages under a budget; when they
 //!   cross its pressure threshold it folds the oldest pages into a summary page (LLM).
@@ -41,10 +41,10 @@ lost when something fails?";
 const MAX_DOCS: usize = 8;
 /// At most this many characters of a document go to the LLM.
 const MAX_DOC_CHARS: usize = 2_000;
-/// Readers, analysts.
-const TEAM: usize = 3;
-/// How long one LLM step may take (a small local model on a busy machine is slow).
-const LLM_TIMEOUT: Duration = Duration::from_secs(120);
+/// Readers.
+const READERS: usize = 3;
+/// How long one LLM step may take (a small local model on a busy machine can be slow).
+const LLM_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Set once the simulated fault has fired, so a reader crashes exactly once.
 static FAULT_FIRED: AtomicBool = AtomicBool::new(false);
@@ -53,10 +53,14 @@ static FAULT_FIRED: AtomicBool = AtomicBool::new(false);
 fn read_doc(job: &Value, ctx: &AgentContext) -> Result<Value, String> {
     let path = Path::new(job["path"].as_str().ok_or("the task has no path")?);
     if job["simulate_fault"] == true && !FAULT_FIRED.swap(true, Ordering::SeqCst) {
-        panic!("simulated fault in {} while reading {}", ctx.name(), path.display());
+        panic!(
+            "simulated fault in {} while reading {}",
+            ctx.name(),
+            path.display()
+        );
     }
-    let raw =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let raw = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let doc = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -101,7 +105,11 @@ impl Agent for Analyst {
     type Msg = Step;
     type Reply = ChatResponse;
 
-    async fn handle(&mut self, step: Step, ctx: &mut AgentContext) -> Result<ChatResponse, AgentError> {
+    async fn handle(
+        &mut self,
+        step: Step,
+        ctx: &mut AgentContext,
+    ) -> Result<ChatResponse, AgentError> {
         let q = &self.question;
         let (system, user, max_tokens) = match step {
             // The document first: the scripted backend echoes the start of the prompt.
@@ -109,13 +117,13 @@ impl Agent for Analyst {
                 "You are a research assistant. State the document's main finding for the \
                  question in one sentence.",
                 format!("Document: {title}. {text}\n\nQuestion: {q}"),
-                64,
+                48,
             ),
             Step::Answer(notes) => (
                 "You are an editor. Answer the question in two or three sentences, using \
                  only the notes.",
                 format!("Notes: {notes}\n\nQuestion: {q}"),
-                128,
+                96,
             ),
         };
         let mut request = ChatRequest::new(
@@ -187,7 +195,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     // Plan: one task per document, dealt to the readers by the stock planner.
-    let pool = WorkerPool::spawn(&kernel, "reader", TEAM, 3, &FnWorker::new(read_doc)).await?;
+    let pool = WorkerPool::spawn(&kernel, "reader", READERS, 3, &FnWorker::new(read_doc)).await?;
     let planner = Planner::new(&pool).timeout(Duration::from_secs(10));
     let planner = kernel
         .spawn(planner.factory(), SpawnOptions::new("planner").priority(10))
@@ -198,7 +206,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(i, p)| json!({ "path": p.to_string_lossy(), "simulate_fault": i == 1 }))
         .collect();
     println!(
-        "reading {} documents in {} with {TEAM} readers",
+        "reading {} documents in {} with {READERS} readers",
         docs.len(),
         dir.display()
     );
@@ -219,9 +227,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.failed().count()
     );
 
-    // Findings: one LLM step per document, spread over the analysts.
+    // Findings: one analyst per document, one LLM step each, all at once.
     let mut analysts = Vec::new();
-    for i in 0..TEAM {
+    for i in 0..read.len() {
         let (model, question) = (llm.model.clone(), question.clone());
         let factory = move || Analyst {
             model: model.clone(),
@@ -235,7 +243,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             title: doc["title"].as_str().unwrap_or_default().to_owned(),
             text: doc["text"].as_str().unwrap_or_default().to_owned(),
         };
-        analysts[i % TEAM].ask(step).timeout(LLM_TIMEOUT)
+        analysts[i].ask(step).timeout(LLM_TIMEOUT)
     }))
     .await;
 
@@ -245,13 +253,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for task in &report.tasks {
         let path = task.task["path"].as_str().unwrap_or_default();
-        let name = Path::new(path).file_name().unwrap_or_default().to_string_lossy();
+        let name = Path::new(path)
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
         match &task.result {
             Ok(doc) => println!(
                 "{:<18} {:<22} {:>5}  {:<10} {:>8}",
                 one_line(&name, 18),
                 one_line(doc["title"].as_str().unwrap_or_default(), 22),
-                doc["words"],
+                doc["words"].as_u64().unwrap_or(0),
                 doc["reader"].as_str().unwrap_or_default(),
                 task.attempts
             ),
@@ -264,8 +275,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let title = doc["title"].as_str().unwrap_or_default();
         match finding {
             Ok(r) => {
-                println!("  {title} — via {} ({}): {}", r.backend, r.model, one_line(&r.content, 240));
-                notes.push(format!("Finding from \"{title}\": {}", one_line(&r.content, 600)));
+                println!(
+                    "  {title} — via {} ({}): {}",
+                    r.backend,
+                    r.model,
+                    one_line(&r.content, 240)
+                );
+                notes.push(format!(
+                    "Finding from \"{title}\": {}",
+                    one_line(&r.content, 600)
+                ));
             }
             Err(e) => println!("  {title} — the LLM step failed: {e}"),
         }
@@ -276,24 +295,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // into a summary page.
     let summarizer = kernel
         .spawn(
-            Summarizer::new(llm.model.clone()).max_tokens(96).factory(),
+            Summarizer::new(llm.model.clone()).max_tokens(64).factory(),
             SpawnOptions::new("summarizer").context_budget(32_768),
         )
         .await?;
     let mut resident = 0;
     for text in &notes {
-        let note = SummarizerMsg::Note { role: Role::User, text: text.clone() };
+        let note = SummarizerMsg::Note {
+            role: Role::User,
+            text: text.clone(),
+        };
         resident = summarizer.ask(note).await?.as_u64().unwrap_or(0);
     }
     let threshold = kernel.config().pager.pressure_threshold;
     let budget = (resident as f64 / threshold).ceil() as u64 + 1;
     kernel.pager().set_budget(summarizer.pid(), budget).await?;
-    let note = SummarizerMsg::Note { role: Role::User, text: format!("Question: {question}") };
+    let note = SummarizerMsg::Note {
+        role: Role::User,
+        text: format!("Question: {question}"),
+    };
     summarizer.ask(note).await?;
     let mut summaries = Vec::new();
     for _ in 0..100 {
         // The pressure hook runs between two messages: this ask waits behind it.
-        let got = summarizer.ask(SummarizerMsg::Summaries).timeout(LLM_TIMEOUT).await?;
+        let got = summarizer
+            .ask(SummarizerMsg::Summaries)
+            .timeout(LLM_TIMEOUT)
+            .await?;
         summaries = got.as_array().cloned().unwrap_or_default();
         if !summaries.is_empty() {
             break;
@@ -309,18 +337,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         summaries.len()
     );
     for s in &summaries {
-        println!("  summary: {}", one_line(s.as_str().unwrap_or_default(), 400));
+        println!(
+            "  summary: {}",
+            one_line(s.as_str().unwrap_or_default(), 400)
+        );
     }
 
     // The final answer, from the summariser's context (summary page + resident findings).
     let context = kernel.pager().context(summarizer.pid(), None).await?;
-    let notes: Vec<String> = context.messages.iter().map(|m| one_line(&m.content, 600)).collect();
+    let notes: Vec<String> = context
+        .messages
+        .iter()
+        .map(|m| one_line(&m.content, 600))
+        .collect();
     let editor = {
         let (model, question) = (llm.model.clone(), question.clone());
-        let factory = move || Analyst { model: model.clone(), question: question.clone() };
+        let factory = move || Analyst {
+            model: model.clone(),
+            question: question.clone(),
+        };
         kernel.spawn(factory, SpawnOptions::new("editor")).await?
     };
-    match editor.ask(Step::Answer(notes.join("\n"))).timeout(LLM_TIMEOUT).await {
+    match editor
+        .ask(Step::Answer(notes.join("\n")))
+        .timeout(LLM_TIMEOUT)
+        .await
+    {
         Ok(answer) => println!(
             "\nfinal answer via {} ({}):\n{}",
             answer.backend,
@@ -336,7 +378,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut calls, mut prompt, mut completion) = (0, 0, 0);
     for pid in pids {
         let t = ledger.agent_totals(pid);
-        (calls, prompt, completion) = (calls + t.calls, prompt + t.prompt_tokens, completion + t.completion_tokens);
+        (calls, prompt, completion) = (
+            calls + t.calls,
+            prompt + t.prompt_tokens,
+            completion + t.completion_tokens,
+        );
     }
     let stats = kernel.scheduler_stats().await?;
     println!(

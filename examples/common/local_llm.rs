@@ -34,14 +34,14 @@ const READY_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The LLM an example's kernel uses, and the configuration that selects it.
 #[derive(Debug)]
-pub struct LlmSetup {
+pub(crate) struct LlmSetup {
     /// The kernel configuration (defaults + the `AOK__…` environment, plus the local backend
     /// when the local model was started).
-    pub config: KernelConfig,
+    pub(crate) config: KernelConfig,
     /// The model name requests ask for.
-    pub model: String,
+    pub(crate) model: String,
     /// One plain line saying which LLM answers.
-    pub line: String,
+    pub(crate) line: String,
     /// The local server, when this setup started one.
     server: Option<LocalServer>,
 }
@@ -50,7 +50,7 @@ impl LlmSetup {
     /// Detects the LLM (environment, then the local model, then `scripted`), starting the
     /// local model's server when it is the one. A local model that is installed but does not
     /// come up is reported on stderr and replaced by the scripted backend.
-    pub async fn detect() -> Result<LlmSetup, Box<dyn std::error::Error>> {
+    pub(crate) async fn detect() -> Result<LlmSetup, Box<dyn std::error::Error>> {
         let mut config = KernelConfig::load(None)?;
         config.providers.probe_ollama = true;
         let mut probe = config.providers.clone();
@@ -117,7 +117,7 @@ impl LlmSetup {
     }
 
     /// Stops the local server, if this setup started one (dropping the setup does too).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.server.take();
     }
 }
@@ -222,7 +222,7 @@ impl LocalServer {
         // or when it is itself asked to stop.
         let watchdog = r#"parent=$1; shift
 "$@" & child=$!
-trap 'kill "$child" 2>/dev/null; exit 0' TERM INT
+trap 'kill "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
 kill "$child" 2>/dev/null
 wait "$child""#;
@@ -235,7 +235,14 @@ wait "$child""#;
             .arg("-m")
             .arg(model)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--alias", LOCAL_MODEL, "--ctx-size", "8192", "--parallel", "4"])
+            .args([
+                "--alias",
+                LOCAL_MODEL,
+                "--ctx-size",
+                "8192",
+                "--parallel",
+                "4",
+            ])
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
