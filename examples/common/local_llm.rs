@@ -197,8 +197,10 @@ fn local_config(base_url: &str) -> Result<KernelConfig, agent_os_kernel::ConfigE
 struct LocalServer {
     /// `http://127.0.0.1:PORT/v1`.
     base_url: String,
-    /// The server's log file (removed after a clean stop).
+    /// The server's log file (removed after a clean stop, unless `keep_log`).
     log: PathBuf,
+    /// Keep the log: the server failed and the log says why.
+    keep_log: bool,
     /// The watchdog shell around the server.
     child: Child,
 }
@@ -251,6 +253,7 @@ wait "$child""#;
         let mut me = LocalServer {
             base_url: format!("http://{addr}/v1"),
             log,
+            keep_log: false,
             child,
         };
         let started = Instant::now();
@@ -264,6 +267,7 @@ wait "$child""#;
                 return Ok(me);
             }
             if let Ok(Some(status)) = me.child.try_wait() {
+                me.keep_log = true;
                 return Err(format!(
                     "llama-server exited ({status}) before it was ready; see {}",
                     me.log.display()
@@ -271,6 +275,7 @@ wait "$child""#;
             }
             if started.elapsed() > READY_DEADLINE {
                 let log = me.log.display().to_string();
+                me.keep_log = true;
                 drop(me);
                 return Err(format!(
                     "llama-server did not answer /health within {READY_DEADLINE:?}; see {log}"
@@ -284,10 +289,13 @@ wait "$child""#;
 impl Drop for LocalServer {
     fn drop(&mut self) {
         // TERM to the watchdog: its trap kills the server first, then it exits.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        if self.child.wait().is_ok_and(|s| s.success()) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .arg(self.child.id().to_string())
+                .stderr(Stdio::null())
+                .status();
+        }
+        if self.child.wait().is_ok_and(|s| s.success()) && !self.keep_log {
             let _ = std::fs::remove_file(&self.log);
         }
     }
