@@ -5,13 +5,14 @@
 //! a reducer agent folds their counts together. One worker crashes on its first attempt at one
 //! document: its supervisor restarts it under the same pid, the coordinator retries the job,
 //! and the result is complete. Then a writer agent asks the LLM for a one-line summary —
-//! through the scheduler (slice token) and a provider actor (rate-limit mailbox). Backends are
-//! detected from OPENAI_API_KEY, ANTHROPIC_API_KEY, DEEPSEEK_API_KEY, MOONSHOT_API_KEY,
-//! DASHSCOPE_API_KEY, MINIMAX_API_KEY or a local Ollama (this example asks the kernel to probe
-//! for one; a library kernel does not touch the network unless asked); with none, the offline,
-//! deterministic `scripted` backend answers (it echoes, it does not generate), and the output
-//! says so.
-//! `AOK_QUICKSTART_MODEL` overrides the model name.
+//! through the scheduler (slice token) and a provider actor (rate-limit mailbox).
+//!
+//! The LLM (`examples/common/local_llm.rs`, said plainly in one `LLM:` line): a backend
+//! detected from the environment (API keys, `OPENAI_BASE_URL`, `AOK__PROVIDERS__BACKENDS__…`, a
+//! local Ollama); else the real local model when `scripts/setup-llm.sh` installed it (this
+//! example starts its llama-server on a free local port and stops it at the end); else the
+//! offline, deterministic `scripted` backend (it echoes, it does not generate).
+//! `AOK_EXAMPLE_MODEL` (or `AOK_QUICKSTART_MODEL`) overrides the model name.
 //!
 //! Run: `cargo run --example quickstart`
 
@@ -22,6 +23,9 @@ use agent_os_actors::{Coordinator, FanOut, FnWorker, Reducer};
 use agent_os_kernel::prelude::*;
 use agent_os_kernel::provider::{ChatRequest, ChatResponse, Message};
 use serde_json::{Value, json};
+
+#[path = "common/local_llm.rs"]
+mod local_llm;
 
 const DOCUMENTS: &[(&str, &str)] = &[
     (
@@ -92,33 +96,17 @@ impl Agent for Writer {
         facts: String,
         ctx: &mut AgentContext,
     ) -> Result<ChatResponse, AgentError> {
-        let request = ChatRequest::new(
+        let mut request = ChatRequest::new(
             self.model.clone(),
             vec![
                 Message::system("You summarise word statistics in one short sentence."),
                 Message::user(format!("Summarise: {facts}")),
             ],
         );
+        // Short: one sentence, and a small local model finishes quickly.
+        request.max_tokens = 64;
         Ok(ctx.llm(request).await?)
     }
-}
-
-/// A reasonable small model for the first detected backend.
-fn model_for(backend: &str) -> String {
-    if let Ok(m) = std::env::var("AOK_QUICKSTART_MODEL") {
-        return m;
-    }
-    match backend {
-        "openai" => "gpt-4o-mini",
-        "anthropic" => "claude-3-5-haiku-latest",
-        "deepseek" => "deepseek-chat",
-        "kimi" => "moonshot-v1-8k",
-        "qwen" => "qwen-turbo",
-        "minimax" => "abab6.5s-chat",
-        "ollama" => "qwen2.5:7b",
-        _ => "scripted",
-    }
-    .to_string()
 }
 
 #[actix::main]
@@ -127,11 +115,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("  ! panic: {}", info.payload_as_str().unwrap_or("?"))
     }));
-    let kernel = Kernel::builder()
-        .probe_ollama(true)
-        .offline_fallback(true)
-        .build()
-        .await?;
+    let mut llm = local_llm::LlmSetup::detect().await?;
+    let kernel = Kernel::builder().config(llm.config.clone()).build().await?;
     println!("kernel up, storage at {}", kernel.config().storage.url);
 
     // Narrate crashes and restarts as they happen.
@@ -222,17 +207,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // The LLM step.
-    let backends = kernel.providers().router.backends();
-    let first = backends.first().cloned().unwrap_or_default();
-    if backends == ["scripted"] {
-        println!(
-            "\nno LLM API key and no local Ollama found: using the offline, deterministic \
-             `scripted` backend (it echoes the prompt; it does not generate)"
-        );
-    } else {
-        println!("\nLLM backends detected: {}", backends.join(", "));
-    }
-    let model = model_for(&first);
+    println!("\n{}", llm.line);
+    let model = llm.model.clone();
     let writer = kernel
         .spawn(
             move || Writer {
@@ -263,5 +239,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("the LLM step failed: {e}"),
     }
     kernel.shutdown().await;
+    llm.stop();
     Ok(())
 }

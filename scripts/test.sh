@@ -75,4 +75,12 @@ grep -q "6 of 6 documents counted" "$QS_DIR/out.txt"
 grep -q "restarted agent" "$QS_DIR/out.txt"
 rm -rf "$QS_DIR"
 
+banner "cargo run --example research_team (planner, readers, analysts, summariser over local docs)"
+RT_DIR=$(mktemp -d)
+AOK__STORAGE__URL="sqlite://$RT_DIR/research.db" cargo run "${LOCKED[@]}" --example research_team > "$RT_DIR/out.txt"
+grep -q "5 of 5 documents read" "$RT_DIR/out.txt"
+grep -q "restarted agent" "$RT_DIR/out.txt"
+grep -q "^final answer via" "$RT_DIR/out.txt"
+rm -rf "$RT_DIR"
+
 banner "all green"
