@@ -144,7 +144,11 @@ fn outcome(tool: &str, result: &str) -> Vec<String> {
         }
         "fs.read" => {
             let text = v["content"].as_str().unwrap_or_default();
-            vec![format!("<- {} bytes, {} lines", text.len(), text.lines().count())]
+            vec![format!(
+                "<- {} bytes, {} lines",
+                text.len(),
+                text.lines().count()
+            )]
         }
         "fs.write" => vec![format!("<- wrote {} bytes", v["bytes"])],
         "shell.run" => {
@@ -159,7 +163,10 @@ fn outcome(tool: &str, result: &str) -> Vec<String> {
             }
             out
         }
-        _ => vec![format!("<- {}", result.chars().take(160).collect::<String>())],
+        _ => vec![format!(
+            "<- {}",
+            result.chars().take(160).collect::<String>()
+        )],
     }
 }
 
@@ -235,7 +242,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
              set OPENAI_API_KEY (or OPENAI_BASE_URL for a tool-calling local server) for a real model"
         );
     } else {
-        println!("LLM: {} (a real model drives the tools)", backends.join(", "));
+        println!(
+            "LLM: {} (a real model drives the tools)",
+            backends.join(", ")
+        );
     }
     let model = model_for(backends.first().map_or("", String::as_str));
 
@@ -275,14 +285,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let refused: Vec<_> = run
         .tool_calls
         .iter()
-        .filter(|c| c.error.as_deref().is_some_and(|e| e.contains("denied by policy")))
+        .filter(|c| {
+            c.error
+                .as_deref()
+                .is_some_and(|e| e.contains("denied by policy"))
+        })
         .collect();
     for c in &refused {
+        // `ToolError::Denied`, handed to the model as this call's result.
+        let read = json!({ "error": c.error.as_deref().unwrap_or_default() });
         println!(
-            "refused by policy: {} {} -> {}",
+            "refused by policy: {} {} (ToolError::Denied; the model read {read})",
             c.name.replace("__", "."),
             short(&c.arguments),
-            c.error.as_deref().unwrap_or_default()
         );
     }
     kernel.audit().flush().await?;
@@ -296,7 +311,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows.len(),
         kernel.audit().verify().await?.is_ok()
     );
-    let passes = run.tool_calls.iter().rev().find(|c| c.name.contains("shell"));
+    let passes = run
+        .tool_calls
+        .iter()
+        .rev()
+        .find(|c| c.name.contains("shell"));
     let last_test = context
         .messages
         .iter()

@@ -7,9 +7,7 @@ use std::collections::BTreeSet;
 
 use agent_os_kernel::KernelConfig;
 use agent_os_kernel::api::{ApiToken, Role};
-use agent_os_kernel::provider::{
-    BackendConfig, Price, RouteTarget, ScriptEntry, ScriptTurn,
-};
+use agent_os_kernel::provider::{BackendConfig, Price, RouteTarget, ScriptEntry, ScriptTurn};
 use agent_os_kernel::scheduler::Quota;
 use agent_os_kernel::tools::mcp::McpServerConfig;
 use serde_json::Value;
@@ -57,9 +55,7 @@ fn default_toml_keys() -> BTreeSet<String> {
 fn struct_keys() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     leaves("", &json(&KernelConfig::default()), &mut out);
-    let backend = BackendConfig::scripted(vec![
-        ScriptEntry::new("x").turn(ScriptTurn::text("y")),
-    ]);
+    let backend = BackendConfig::scripted(vec![ScriptEntry::new("x").turn(ScriptTurn::text("y"))]);
     leaves("providers.backends.<name>", &json(&backend), &mut out);
     let route = RouteTarget {
         backend: "b".into(),
@@ -74,8 +70,16 @@ fn struct_keys() -> BTreeSet<String> {
     };
     leaves("providers.prices.<model>", &json(&price), &mut out);
     out.insert("scheduler.per_provider_slots.<provider>".into());
-    leaves("scheduler.agent_overrides.<pid>", &json(&Quota::default()), &mut out);
-    leaves("mcp.servers.<name>", &json(&McpServerConfig::default()), &mut out);
+    leaves(
+        "scheduler.agent_overrides.<pid>",
+        &json(&Quota::default()),
+        &mut out,
+    );
+    leaves(
+        "mcp.servers.<name>",
+        &json(&McpServerConfig::default()),
+        &mut out,
+    );
     let token = ApiToken {
         name: "ci".into(),
         role: Role::Viewer,

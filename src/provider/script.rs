@@ -189,10 +189,7 @@ impl ProvidersConfig {
                     ));
                 }
                 if !one_turn && entry.turns.is_empty() {
-                    out.push((
-                        at.clone(),
-                        "needs `reply`, `tool_calls` or `turns`".into(),
-                    ));
+                    out.push((at.clone(), "needs `reply`, `tool_calls` or `turns`".into()));
                 }
                 check_calls(&at, &entry.tool_calls, &mut out);
                 for (t, turn) in entry.turns.iter().enumerate() {

@@ -52,7 +52,11 @@ async fn play(p: &Providers, stream: bool) -> Vec<ChatResponse> {
     let mut out: Vec<ChatResponse> = Vec::new();
     for _ in 0..4 {
         let req = conversation(&out.iter().collect::<Vec<_>>(), stream);
-        let r = p.router.chat(req, &token(pid, 1), None).await.expect("scripted");
+        let r = p
+            .router
+            .chat(req, &token(pid, 1), None)
+            .await
+            .expect("scripted");
         out.push(r);
     }
     out
@@ -60,8 +64,8 @@ async fn play(p: &Providers, stream: bool) -> Vec<ChatResponse> {
 
 #[actix_rt::test]
 async fn scripted_tool_calls_are_replayed_turn_by_turn_streamed_or_not() {
-    let p = Providers::start(&one("scripted", BackendConfig::scripted(fix_script())))
-        .expect("start");
+    let p =
+        Providers::start(&one("scripted", BackendConfig::scripted(fix_script()))).expect("start");
     let plain = play(&p, false).await;
     let streamed = play(&p, true).await;
     for (a, b) in plain.iter().zip(&streamed) {
@@ -70,7 +74,10 @@ async fn scripted_tool_calls_are_replayed_turn_by_turn_streamed_or_not() {
             (&b.content, &b.tool_calls, b.finish_reason),
             "streamed and not agree"
         );
-        assert_eq!((a.backend.as_str(), a.model.as_str()), ("scripted", "scripted:any-model"));
+        assert_eq!(
+            (a.backend.as_str(), a.model.as_str()),
+            ("scripted", "scripted:any-model")
+        );
         assert!(a.usage.completion_tokens > 0);
     }
     assert_eq!(
@@ -96,12 +103,24 @@ async fn scripted_tool_calls_are_replayed_turn_by_turn_streamed_or_not() {
     assert!(plain[2].tool_calls.is_empty());
     assert_eq!(plain[2].finish_reason, Some(FinishReason::Stop));
     // Past the last turn: a plain text saying so, no tool call (an agent's loop ends).
-    assert!(plain[3].content.starts_with("[scripted] the script"), "{}", plain[3].content);
+    assert!(
+        plain[3].content.starts_with("[scripted] the script"),
+        "{}",
+        plain[3].content
+    );
     assert!(plain[3].tool_calls.is_empty());
     // A prompt no needle matches is echoed, as before.
     let other = ChatRequest::new("m", vec![Message::user("hello")]);
-    let echo = p.router.chat(other, &token(Pid::new(), 1), None).await.unwrap();
-    assert!(echo.content.starts_with("[scripted] no model"), "{}", echo.content);
+    let echo = p
+        .router
+        .chat(other, &token(Pid::new(), 1), None)
+        .await
+        .unwrap();
+    assert!(
+        echo.content.starts_with("[scripted] no model"),
+        "{}",
+        echo.content
+    );
 }
 
 #[actix_rt::test]
@@ -109,7 +128,10 @@ async fn a_bad_script_built_in_code_is_refused_naming_the_key() {
     let bad = vec![ScriptEntry::new("x").turn(ScriptTurn::text("ok").call("", json!({})))];
     match Providers::start(&one("offline", BackendConfig::scripted(bad))) {
         Err(ProviderError::InvalidConfig { key, reason }) => {
-            assert_eq!(key, "providers.backends.offline.script[0].turns[0].tool_calls[0].name");
+            assert_eq!(
+                key,
+                "providers.backends.offline.script[0].turns[0].tool_calls[0].name"
+            );
             assert!(reason.contains("not a tool name"), "{reason}");
         }
         other => panic!("expected InvalidConfig, got {other:?}"),
@@ -145,7 +167,10 @@ fn a_script_is_read_from_a_config_file_and_from_the_environment() {
         .expect("a good script loads");
     let script = &cfg.providers.backends["scripted"].script;
     assert_eq!(script.len(), 2);
-    assert_eq!(script[0].turns[0].tool_calls[0].arguments, json!({"path": "calc.sh"}));
+    assert_eq!(
+        script[0].turns[0].tool_calls[0].arguments,
+        json!({"path": "calc.sh"})
+    );
     assert_eq!(script[1].all_turns()[0].reply, "[scripted] catch-all");
 
     let env = [
