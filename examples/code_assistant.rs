@@ -195,6 +195,21 @@ fn print_transcript(messages: &[Message]) {
     }
 }
 
+/// The result of the last `shell.run` of the test, as the model read it.
+fn last_test_run(messages: &[Message]) -> Option<Value> {
+    let call = messages
+        .iter()
+        .flat_map(|m| &m.tool_calls)
+        .rev()
+        .find(|c| {
+            c.name.replace("__", ".") == "shell.run" && c.arguments.contains("test_calc.sh")
+        })?;
+    let result = messages
+        .iter()
+        .find(|m| m.role == Role::Tool && m.tool_call_id.as_deref() == Some(call.id.as_str()))?;
+    serde_json::from_str(&result.content).ok()
+}
+
 /// The lines of `calc.sh` the agent changed.
 fn print_diff(before: &str, after: &str) {
     let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
@@ -311,19 +326,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows.len(),
         kernel.audit().verify().await?.is_ok()
     );
-    let passes = run
-        .tool_calls
-        .iter()
-        .rev()
-        .find(|c| c.name.contains("shell"));
-    let last_test = context
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == Role::Tool && m.content.contains("exit_code"))
-        .and_then(|m| serde_json::from_str::<Value>(&m.content).ok());
-    let passed = last_test.as_ref().is_some_and(|v| {
-        v["exit_code"] == 0 && v["stdout"].as_str().is_some_and(|s| s.contains("PASS"))
+    let passed = last_test_run(&context.messages).is_some_and(|v| {
+        v["exit_code"] == 0
+            && v["sandboxed"] == true
+            && v["stdout"].as_str().is_some_and(|s| s.contains("PASS"))
     });
     println!(
         "\noutcome: {:?} after {} LLM step(s) and {} tool call(s); answer: {}",
@@ -332,7 +338,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         run.tool_calls.len(),
         run.answer.trim()
     );
-    if passes.is_some() && passed {
+    if passed {
         println!("code_assistant: the last sandboxed `sh test_calc.sh` printed PASS (exit code 0)");
     } else {
         println!("code_assistant: the test does not pass yet (see the transcript above)");

@@ -177,6 +177,12 @@ fn every_key_of_default_toml_is_set_by_its_documented_variable() {
         [
             ("AOK__SECURITY__TOOLS__BLOCK", r#"["shell.*"]"#),
             ("AOK__SCHEDULER__AGENT_QUOTA__MAX_TOKENS", "5000"),
+            ("AOK__PROVIDERS__BACKENDS__LOCAL__KIND", "openai_compatible"),
+            ("AOK__PROVIDERS__BACKENDS__LOCAL__MODELS", r#"["smollm2"]"#),
+            (
+                "AOK__PROVIDERS__ROUTES__SMART",
+                r#"[{"backend": "local", "model": "smollm2"}]"#,
+            ),
             (
                 "AOK__API__TOKENS",
                 r#"[{"name": "ci", "role": "operator", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]"#,
@@ -187,4 +193,6 @@ fn every_key_of_default_toml_is_set_by_its_documented_variable() {
     assert_eq!(cfg.security.tools.block, ["shell.*"]);
     assert_eq!(cfg.scheduler.agent_quota.max_tokens, Some(5000));
     assert_eq!(cfg.api.tokens[0].role, Role::Operator);
+    assert_eq!(cfg.providers.backends["local"].models, ["smollm2"]);
+    assert_eq!(cfg.providers.routes["smart"][0].backend, "local");
 }
