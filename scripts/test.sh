@@ -83,4 +83,15 @@ grep -q "restarted agent" "$RT_DIR/out.txt"
 grep -q "^final answer via" "$RT_DIR/out.txt"
 rm -rf "$RT_DIR"
 
+banner "cargo run --example code_assistant (ReAct + sandboxed tools, scripted model offline, embedded SQLite)"
+CA_DIR=$(mktemp -d)
+env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_API_KEY -u DEEPSEEK_API_KEY \
+    -u MOONSHOT_API_KEY -u DASHSCOPE_API_KEY -u MINIMAX_API_KEY \
+    AOK__STORAGE__URL="sqlite://$CA_DIR/code_assistant.db" \
+    cargo run "${LOCKED[@]}" --example code_assistant > "$CA_DIR/out.txt"
+grep -q "LLM: the offline scripted backend plays the model" "$CA_DIR/out.txt"
+grep -q "refused by policy: fs.list" "$CA_DIR/out.txt"
+grep -q "code_assistant: the last sandboxed \`sh test_calc.sh\` printed PASS" "$CA_DIR/out.txt"
+rm -rf "$CA_DIR"
+
 banner "all green"

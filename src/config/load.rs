@@ -337,6 +337,15 @@ fn validate(c: &KernelConfig, cfg: &Config) -> Vec<ConfigError> {
             reason,
         });
     }
+    for (key, reason) in c.providers.problems() {
+        // `…script[N]…` values come from the `script` array of that backend.
+        let at = key.split('[').next().unwrap_or(&key).to_string();
+        errors.push(ConfigError::Invalid {
+            origin: origin_of(cfg, &at),
+            key,
+            reason,
+        });
+    }
     for (key, reason) in c.durability.problems() {
         errors.push(ConfigError::Invalid {
             key: key.into(),

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::breaker::BreakerConfig;
 use super::presets::Preset;
 use super::retry::RetryPolicy;
+use super::script::ScriptEntry;
 use crate::scheduler::SchedulerConfig;
 
 /// The whole provider layer's configuration.
@@ -120,6 +121,10 @@ pub struct BackendConfig {
     /// Anthropic `anthropic-version` header (default `2023-06-01`).
     #[serde(default)]
     pub anthropic_version: Option<String>,
+    /// `scripted` only: the replies it plays, with their tool calls (see [`ScriptEntry`]);
+    /// empty, it echoes the prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub script: Vec<ScriptEntry>,
 }
 
 fn default_window_ms() -> u64 {
@@ -165,6 +170,16 @@ impl BackendConfig {
             max_response_bytes: default_max_response_bytes(),
             max_event_bytes: default_max_event_bytes(),
             anthropic_version: None,
+            script: Vec::new(),
+        }
+    }
+
+    /// A `scripted` backend playing `script` (the offline stand-in for a model: its replies
+    /// and tool calls are fixed, and it says `scripted` in every answer's `model`).
+    pub fn scripted(script: Vec<ScriptEntry>) -> Self {
+        BackendConfig {
+            script,
+            ..BackendConfig::new(BackendKind::Scripted)
         }
     }
 

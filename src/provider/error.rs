@@ -94,6 +94,14 @@ pub enum ProviderError {
     /// Invalid configuration.
     #[error("configuration error: {0}")]
     Config(String),
+    /// An invalid value at a configuration key (e.g. a `scripted` backend's script entry).
+    #[error("invalid value for config key `{key}`: {reason}")]
+    InvalidConfig {
+        /// The dotted key path (`providers.backends.scripted.script[0].turns[1]`).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The call's attempt budget (shared across the fallback chain) is used up.
     #[error("attempt budget of the call is exhausted")]
     AttemptsExhausted,

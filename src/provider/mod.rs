@@ -31,6 +31,7 @@ mod openai_wire;
 mod presets;
 mod retry;
 mod router;
+mod script;
 mod scripted;
 mod set;
 mod slices;
@@ -56,6 +57,7 @@ pub use model::{
 pub use presets::Preset;
 pub use retry::RetryPolicy;
 pub use router::Router;
+pub use script::{ScriptEntry, ScriptTurn, ScriptedToolCall};
 pub use set::Providers;
 pub use slices::SliceSource;
 pub use stats::{BudgetStats, ProviderStats};

@@ -70,7 +70,7 @@ fn backend_of(
             http.clone(),
             limits,
         )),
-        BackendKind::Scripted => Arc::new(Scripted::default()),
+        BackendKind::Scripted => Arc::new(Scripted::new(cfg.script.clone())),
     })
 }
 
@@ -105,6 +105,9 @@ impl Providers {
                     t.backend
                 )));
             }
+        }
+        if let Some((key, reason)) = cfg.problems().into_iter().next() {
+            return Err(ProviderError::InvalidConfig { key, reason });
         }
         for (name, bc) in &cfg.backends {
             if bc.rpm == Some(0) || bc.tpm == Some(0) {

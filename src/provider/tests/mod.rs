@@ -8,5 +8,6 @@ mod hostile;
 mod protocols;
 mod rate_limits;
 mod resilience;
+mod scripted;
 mod server;
 mod streaming;
