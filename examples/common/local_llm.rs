@@ -135,7 +135,7 @@ fn model_for(backend: &str) -> String {
         "openai" => "gpt-4o-mini",
         "anthropic" => "claude-3-5-haiku-latest",
         "deepseek" => "deepseek-chat",
-        "kimi" => "moonshot-v1-8k",
+        "moonshot" => "moonshot-v1-8k",
         "qwen" => "qwen-turbo",
         "minimax" => "abab6.5s-chat",
         "ollama" => "qwen2.5:7b",
