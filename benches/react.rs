@@ -257,7 +257,8 @@ async fn direct_agent(http: &reqwest::Client, url: &str, calls: usize) -> Result
         if call.is_null() {
             return Ok(n);
         }
-        let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap_or("{}"))?;
+        let args: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap_or("{}"))?;
         messages.push(json!({"role": "tool", "tool_call_id": call["id"],
             "content": json!({"echo": args["text"]}).to_string()}));
     }
@@ -269,7 +270,7 @@ async fn run_direct(
     url: &str,
     p: &Params,
 ) -> Result<(usize, Duration), BoxError> {
-    let t = Instant::now();
+    let started = Instant::now();
     let tasks: Vec<_> = (0..p.agents)
         .map(|_| {
             let (http, url, calls) = (http.clone(), url.to_owned(), p.calls);
@@ -277,10 +278,10 @@ async fn run_direct(
         })
         .collect();
     let mut calls = 0;
-    for t in tasks {
-        calls += t.await??;
+    for task in tasks {
+        calls += task.await??;
     }
-    Ok((calls, t.elapsed()))
+    Ok((calls, started.elapsed()))
 }
 
 // ---- the run ----
@@ -371,9 +372,7 @@ async fn bench(p: Params) -> Result<(), BoxError> {
         p.arbiters,
         p.rounds
     );
-    println!(
-        "| side | calls | wall (s) | calls/s | of bound C/L | peak in flight at the server |"
-    );
+    println!("| side | calls | wall (s) | calls/s | of bound C/L | peak in flight at the server |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (side, t, peak) in [
         ("direct (reqwest, N tokio tasks)", direct, direct_peak),

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_os_actors::{
-    FnWorker, PlanMsg, Planner, ReactAgent, ReactMsg, Router, Stopped, Summarizer,
-    SummarizerMsg, WorkerPool,
+    FnWorker, PlanMsg, Planner, ReactAgent, ReactMsg, Router, Stopped, Summarizer, SummarizerMsg,
+    WorkerPool,
 };
 use agent_os_kernel::pager::PageKind;
 use agent_os_kernel::provider::Role;
@@ -43,7 +43,10 @@ async fn kernel_at_the_local_model() -> (Kernel, StorageGuard) {
     let model = local_model();
     // The backend's own deadline for a response (120 s by default) below `E2E`, but above
     // what a loaded machine needs for these short generations.
-    let extra = [("AOK__PROVIDERS__BACKENDS__LOCAL__REQUEST_TIMEOUT_MS", "360000")];
+    let extra = [(
+        "AOK__PROVIDERS__BACKENDS__LOCAL__REQUEST_TIMEOUT_MS",
+        "360000",
+    )];
     kernel_with(local_config(&model.base_url, &extra)).await
 }
 
@@ -102,7 +105,10 @@ async fn a_react_agent_answers_a_task_with_the_real_model() {
     let outcome = agent.ask(ReactMsg::Run).timeout(E2E).await.unwrap();
     println!("react: {outcome:?}");
     assert_eq!(outcome.stopped, Stopped::Finished, "{outcome:?}");
-    assert_eq!(outcome.steps, 1, "an answer without a tool call ends the run");
+    assert_eq!(
+        outcome.steps, 1,
+        "an answer without a tool call ends the run"
+    );
     assert!(outcome.tool_calls.is_empty(), "{outcome:?}");
     assert!(
         !outcome.answer.trim().is_empty(),
@@ -123,7 +129,10 @@ async fn a_react_agent_answers_a_task_with_the_real_model() {
     assert!(step.tool_calls.is_empty());
     assert_eq!(step.llm_calls.len(), 1, "{step:#?}");
     let call = &step.llm_calls[0];
-    assert_eq!((call.backend.as_str(), call.model.as_str()), (BACKEND, MODEL));
+    assert_eq!(
+        (call.backend.as_str(), call.model.as_str()),
+        (BACKEND, MODEL)
+    );
     assert_eq!(call.error, None);
     assert_eq!(step.tokens(), (prompt, completion));
 
@@ -142,7 +151,11 @@ async fn a_react_agent_answers_a_task_with_the_real_model() {
         .timeout(E2E)
         .await
         .unwrap();
-    assert_eq!((next.stopped, next.steps), (Stopped::Finished, 1), "{next:?}");
+    assert_eq!(
+        (next.stopped, next.steps),
+        (Stopped::Finished, 1),
+        "{next:?}"
+    );
     assert!(!next.answer.trim().is_empty(), "{next:?}");
     assert_eq!(real_usage(&k, agent.pid()).0, 2);
     k.shutdown().await;
@@ -296,11 +309,7 @@ async fn a_summarizer_turns_evicted_pages_into_a_summary_page_with_real_text() {
     // summary is there.
     let deadline = tokio::time::Instant::now() + E2E;
     let summaries = loop {
-        let summaries = s
-            .ask(SummarizerMsg::Summaries)
-            .timeout(E2E)
-            .await
-            .unwrap();
+        let summaries = s.ask(SummarizerMsg::Summaries).timeout(E2E).await.unwrap();
         if summaries.as_array().is_some_and(|a| !a.is_empty()) {
             break summaries;
         }
@@ -331,13 +340,18 @@ async fn a_summarizer_turns_evicted_pages_into_a_summary_page_with_real_text() {
     );
     let (calls, _, completion) = real_usage(&k, s.pid());
     assert!(calls >= 1, "{calls}");
-    assert!(completion <= 32 * calls, "max_tokens honoured: {completion}");
+    assert!(
+        completion <= 32 * calls,
+        "max_tokens honoured: {completion}"
+    );
     k.shutdown().await;
 }
 
 /// What a pool worker makes of one task: the task, and its length in words.
 fn measure(task: &Value, _ctx: &agent_os_kernel::AgentContext) -> Result<Value, String> {
-    let text = task.as_str().map_or_else(|| task.to_string(), str::to_string);
+    let text = task
+        .as_str()
+        .map_or_else(|| task.to_string(), str::to_string);
     Ok(json!({"task": task, "words": text.split_whitespace().count()}))
 }
 
@@ -368,10 +382,7 @@ async fn a_planner_and_a_worker_pool_gather_a_result_for_every_task() {
 
     // 1. The plan from the model.
     let goal = "Plan a picnic. Answer like this: [\"buy bread\", \"pack a blanket\"]";
-    let planned = planner
-        .ask(PlanMsg::Goal(goal.into()))
-        .timeout(E2E)
-        .await;
+    let planned = planner.ask(PlanMsg::Goal(goal.into())).timeout(E2E).await;
     let mut tasks: Vec<String> = match planned {
         Ok(report) => {
             println!("plan from the model: {report:?}");
@@ -384,7 +395,11 @@ async fn a_planner_and_a_worker_pool_gather_a_result_for_every_task() {
             report
                 .tasks
                 .iter()
-                .map(|t| t.task.as_str().map_or_else(|| t.task.to_string(), str::to_string))
+                .map(|t| {
+                    t.task
+                        .as_str()
+                        .map_or_else(|| t.task.to_string(), str::to_string)
+                })
                 .filter(|t| !t.trim().is_empty())
                 .take(3)
                 .collect()
@@ -394,7 +409,10 @@ async fn a_planner_and_a_worker_pool_gather_a_result_for_every_task() {
             println!("no plan from the model: {e}");
             assert!(e.contains("not a JSON array"), "{e}");
             let quoted = e.split_once("not a JSON array:").map_or("", |(_, a)| a);
-            assert!(!quoted.trim().is_empty(), "the refusal quotes the answer: {e}");
+            assert!(
+                !quoted.trim().is_empty(),
+                "the refusal quotes the answer: {e}"
+            );
             Vec::new()
         }
     };
