@@ -94,4 +94,12 @@ grep -q "refused by policy: fs.list" "$CA_DIR/out.txt"
 grep -q "code_assistant: the last sandboxed \`sh test_calc.sh\` printed PASS" "$CA_DIR/out.txt"
 rm -rf "$CA_DIR"
 
+banner "cargo run --example custom_agent / crash_restart / context_memory (offline, embedded SQLite)"
+# (examples/actix_web.rs is a server that runs until Ctrl-C; tests/actix_web_example.rs drives it.)
+for EX in custom_agent crash_restart context_memory; do
+    EX_DIR=$(mktemp -d)
+    AOK__STORAGE__URL="sqlite://$EX_DIR/$EX.db" cargo run "${LOCKED[@]}" --example "$EX" > "$EX_DIR/out.txt"
+    rm -rf "$EX_DIR"
+done
+
 banner "all green"
