@@ -235,3 +235,26 @@ async fn registered_types_are_named_and_off_records_nothing() {
     assert!(none.is_empty());
     k.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_limited_query_keeps_the_oldest_or_with_newest_the_newest_steps() {
+    let root = tempfile::tempdir().unwrap();
+    let (k, _db) = kernel_with(config(RecordMode::Calls, root.path())).await;
+    let w = k
+        .spawn(Worker::default, SpawnOptions::new("w"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        w.ask(Job::Work).await.unwrap();
+    }
+    steps_of(&k, w.pid(), 3).await;
+    let numbers = |steps: Vec<agent_os_kernel::trajectory::TrajectoryStep>| {
+        steps.iter().map(|s| s.step).collect::<Vec<_>>()
+    };
+    let q = TrajectoryQuery::new().pid(w.pid()).limit(2);
+    let oldest = k.trajectories().query(q.clone()).await.unwrap();
+    assert_eq!(numbers(oldest), [1, 2]);
+    let newest = k.trajectories().query(q.newest()).await.unwrap();
+    assert_eq!(numbers(newest), [2, 3], "the newest two, oldest first");
+    k.shutdown().await;
+}

@@ -10,7 +10,9 @@ use crate::checkpoint::RunawayLimits;
 #[non_exhaustive]
 pub enum RunawayLimit {
     /// The task took its `max_steps_per_task` steps.
-    #[error("the task reached its limit of {limit} steps (durability.limits.max_steps_per_task)")]
+    #[error(
+        "the task reached its limit of {limit} steps (durability.limits.max_steps_per_task, or the agent type's step limit in Kernel::tuning)"
+    )]
     Steps {
         /// The cap.
         limit: u64,

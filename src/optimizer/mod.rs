@@ -70,7 +70,7 @@ impl Default for AnalysisQuery {
 }
 
 impl AnalysisQuery {
-    /// Every agent type, every recorded step (up to 100 000), rules reading 5 samples or more.
+    /// Every agent type, the newest 100 000 recorded steps, rules reading 5 samples or more.
     pub fn new() -> Self {
         Self::default()
     }
@@ -87,7 +87,7 @@ impl AnalysisQuery {
         self
     }
 
-    /// At most this many steps (the oldest first).
+    /// At most this many steps (the newest that match).
     pub fn limit(mut self, limit: u64) -> Self {
         self.limit = limit;
         self
@@ -144,7 +144,7 @@ impl Optimizer {
     pub async fn analyze(&self, q: AnalysisQuery) -> Result<Analysis, OptimizerError> {
         let recorder = self.kernel.trajectories();
         recorder.flush().await;
-        let mut tq = TrajectoryQuery::new().limit(q.limit);
+        let mut tq = TrajectoryQuery::new().limit(q.limit).newest();
         if let Some(t) = &q.agent_type {
             tq = tq.agent_type(t.clone());
         }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use crate::pid::Pid;
 
 /// Filters for [`Trajectories::query`](super::Trajectories::query); all optional, combined
-/// with AND; oldest first, at most `limit` (default 1 000).
+/// with AND; oldest first, at most `limit` (default 1 000) — the oldest that match, or the
+/// newest with [`TrajectoryQuery::newest`].
 #[derive(Debug, Clone)]
 pub struct TrajectoryQuery {
     pub(crate) agent_type: Option<String>,
@@ -13,6 +14,7 @@ pub struct TrajectoryQuery {
     pub(crate) pid: Option<Pid>,
     pub(crate) from: Option<DateTime<Utc>>,
     pub(crate) limit: u64,
+    pub(crate) newest: bool,
 }
 
 impl Default for TrajectoryQuery {
@@ -23,6 +25,7 @@ impl Default for TrajectoryQuery {
             pid: None,
             from: None,
             limit: 1_000,
+            newest: false,
         }
     }
 }
@@ -60,6 +63,13 @@ impl TrajectoryQuery {
     /// At most this many steps.
     pub fn limit(mut self, limit: u64) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// When more steps match than the limit, keep the newest ones (still returned oldest
+    /// first) instead of the oldest.
+    pub fn newest(mut self) -> Self {
+        self.newest = true;
         self
     }
 }

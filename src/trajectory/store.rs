@@ -77,7 +77,11 @@ pub(crate) async fn select(
         sql.push_str(" AND started_at >= ?");
         values.push(Value::ChronoDateTimeUtc(Some(from)));
     }
-    sql.push_str(" ORDER BY id LIMIT ?");
+    sql.push_str(if q.newest {
+        " ORDER BY id DESC LIMIT ?"
+    } else {
+        " ORDER BY id LIMIT ?"
+    });
     values.push(int(q.limit));
     let rows = fetch_all(storage, "reading trajectories", &sql, values).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -115,6 +119,9 @@ pub(crate) async fn select(
             preemptions: u64::try_from(preemptions).unwrap_or(0),
             faults: u64::try_from(faults).unwrap_or(0),
         });
+    }
+    if q.newest {
+        out.reverse();
     }
     Ok(out)
 }

@@ -23,7 +23,7 @@ pub(crate) struct AnalysisParams {
     agent_type: Option<String>,
     /// Only steps started at or after this time (RFC 3339).
     from: Option<String>,
-    /// At most this many steps, oldest first (default 100000, at most 1000000).
+    /// At most this many steps, the newest (default 100000, at most 1000000).
     limit: Option<u64>,
     /// Fewest samples a rule takes as evidence (default 5, 1 to 1000000).
     min_samples: Option<u64>,
