@@ -5,6 +5,7 @@
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -161,6 +162,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for MaybeJson<T> {
 pub(crate) fn pid(raw: &str) -> Result<Pid, ApiError> {
     raw.parse::<Pid>()
         .map_err(|e| ApiError::field("pid", e.to_string()))
+}
+
+/// A query parameter holding an RFC 3339 time (a 400 naming `field` otherwise).
+pub(crate) fn query_time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| ApiError::field(field, format!("`{raw}` is not an RFC 3339 time: {e}")))
+}
+
+/// A query parameter holding a whole number from 1 to `max` (a 400 naming `field` otherwise).
+pub(crate) fn query_count(field: &str, raw: &str, max: u64) -> Result<u64, ApiError> {
+    let n: u64 = raw
+        .parse()
+        .map_err(|_| ApiError::field(field, format!("`{raw}` is not a whole number")))?;
+    if !(1..=max).contains(&n) {
+        return Err(ApiError::field(field, format!("must be 1 to {max}")));
+    }
+    Ok(n)
+}
+
+/// A query parameter holding 1 to `max` bytes of text (a 400 naming `field` otherwise).
+pub(crate) fn query_text(field: &str, value: String, max: usize) -> Result<String, ApiError> {
+    if value.is_empty() || value.len() > max {
+        return Err(ApiError::field(field, format!("must be 1 to {max} bytes")));
+    }
+    Ok(value)
 }
 
 /// The query parameters as (name, value) pairs, in order.

@@ -1,11 +1,10 @@
 //! The audit log: query and verify.
 
 use actix_web::{HttpRequest, web};
-use chrono::{DateTime, Utc};
 
 use crate::api::auth::{Admin, Authed, Viewer};
 use crate::api::dto::{AuditView, VerifyView};
-use crate::api::extract::query_pairs;
+use crate::api::extract::{query_count, query_pairs, query_text, query_time};
 use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::state::ApiState;
 use crate::security::audit::{AuditQuery, MAX_LIMIT};
@@ -27,12 +26,6 @@ pub(crate) struct AuditParams {
     limit: Option<u64>,
 }
 
-fn time(field: &str, raw: &str) -> ApiResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ApiError::field(field, format!("`{raw}` is not an RFC 3339 time: {e}")))
-}
-
 fn parse(req: &HttpRequest) -> ApiResult<AuditQuery> {
     let mut q = AuditQuery::new();
     for (key, value) in query_pairs(req)? {
@@ -43,26 +36,10 @@ fn parse(req: &HttpRequest) -> ApiResult<AuditQuery> {
                         ApiError::field("pid", e.to_string())
                     })?);
             }
-            "action" => {
-                if value.is_empty() || value.len() > 256 {
-                    return Err(ApiError::field("action", "must be 1 to 256 bytes"));
-                }
-                q = q.action(value);
-            }
-            "from" => q = q.from(time("from", &value)?),
-            "to" => q = q.to(time("to", &value)?),
-            "limit" => {
-                let n: u64 = value.parse().map_err(|_| {
-                    ApiError::field("limit", format!("`{value}` is not a whole number"))
-                })?;
-                if !(1..=MAX_LIMIT).contains(&n) {
-                    return Err(ApiError::field(
-                        "limit",
-                        format!("must be 1 to {MAX_LIMIT}"),
-                    ));
-                }
-                q = q.limit(n);
-            }
+            "action" => q = q.action(query_text("action", value, 256)?),
+            "from" => q = q.from(query_time("from", &value)?),
+            "to" => q = q.to(query_time("to", &value)?),
+            "limit" => q = q.limit(query_count("limit", &value, MAX_LIMIT)?),
             other => {
                 return Err(ApiError::field(
                     other,

@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, web};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::api::auth::{Authed, Operator, Viewer};
-use crate::api::extract::{ApiJson, query_pairs};
+use crate::api::extract::{ApiJson, query_count, query_pairs, query_text, query_time};
 use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::state::ApiState;
 use crate::optimizer::{Analysis, AnalysisQuery, Applied, Change, OptimizerError};
@@ -29,35 +28,14 @@ pub(crate) struct AnalysisParams {
     min_samples: Option<u64>,
 }
 
-fn number(field: &str, value: &str, max: u64) -> ApiResult<u64> {
-    let n: u64 = value
-        .parse()
-        .map_err(|_| ApiError::field(field, format!("`{value}` is not a whole number")))?;
-    if !(1..=max).contains(&n) {
-        return Err(ApiError::field(field, format!("must be 1 to {max}")));
-    }
-    Ok(n)
-}
-
 fn parse(req: &HttpRequest) -> ApiResult<AnalysisQuery> {
     let mut q = AnalysisQuery::new();
     for (key, value) in query_pairs(req)? {
         q = match key.as_str() {
-            "agent_type" => {
-                if value.is_empty() || value.len() > 512 {
-                    return Err(ApiError::field("agent_type", "must be 1 to 512 bytes"));
-                }
-                q.agent_type(value)
-            }
-            "from" => q.from(
-                DateTime::parse_from_rfc3339(&value)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| {
-                        ApiError::field("from", format!("`{value}` is not an RFC 3339 time: {e}"))
-                    })?,
-            ),
-            "limit" => q.limit(number("limit", &value, 1_000_000)?),
-            "min_samples" => q.min_samples(number("min_samples", &value, 1_000_000)?),
+            "agent_type" => q.agent_type(query_text("agent_type", value, 512)?),
+            "from" => q.from(query_time("from", &value)?),
+            "limit" => q.limit(query_count("limit", &value, 1_000_000)?),
+            "min_samples" => q.min_samples(query_count("min_samples", &value, 1_000_000)?),
             other => {
                 return Err(ApiError::field(
                     other,

@@ -1,10 +1,9 @@
 //! Recorded agent steps (`Kernel::trajectories`): by agent type, task, pid and time.
 
 use actix_web::{HttpRequest, web};
-use chrono::{DateTime, Utc};
 
 use crate::api::auth::{Authed, Viewer};
-use crate::api::extract::query_pairs;
+use crate::api::extract::{query_count, query_pairs, query_text, query_time};
 use crate::api::problem::{ApiError, ApiResult, Problem};
 use crate::api::state::ApiState;
 use crate::trajectory::{TrajectoryQuery, TrajectoryStep};
@@ -29,43 +28,19 @@ pub(crate) struct TrajectoryParams {
     limit: Option<u64>,
 }
 
-fn text(field: &str, value: String) -> ApiResult<String> {
-    if value.is_empty() || value.len() > 512 {
-        return Err(ApiError::field(field, "must be 1 to 512 bytes"));
-    }
-    Ok(value)
-}
-
 fn parse(req: &HttpRequest) -> ApiResult<TrajectoryQuery> {
     let mut q = TrajectoryQuery::new();
     for (key, value) in query_pairs(req)? {
         q = match key.as_str() {
-            "agent_type" => q.agent_type(text("agent_type", value)?),
-            "task" => q.task(text("task", value)?),
+            "agent_type" => q.agent_type(query_text("agent_type", value, 512)?),
+            "task" => q.task(query_text("task", value, 512)?),
             "pid" => q.pid(
                 value
                     .parse()
                     .map_err(|e: crate::ParsePidError| ApiError::field("pid", e.to_string()))?,
             ),
-            "from" => q.from(
-                DateTime::parse_from_rfc3339(&value)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| {
-                        ApiError::field("from", format!("`{value}` is not an RFC 3339 time: {e}"))
-                    })?,
-            ),
-            "limit" => {
-                let n: u64 = value.parse().map_err(|_| {
-                    ApiError::field("limit", format!("`{value}` is not a whole number"))
-                })?;
-                if !(1..=MAX_LIMIT).contains(&n) {
-                    return Err(ApiError::field(
-                        "limit",
-                        format!("must be 1 to {MAX_LIMIT}"),
-                    ));
-                }
-                q.limit(n)
-            }
+            "from" => q.from(query_time("from", &value)?),
+            "limit" => q.limit(query_count("limit", &value, MAX_LIMIT)?),
             other => {
                 return Err(ApiError::field(
                     other,
