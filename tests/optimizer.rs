@@ -54,6 +54,25 @@ fn backend_at(url: &str) -> BackendConfig {
     b
 }
 
+/// Two arbiters, no detection, and one backend `local` serving model `m` from an in-test
+/// server that answers at once.
+async fn config_serving_m() -> KernelConfig {
+    let url = backend_server(Duration::from_millis(1), 0).await;
+    let mut cfg = bare_config();
+    let mut b = backend_at(&url);
+    b.models = vec!["m".into()];
+    cfg.providers.backends.insert("local".into(), b);
+    cfg
+}
+
+/// Two arbiters and no backend detection from the environment.
+fn bare_config() -> KernelConfig {
+    let mut cfg = KernelConfig::default();
+    cfg.kernel.arbiters = 2;
+    cfg.providers.detect = false;
+    cfg
+}
+
 fn target(backend: &str) -> RouteTarget {
     RouteTarget {
         backend: backend.into(),
@@ -157,9 +176,7 @@ fn measured(steps: &[TrajectoryStep]) -> (u64, usize) {
 async fn an_applied_route_suggestion_shifts_traffic_and_the_next_runs_improve() {
     let slow = backend_server(Duration::from_millis(120), 3).await;
     let fast = backend_server(Duration::from_millis(10), 0).await;
-    let mut cfg = KernelConfig::default();
-    cfg.kernel.arbiters = 2;
-    cfg.providers.detect = false;
+    let mut cfg = bare_config();
     cfg.providers
         .backends
         .insert("slow".into(), backend_at(&slow));
@@ -271,13 +288,7 @@ async fn an_applied_route_suggestion_shifts_traffic_and_the_next_runs_improve() 
 
 #[actix_rt::test]
 async fn a_raised_step_limit_lets_tasks_that_were_cut_off_finish() {
-    let fast = backend_server(Duration::from_millis(1), 0).await;
-    let mut cfg = KernelConfig::default();
-    cfg.kernel.arbiters = 2;
-    cfg.providers.detect = false;
-    let mut b = backend_at(&fast);
-    b.models = vec!["m".into()];
-    cfg.providers.backends.insert("local".into(), b);
+    let mut cfg = config_serving_m().await;
     cfg.durability.limits.max_steps_per_task = 3;
     let (k, _db) = kernel_with(cfg).await;
     let a = k
@@ -349,13 +360,7 @@ async fn a_raised_step_limit_lets_tasks_that_were_cut_off_finish() {
 
 #[actix_rt::test]
 async fn a_type_that_overruns_its_quota_gets_a_lower_priority() {
-    let fast = backend_server(Duration::from_millis(1), 0).await;
-    let mut cfg = KernelConfig::default();
-    cfg.kernel.arbiters = 2;
-    cfg.providers.detect = false;
-    let mut b = backend_at(&fast);
-    b.models = vec!["m".into()];
-    cfg.providers.backends.insert("local".into(), b);
+    let mut cfg = config_serving_m().await;
     cfg.scheduler.agent_quota = Quota {
         max_calls: Some(2),
         window_ms: 100,
@@ -426,9 +431,7 @@ async fn a_type_that_overruns_its_quota_gets_a_lower_priority() {
 #[actix_rt::test]
 async fn a_change_naming_what_does_not_exist_is_refused_and_changes_nothing() {
     let fast = backend_server(Duration::from_millis(1), 0).await;
-    let mut cfg = KernelConfig::default();
-    cfg.kernel.arbiters = 2;
-    cfg.providers.detect = false;
+    let mut cfg = bare_config();
     cfg.providers
         .backends
         .insert("fast".into(), backend_at(&fast));
